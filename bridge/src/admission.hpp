@@ -1,0 +1,44 @@
+// The admission rules: a pure function from (ticket, scan, time) to a decision. No I/O here;
+// the store and the MQTT adapter call it inside a transaction.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "scan.hpp"
+#include "ticket.hpp"
+
+namespace tb {
+
+enum class Status { Admitted, Exited, Rejected };
+
+enum class Reason {
+  Ok,
+  Unknown,
+  AlreadyUsed,
+  Revoked,
+  NotYetValid,
+  Expired,
+  WrongGate,
+  NotInside,
+  Malformed,
+};
+
+inline constexpr std::size_t kStatusCount = 3;
+inline constexpr std::size_t kReasonCount = 9;
+
+struct Decision {
+  Status status = Status::Rejected;
+  Reason reason = Reason::Malformed;
+  // The ticket's usage after the scan; set only when the scan changed it.
+  std::optional<TicketUsage> new_usage;
+};
+
+// `ticket` is null when no ticket has the scanned code. `at` is the moment the scan is judged at
+// (see effective_scan_time).
+Decision decide(const Ticket* ticket, const Scan& scan, Millis at);
+
+std::string_view to_string(Status s);
+std::string_view to_string(Reason r);
+
+}  // namespace tb

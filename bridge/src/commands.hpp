@@ -1,0 +1,32 @@
+// The subcommands of `ticket-bridge`. Each returns the process exit code; a UsageError thrown
+// from one means exit code 2, any other exception exit code 1.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "settings.hpp"
+#include "store.hpp"
+#include "ticket_input.hpp"
+
+namespace tb {
+
+// Defaults that make every command work out of the box in the current directory.
+inline const std::string kDefaultDb = "var/ticket-bridge.db";
+inline const std::string kDefaultJwtSecretFile = "var/jwt-secret";
+inline const std::string kDefaultApiKeyFile = "var/api-key";
+
+// Registers the settings every command shares (--db, --jwt-secret-file, --log-level).
+void add_common_settings(Settings& s);
+void apply_log_level(const Settings& s);
+std::unique_ptr<Store> open_store(const Settings& s);
+std::string jwt_secret(const Settings& s);
+
+int cmd_serve(const Settings& s);
+int cmd_tickets_add(const Settings& s, const TicketFields& fields);
+int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_errors);
+int cmd_tickets_revoke(const Settings& s, const std::string& code);
+int cmd_tickets_show(const Settings& s, const std::string& code);
+int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl);
+
+}  // namespace tb

@@ -1,0 +1,157 @@
+// ticket-bridge: command-line entry point. Parses the command line and hands over to commands.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.hpp"
+
+namespace {
+
+struct TicketsAddArgs {
+  tb::TicketFields fields;
+  bool reentry = false;
+  std::string max_entries, uid, code, holder, valid_from, valid_until, gates;
+};
+
+std::optional<std::string> given(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Logs go to stderr: stdout carries command output (a token, a ticket as JSON).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("ticket-bridge"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+
+  CLI::App app{"ticket-bridge: decides gate admissions from MQTT scans and tells ticket owners."};
+  app.require_subcommand(1);
+  app.footer("Every option also reads from TICKET_BRIDGE_<OPTION> and from the --config file.");
+
+  // serve
+  auto* serve = app.add_subcommand("serve", "Run the bridge: MQTT in, admission, HTTP out");
+  tb::Settings serve_settings(*serve);
+  tb::add_common_settings(serve_settings);
+  serve_settings.add("mqtt", "broker URL (mqtt://host:port, tcp://, ssl://)", "mqtt://127.0.0.1:1883");
+  serve_settings.add("listen", "HTTP listen address HOST:PORT", "127.0.0.1:8080");
+  serve_settings.add("api-key-file", "file holding the HTTP API key (generated when the default is missing)",
+                     tb::kDefaultApiKeyFile);
+  serve_settings.add("instance", "name of this bridge: MQTT client id and bridge/<instance>/status",
+                     "main");
+  serve_settings.add("mqtt-username", "MQTT user name");
+  serve_settings.add("mqtt-password-file", "file holding the MQTT password");
+  serve_settings.add("mqtt-shared-group",
+                     "subscribe as $share/<group>/tickets/scan, to run several bridges");
+  serve_settings.add("db-sync", "full (survives power loss) or normal (survives a killed process)",
+                     "full");
+  serve_settings.add("http-threads", "threads serving HTTP", "1");
+
+  // tickets
+  auto* tickets = app.add_subcommand("tickets", "Manage tickets in the database");
+  tickets->require_subcommand(1);
+
+  auto* add = tickets->add_subcommand("add", "Add one ticket; prints it as JSON");
+  tb::Settings add_settings(*add);
+  tb::add_common_settings(add_settings);
+  TicketsAddArgs add_args;
+  add->add_option("--uid", add_args.uid, "owner's user id")->required();
+  add->add_option("--code", add_args.code, "ticket code (random when omitted)");
+  add->add_option("--holder", add_args.holder, "holder's name, shown at the gate");
+  add->add_option("--max-entries", add_args.max_entries, "entries allowed, 0 = no limit")
+      ->default_str("1");
+  add->add_flag("--reentry", add_args.reentry, "may come back in after an out scan");
+  add->add_option("--valid-from", add_args.valid_from, "RFC 3339 time, inclusive");
+  add->add_option("--valid-until", add_args.valid_until, "RFC 3339 time, exclusive");
+  add->add_option("--gates", add_args.gates, "allowed gates, separated by ';' (default: all)");
+
+  auto* import = tickets->add_subcommand("import", "Import tickets from a CSV file, all or nothing");
+  tb::Settings import_settings(*import);
+  tb::add_common_settings(import_settings);
+  std::string import_file;
+  bool skip_errors = false;
+  import->add_option("FILE", import_file,
+                     "CSV with a header: code,uid,holder,max_entries,reentry,valid_from,"
+                     "valid_until,gates (uid required; gates separated by ';')")
+      ->required();
+  import->add_flag("--skip-errors", skip_errors, "import the good rows even when some are bad");
+
+  auto* revoke = tickets->add_subcommand("revoke", "Revoke a ticket: its scans are rejected");
+  tb::Settings revoke_settings(*revoke);
+  tb::add_common_settings(revoke_settings);
+  std::string revoke_code;
+  revoke->add_option("CODE", revoke_code, "ticket code")->required();
+
+  auto* show = tickets->add_subcommand("show", "Show a ticket, its usage and its last scans");
+  tb::Settings show_settings(*show);
+  tb::add_common_settings(show_settings);
+  std::string show_code;
+  show->add_option("CODE", show_code, "ticket code")->required();
+
+  // token
+  auto* token = app.add_subcommand("token", "Print a JWT for a uid, signed with the secret");
+  tb::Settings token_settings(*token);
+  tb::add_common_settings(token_settings);
+  std::string token_uid;
+  std::string token_ttl = "1h";
+  token->add_option("--uid", token_uid, "the uid the token is for")->required();
+  token->add_option("--ttl", token_ttl, "lifetime: 3600, 90s, 15m, 1h, 2d")->default_str("1h");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  const auto run = [&](tb::Settings& settings, const auto& command) -> int {
+    try {
+      settings.resolve();
+      tb::apply_log_level(settings);
+      return command(settings);
+    } catch (const tb::UsageError& e) {
+      std::cerr << "ticket-bridge: " << e.what() << "\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "ticket-bridge: " << e.what() << "\n";
+      return 1;
+    }
+  };
+
+  if (serve->parsed()) return run(serve_settings, tb::cmd_serve);
+  if (add->parsed()) {
+    auto& f = add_args.fields;
+    f.uid = add_args.uid;
+    f.code = given(add_args.code);
+    f.holder = given(add_args.holder);
+    f.max_entries = given(add_args.max_entries);
+    if (add_args.reentry) f.reentry = "true";
+    f.valid_from = given(add_args.valid_from);
+    f.valid_until = given(add_args.valid_until);
+    f.gates = given(add_args.gates);
+    return run(add_settings, [&](const tb::Settings& s) { return tb::cmd_tickets_add(s, f); });
+  }
+  if (import->parsed()) {
+    return run(import_settings, [&](const tb::Settings& s) {
+      return tb::cmd_tickets_import(s, import_file, skip_errors);
+    });
+  }
+  if (revoke->parsed()) {
+    return run(revoke_settings,
+               [&](const tb::Settings& s) { return tb::cmd_tickets_revoke(s, revoke_code); });
+  }
+  if (show->parsed()) {
+    return run(show_settings, [&](const tb::Settings& s) { return tb::cmd_tickets_show(s, show_code); });
+  }
+  if (token->parsed()) {
+    return run(token_settings,
+               [&](const tb::Settings& s) { return tb::cmd_token(s, token_uid, token_ttl); });
+  }
+  return 2;
+}

@@ -1,0 +1,29 @@
+// The JSON the bridge sends: answers to scanners, events to owners, tickets to the API and CLI.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+
+#include "admission.hpp"
+#include "ticket.hpp"
+
+namespace tb {
+
+// The answer on `tickets/result/<scanner>`. Every key is always present; unknown values are null.
+// `ticket` may be null (unknown or malformed scans).
+nlohmann::json make_result(const std::optional<std::string>& scan_id,
+                           const std::optional<std::string>& code, const Decision& d,
+                           const Ticket* ticket, Millis decided_at);
+
+// The owner's event for a decided scan of a known ticket, without `seq` (the store assigns it).
+// Returns nothing when the decision gives the owner no event.
+std::optional<nlohmann::json> make_scan_event(const Scan& scan, const Decision& d,
+                                              const Ticket& ticket, Millis at);
+
+nlohmann::json entry_json(const std::optional<EntryRecord>& e);
+
+// The ticket as the API and `tickets show` present it.
+nlohmann::json ticket_json(const Ticket& t);
+
+}  // namespace tb

@@ -1,0 +1,95 @@
+// Prometheus text rendering of the bridge's metrics.
+#include "metrics.hpp"
+
+#include <cstdio>
+
+namespace tb {
+
+namespace {
+void append_number(std::string& out, double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  out += buf;
+}
+
+void header(std::string& out, const std::string& name, const char* type, const std::string& help) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void scalar(std::string& out, const std::string& name, const char* type, const std::string& help,
+            double v) {
+  header(out, name, type, help);
+  out += name + " ";
+  append_number(out, v);
+  out += "\n";
+}
+}  // namespace
+
+void Histogram::observe(double seconds) {
+  std::size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void Histogram::render(std::string& out, const std::string& name, const std::string& help) const {
+  header(out, name, "histogram", help);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    out += name + "_bucket{le=\"";
+    if (i < kBounds.size()) {
+      append_number(out, kBounds[i]);
+    } else {
+      out += "+Inf";
+    }
+    out += "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += name + "_sum ";
+  append_number(out, static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
+  out += "\n" + name + "_count " + std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
+}
+
+std::string Metrics::render() const {
+  std::string out;
+  out.reserve(4096);
+  header(out, "ticket_bridge_scans_total", "counter", "Scans decided, by status and reason.");
+  for (std::size_t s = 0; s < kStatusCount; ++s) {
+    for (std::size_t r = 0; r < kReasonCount; ++r) {
+      const auto n = scans[s][r].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out += "ticket_bridge_scans_total{status=\"";
+      out += to_string(static_cast<Status>(s));
+      out += "\",reason=\"";
+      out += to_string(static_cast<Reason>(r));
+      out += "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  scalar(out, "ticket_bridge_scans_duplicate_total", "counter",
+         "Redelivered scans answered with their stored result.",
+         static_cast<double>(scans_duplicate.load()));
+  scalar(out, "ticket_bridge_scans_unanswered_total", "counter",
+         "Scans left unanswered because the store failed; the scanner retries them.",
+         static_cast<double>(scans_unanswered.load()));
+  scalar(out, "ticket_bridge_events_published_total", "counter",
+         "Owner events handed to MQTT.", static_cast<double>(events_published.load()));
+  scalar(out, "ticket_bridge_store_errors_total", "counter", "Failed store transactions.",
+         static_cast<double>(store_errors.load()));
+  scalar(out, "ticket_bridge_batches_total", "counter",
+         "Transactions that committed scans; scans per batch = scans / batches.",
+         static_cast<double>(batches.load()));
+  scalar(out, "ticket_bridge_mqtt_reconnects_total", "counter", "Reconnections to the broker.",
+         static_cast<double>(mqtt_reconnects.load()));
+  scalar(out, "ticket_bridge_mqtt_connected", "gauge", "1 while connected to the broker.",
+         static_cast<double>(mqtt_connected.load()));
+  scalar(out, "ticket_bridge_store_up", "gauge", "1 while the store answers.",
+         static_cast<double>(store_ok.load()));
+  scalar(out, "ticket_bridge_scan_queue_depth", "gauge", "Scans waiting to be decided.",
+         static_cast<double>(queue_depth.load()));
+  decision_seconds.render(out, "ticket_bridge_decision_seconds",
+                          "Time from a scan's arrival to its answer being sent.");
+  return out;
+}
+
+}  // namespace tb

@@ -1,0 +1,50 @@
+// Process-wide counters and histograms, rendered in the Prometheus text format. Updates are
+// lock-free atomics so that hot paths can count without contention.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "admission.hpp"
+
+namespace tb {
+
+// A histogram with fixed bucket bounds (seconds), as Prometheus wants.
+class Histogram {
+ public:
+  static constexpr std::array<double, 14> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                     0.005,  0.01,    0.025,  0.05,  0.1,
+                                                     0.25,   0.5,     1.0,    2.5};
+  void observe(double seconds);
+  void render(std::string& out, const std::string& name, const std::string& help) const;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_micros_{0};
+};
+
+struct Metrics {
+  // Scans decided, by status and reason (malformed ones included).
+  std::array<std::array<std::atomic<std::uint64_t>, kReasonCount>, kStatusCount> scans{};
+  std::atomic<std::uint64_t> scans_duplicate{0};   // repeated scan_id, answered from the log
+  std::atomic<std::uint64_t> scans_unanswered{0};  // dropped after the store failed
+  std::atomic<std::uint64_t> events_published{0};
+  std::atomic<std::uint64_t> store_errors{0};
+  std::atomic<std::uint64_t> batches{0};  // committed transactions of scans
+  std::atomic<std::uint64_t> mqtt_reconnects{0};
+  std::atomic<std::int64_t> mqtt_connected{0};
+  std::atomic<std::int64_t> store_ok{1};
+  std::atomic<std::int64_t> queue_depth{0};
+  Histogram decision_seconds;  // from the scan's arrival to its answer being handed to MQTT
+
+  void count_scan(Status s, Reason r) {
+    scans[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)].fetch_add(
+        1, std::memory_order_relaxed);
+  }
+  std::string render() const;
+};
+
+}  // namespace tb

@@ -1,0 +1,204 @@
+// Paho MQTT C++ adapter of the bridge.
+#include "mqtt_link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <mqtt/async_client.h>
+#include <nlohmann/json.hpp>
+#include <random>
+
+namespace tb {
+
+namespace {
+
+std::string status_payload(const char* state) {
+  return nlohmann::json{{"state", state}, {"at", format_rfc3339(now_ms())}}.dump();
+}
+
+// Logs subscriptions the broker refused (an ACL, say), which Paho reports as a success with a
+// failure reason code.
+class SubscribeListener : public mqtt::iaction_listener {
+ public:
+  void on_failure(const mqtt::token& tok) override {
+    spdlog::error("subscribe failed: reason code {}", static_cast<int>(tok.get_reason_code()));
+  }
+  void on_success(const mqtt::token& tok) override {
+    const auto response = tok.get_subscribe_response();
+    for (const auto rc : response.get_reason_codes()) {
+      if (rc >= mqtt::ReasonCode::UNSPECIFIED_ERROR) {
+        spdlog::error("broker refused the subscription to the scan topic: reason code {}",
+                      static_cast<int>(rc));
+      }
+    }
+  }
+};
+
+SubscribeListener g_subscribe_listener;
+
+}  // namespace
+
+std::string MqttLink::scan_topic(const MqttOptions& o) {
+  return o.shared_group ? "$share/" + *o.shared_group + "/tickets/scan" : "tickets/scan";
+}
+
+MqttLink::MqttLink(MqttOptions options, Metrics& metrics, ScanHandler on_scan)
+    : options_(std::move(options)), metrics_(metrics), on_scan_(std::move(on_scan)) {
+  auto create = mqtt::create_options_builder()
+                    .mqtt_version(MQTTVERSION_5)
+                    .send_while_disconnected(true, true)
+                    .max_buffered_messages(options_.max_buffered)
+                    .delete_oldest_messages(false)
+                    .finalize();
+  client_ = std::make_unique<mqtt::async_client>(options_.uri, "ticket-bridge-" + options_.instance,
+                                                 create);
+
+  auto opts = mqtt::connect_options_builder()
+                  .mqtt_version(MQTTVERSION_5)
+                  .clean_start(false)
+                  .keep_alive_interval(options_.keepalive)
+                  .connect_timeout(std::chrono::seconds(5))
+                  .finalize();
+  // Set after finalize(): the builder's properties() leaves a dangling pointer in Paho 1.2.
+  opts.set_properties(
+      mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL,
+                        static_cast<int32_t>(options_.session_expiry_s)}});
+  if (options_.username) opts.set_user_name(*options_.username);
+  if (options_.password) opts.set_password(*options_.password);
+  connect_options_ = std::make_unique<mqtt::connect_options>(std::move(opts));
+  refresh_will();
+
+  client_->set_connected_handler([this](const std::string&) { on_connected(); });
+  client_->set_connection_lost_handler([this](const std::string& cause) { on_lost(cause); });
+  client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode rc) {
+    on_lost("broker disconnected us, reason code " + std::to_string(static_cast<int>(rc)));
+  });
+  client_->set_message_callback([this](mqtt::const_message_ptr msg) {
+    InboundScan in;
+    in.payload = msg->get_payload_str();
+    const auto& props = msg->get_properties();
+    if (props.contains(mqtt::property::RESPONSE_TOPIC)) {
+      in.response_topic = mqtt::get<std::string>(props, mqtt::property::RESPONSE_TOPIC);
+    }
+    if (props.contains(mqtt::property::CORRELATION_DATA)) {
+      in.correlation = mqtt::get<mqtt::binary>(props, mqtt::property::CORRELATION_DATA);
+    }
+    on_scan_(std::move(in));
+  });
+}
+
+MqttLink::~MqttLink() { stop(); }
+
+void MqttLink::refresh_will() {
+  connect_options_->set_will(mqtt::will_options("bridge/" + options_.instance + "/status",
+                                                status_payload("offline"), 1, true));
+}
+
+std::optional<std::string> MqttLink::start(std::chrono::milliseconds timeout) {
+  try {
+    auto tok = client_->connect(*connect_options_);
+    if (!tok->wait_for(timeout)) return "no answer from the broker at " + options_.uri;
+  } catch (const mqtt::exception& e) {
+    return "cannot connect to the broker at " + options_.uri + ": " + e.what();
+  }
+  reconnector_ = std::thread([this] { reconnect_loop(); });
+  return std::nullopt;
+}
+
+void MqttLink::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (reconnector_.joinable()) reconnector_.join();
+  try {
+    if (client_->is_connected()) {
+      publish_status("offline");
+      client_->disconnect(std::chrono::seconds(2))->wait_for(std::chrono::seconds(3));
+    }
+  } catch (const mqtt::exception& e) {
+    spdlog::warn("disconnect from broker: {}", e.what());
+  }
+  metrics_.mqtt_connected.store(0);
+}
+
+void MqttLink::on_connected() {
+  // Runs on Paho's thread: start the subscription and status, wait for nothing.
+  metrics_.mqtt_connected.store(1);
+  spdlog::info("connected to broker {}", options_.uri);
+  try {
+    // Subscribing again is harmless when the session kept the subscription, and needed when it
+    // did not (a shared subscription after a broker restart, a session that expired).
+    client_->subscribe(scan_topic(options_), 1, nullptr, g_subscribe_listener);
+    publish_status("online");
+  } catch (const mqtt::exception& e) {
+    spdlog::error("subscribe after connect: {}", e.what());
+  }
+}
+
+void MqttLink::on_lost(const std::string& cause) {
+  metrics_.mqtt_connected.store(0);
+  spdlog::warn("lost the broker connection: {}", cause.empty() ? "no reason given" : cause);
+  {
+    std::lock_guard lock(mu_);
+    lost_ = true;
+  }
+  cv_.notify_all();
+}
+
+void MqttLink::reconnect_loop() {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  auto backoff = options_.backoff_min;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopping_ || lost_; });
+    if (stopping_) return;
+    const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(backoff * jitter(rng));
+    if (cv_.wait_for(lock, delay, [this] { return stopping_; })) return;
+    lost_ = false;  // a loss reported while we connect sets it again
+    lock.unlock();
+    bool ok = false;
+    try {
+      refresh_will();
+      ok = client_->connect(*connect_options_)->wait_for(std::chrono::seconds(6));
+    } catch (const mqtt::exception& e) {
+      spdlog::warn("reconnect to {} failed: {}", options_.uri, e.what());
+    }
+    lock.lock();
+    if (ok) {
+      metrics_.mqtt_reconnects.fetch_add(1, std::memory_order_relaxed);
+      backoff = options_.backoff_min;
+    } else {
+      lost_ = true;
+      backoff = std::min(backoff * 2, options_.backoff_max);
+    }
+  }
+}
+
+void MqttLink::publish_status(const char* state) {
+  client_->publish("bridge/" + options_.instance + "/status", status_payload(state), 1, true);
+}
+
+void MqttLink::publish_answer(const Answer& a) {
+  auto msg = mqtt::make_message(a.topic, a.payload, 1, false);
+  if (a.correlation) {
+    msg->set_properties(mqtt::properties{{mqtt::property::CORRELATION_DATA, *a.correlation}});
+  }
+  try {
+    client_->publish(msg);
+  } catch (const mqtt::exception& e) {
+    spdlog::error("answer to {} not sent: {}", a.topic, e.what());
+  }
+}
+
+void MqttLink::publish_event(const StoredEvent& e) {
+  try {
+    client_->publish("users/" + e.uid + "/events", e.body, 1, false);
+  } catch (const mqtt::exception& ex) {
+    spdlog::error("event {} of uid {} not sent: {}", e.seq, e.uid, ex.what());
+  }
+}
+
+}  // namespace tb

@@ -1,0 +1,155 @@
+// Layered settings: command line > environment > config file > default.
+#include "settings.hpp"
+
+#include <cctype>
+#include <cstdlib>
+#include <set>
+#include <toml++/toml.h>
+
+namespace tb {
+
+namespace {
+// Every key any command accepts in the config file; one file serves all commands.
+const std::set<std::string>& known_keys() {
+  static const std::set<std::string> keys = {
+      "mqtt",           "listen",          "db",           "jwt_secret_file",   "api_key_file",
+      "instance",       "mqtt_username",   "mqtt_password_file", "mqtt_shared_group",
+      "log_level",      "db_sync",         "http_threads", "retention_events", "retention_age"};
+  return keys;
+}
+
+std::string key_of(const std::string& name) {
+  std::string k = name;
+  for (auto& c : k) {
+    if (c == '-') c = '_';
+  }
+  return k;
+}
+}  // namespace
+
+Settings::Settings(CLI::App& app) : app_(app) {
+  app_.add_option("--config", config_path_,
+                  "TOML file with settings (keys as the long options, '-' written as '_'); "
+                  "env TICKET_BRIDGE_CONFIG");
+}
+
+std::string Settings::env_name(const std::string& name) {
+  std::string env = "TICKET_BRIDGE_";
+  for (const char c : name) {
+    env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return env;
+}
+
+void Settings::add(const std::string& name, const std::string& help, std::string default_value) {
+  auto& e = entries_[name];
+  e.default_value = std::move(default_value);
+  std::string full_help = help + " (env " + env_name(name) + ")";
+  e.option = app_.add_option("--" + name, e.cli_value, full_help);
+  if (!e.default_value.empty()) e.option->default_str(e.default_value);
+}
+
+void Settings::resolve() {
+  if (config_path_.empty()) {
+    if (const char* env = std::getenv("TICKET_BRIDGE_CONFIG"); env != nullptr) config_path_ = env;
+  }
+  std::map<std::string, std::string> file_values;
+  if (!config_path_.empty()) {
+    toml::table table;
+    try {
+      table = toml::parse_file(config_path_);
+    } catch (const toml::parse_error& e) {
+      std::string where;
+      if (e.source().begin) where = " at line " + std::to_string(e.source().begin.line);
+      throw UsageError("config file " + config_path_ + where + ": " + std::string(e.description()));
+    }
+    for (const auto& [key, node] : table) {
+      const std::string k(key.str());
+      if (known_keys().count(k) == 0) {
+        throw UsageError("config file " + config_path_ + ": unknown key '" + k + "'");
+      }
+      if (const auto* s = node.as_string()) {
+        file_values[k] = s->get();
+      } else if (const auto* i = node.as_integer()) {
+        file_values[k] = std::to_string(i->get());
+      } else if (const auto* b = node.as_boolean()) {
+        file_values[k] = b->get() ? "true" : "false";
+      } else {
+        throw UsageError("config file " + config_path_ + ": '" + k +
+                         "' must be a string, an integer or a boolean");
+      }
+    }
+  }
+  for (auto& [name, e] : entries_) {
+    if (e.option->count() > 0) {
+      e.value = e.cli_value;
+      e.source = "command line";
+    } else if (const char* env = std::getenv(env_name(name).c_str()); env != nullptr) {
+      e.value = env;
+      e.source = "environment";
+    } else if (auto it = file_values.find(key_of(name)); it != file_values.end()) {
+      e.value = it->second;
+      e.source = "config file";
+    } else {
+      e.value = e.default_value;
+      e.source = "default";
+    }
+  }
+}
+
+const std::string& Settings::get(const std::string& name) const { return entries_.at(name).value; }
+
+std::optional<std::string> Settings::get_opt(const std::string& name) const {
+  const auto it = entries_.find(name);
+  if (it == entries_.end() || it->second.value.empty()) return std::nullopt;
+  return it->second.value;
+}
+
+const std::string& Settings::source(const std::string& name) const {
+  return entries_.at(name).source;
+}
+
+std::int64_t Settings::get_int(const std::string& name, std::int64_t min, std::int64_t max) const {
+  const auto& text = get(name);
+  std::size_t used = 0;
+  std::int64_t v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || v < min || v > max) {
+    throw UsageError("--" + name + " must be a whole number from " + std::to_string(min) + " to " +
+                     std::to_string(max) + " (got '" + text + "' from the " + source(name) + ")");
+  }
+  return v;
+}
+
+std::optional<std::int64_t> parse_duration_s(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t used = 0;
+  std::int64_t n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (n < 0) return std::nullopt;
+  const std::string unit = text.substr(used);
+  std::int64_t mult = 0;
+  if (unit.empty() || unit == "s") {
+    mult = 1;
+  } else if (unit == "m") {
+    mult = 60;
+  } else if (unit == "h") {
+    mult = 3600;
+  } else if (unit == "d") {
+    mult = 86400;
+  } else {
+    return std::nullopt;
+  }
+  if (n > INT64_MAX / mult) return std::nullopt;
+  return n * mult;
+}
+
+}  // namespace tb

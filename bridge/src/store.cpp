@@ -1,0 +1,293 @@
+// SQLite schema and queries of the ticket store.
+#include "store.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace tb {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS tickets (
+  code            TEXT PRIMARY KEY,
+  uid             TEXT NOT NULL,
+  holder          TEXT,
+  max_entries     INTEGER NOT NULL DEFAULT 1,
+  reentry         INTEGER NOT NULL DEFAULT 0,
+  valid_from      INTEGER,            -- ms since epoch, inclusive
+  valid_until     INTEGER,            -- ms since epoch, exclusive
+  gates           TEXT,               -- JSON array, NULL = every gate
+  revoked         INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  entries         INTEGER NOT NULL DEFAULT 0,
+  inside          INTEGER NOT NULL DEFAULT 0,
+  last_in_at      INTEGER,
+  last_in_gate    TEXT,
+  last_in_scanner TEXT
+);
+CREATE INDEX IF NOT EXISTS tickets_uid ON tickets(uid);
+
+-- The audit log: every scan, decided or malformed. scan_id is unique, which makes a redelivered
+-- scan find its first result instead of being decided again.
+CREATE TABLE IF NOT EXISTS scans (
+  id         INTEGER PRIMARY KEY,
+  scan_id    TEXT UNIQUE,
+  code       TEXT,
+  scanner    TEXT,
+  gate       TEXT,
+  direction  TEXT,
+  scanned_at INTEGER,
+  decided_at INTEGER NOT NULL,
+  status     TEXT NOT NULL,
+  reason     TEXT NOT NULL,
+  result     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scans_code ON scans(code, id);
+
+-- Per-uid sequence numbers; never reset, so a seq is never reused even after pruning.
+CREATE TABLE IF NOT EXISTS users (
+  uid      TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS events (
+  uid  TEXT NOT NULL,
+  seq  INTEGER NOT NULL,
+  at   INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (uid, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_at ON events(at);
+)sql";
+
+constexpr const char* kTicketColumns =
+    "code, uid, holder, max_entries, reentry, valid_from, valid_until, gates, revoked, "
+    "created_at, entries, inside, last_in_at, last_in_gate, last_in_scanner";
+
+std::optional<std::string> gates_to_text(const std::vector<std::string>& gates) {
+  if (gates.empty()) return std::nullopt;
+  return nlohmann::json(gates).dump();
+}
+
+std::vector<std::string> gates_from_text(const std::optional<std::string>& text) {
+  if (!text) return {};
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_array()) return {};
+  std::vector<std::string> out;
+  for (const auto& g : j) {
+    if (g.is_string()) out.push_back(g.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+Store::Store(const std::string& path, Durability durability) : db_(path, true) {
+  sqlite3_busy_timeout(db_.handle(), 10000);
+  db_.exec("PRAGMA journal_mode=WAL");
+  db_.exec(durability == Durability::Full ? "PRAGMA synchronous=FULL"
+                                          : "PRAGMA synchronous=NORMAL");
+  migrate();
+
+  begin_ = db_.prepare("BEGIN IMMEDIATE");
+  commit_ = db_.prepare("COMMIT");
+  rollback_ = db_.prepare("ROLLBACK");
+  insert_ticket_ = db_.prepare(std::string("INSERT INTO tickets (") + kTicketColumns +
+                               ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
+  find_ticket_ =
+      db_.prepare(std::string("SELECT ") + kTicketColumns + " FROM tickets WHERE code = ?1");
+  save_usage_ = db_.prepare(
+      "UPDATE tickets SET entries = ?2, inside = ?3, last_in_at = ?4, last_in_gate = ?5, "
+      "last_in_scanner = ?6 WHERE code = ?1");
+  revoke_ = db_.prepare("UPDATE tickets SET revoked = 1 WHERE code = ?1");
+  find_result_ = db_.prepare("SELECT result FROM scans WHERE scan_id = ?1");
+  record_scan_ = db_.prepare(
+      "INSERT INTO scans (scan_id, code, scanner, gate, direction, scanned_at, decided_at, "
+      "status, reason, result) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+  recent_scans_ = db_.prepare(
+      "SELECT scan_id, code, scanner, gate, direction, scanned_at, decided_at, status, reason, "
+      "result FROM scans WHERE code = ?1 ORDER BY id DESC LIMIT ?2");
+  next_seq_ = db_.prepare(
+      "INSERT INTO users (uid, last_seq) VALUES (?1, 1) "
+      "ON CONFLICT (uid) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq");
+  insert_event_ = db_.prepare("INSERT INTO events (uid, seq, at, body) VALUES (?1,?2,?3,?4)");
+  last_seq_ = db_.prepare("SELECT last_seq FROM users WHERE uid = ?1");
+  events_after_ = db_.prepare(
+      "SELECT seq, at, body FROM events WHERE uid = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+  ping_ = db_.prepare("SELECT count(*) FROM users WHERE uid = ''");
+}
+
+void Store::migrate() {
+  auto version_stmt = db_.prepare("PRAGMA user_version");
+  version_stmt.step();
+  const auto version = version_stmt.int64(0);
+  version_stmt.reset();
+  if (version > kSchemaVersion) {
+    throw sql::Error(SQLITE_ERROR, "database schema version " + std::to_string(version) +
+                                       " is newer than this ticket-bridge understands (" +
+                                       std::to_string(kSchemaVersion) + ")");
+  }
+  if (version == kSchemaVersion) return;
+  db_.exec("BEGIN IMMEDIATE");
+  try {
+    db_.exec(kSchema);
+    db_.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+    db_.exec("COMMIT");
+  } catch (...) {
+    db_.exec("ROLLBACK");
+    throw;
+  }
+}
+
+Store::Transaction::Transaction(Store& s) : store_(s) { store_.begin_.run(); }
+
+Store::Transaction::~Transaction() {
+  if (!done_) {
+    try {
+      store_.rollback_.run();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more to undo
+    }
+  }
+}
+
+void Store::Transaction::commit() {
+  store_.commit_.run();
+  done_ = true;
+}
+
+void Store::insert_ticket(const Ticket& t) {
+  const auto& u = t.usage;
+  auto& s = insert_ticket_;
+  s.bind(1, t.code).bind(2, t.uid).bind(3, t.holder).bind(4, t.max_entries);
+  s.bind(5, std::int64_t{t.reentry ? 1 : 0}).bind(6, t.valid_from).bind(7, t.valid_until);
+  s.bind(8, gates_to_text(t.gates)).bind(9, std::int64_t{t.revoked ? 1 : 0}).bind(10, t.created_at);
+  s.bind(11, u.entries).bind(12, std::int64_t{u.inside ? 1 : 0});
+  if (u.last_entry) {
+    s.bind(13, u.last_entry->at).bind(14, u.last_entry->gate).bind(15, u.last_entry->scanner);
+  }
+  try {
+    s.run();
+  } catch (const sql::Error& e) {
+    s.reset();
+    if (e.code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      throw DuplicateTicket("a ticket with code " + t.code + " exists");
+    }
+    throw;
+  }
+}
+
+std::optional<Ticket> Store::find_ticket(const std::string& code) {
+  auto& s = find_ticket_;
+  s.bind(1, code);
+  if (!s.step()) {
+    s.reset();
+    return std::nullopt;
+  }
+  Ticket t;
+  t.code = s.text(0);
+  t.uid = s.text(1);
+  t.holder = s.opt_text(2);
+  t.max_entries = s.int64(3);
+  t.reentry = s.int64(4) != 0;
+  t.valid_from = s.opt_int64(5);
+  t.valid_until = s.opt_int64(6);
+  t.gates = gates_from_text(s.opt_text(7));
+  t.revoked = s.int64(8) != 0;
+  t.created_at = s.int64(9);
+  t.usage.entries = s.int64(10);
+  t.usage.inside = s.int64(11) != 0;
+  if (!s.is_null(12)) t.usage.last_entry = EntryRecord{s.int64(12), s.opt_text(13), s.opt_text(14)};
+  s.reset();
+  return t;
+}
+
+void Store::save_usage(const std::string& code, const TicketUsage& u) {
+  auto& s = save_usage_;
+  s.bind(1, code).bind(2, u.entries).bind(3, std::int64_t{u.inside ? 1 : 0});
+  if (u.last_entry) {
+    s.bind(4, u.last_entry->at).bind(5, u.last_entry->gate).bind(6, u.last_entry->scanner);
+  }
+  s.run();
+}
+
+bool Store::revoke_ticket(const std::string& code) {
+  revoke_.bind(1, code).run();
+  if (db_.changes() > 0) return true;
+  return find_ticket(code).has_value();  // already revoked counts as done
+}
+
+std::optional<std::string> Store::find_result(const std::string& scan_id) {
+  auto& s = find_result_;
+  s.bind(1, scan_id);
+  std::optional<std::string> out;
+  if (s.step()) out = s.text(0);
+  s.reset();
+  return out;
+}
+
+void Store::record_scan(const ScanRecord& r) {
+  auto& s = record_scan_;
+  s.bind(1, r.scan_id).bind(2, r.code).bind(3, r.scanner).bind(4, r.gate).bind(5, r.direction);
+  s.bind(6, r.scanned_at).bind(7, r.decided_at).bind(8, r.status).bind(9, r.reason);
+  s.bind(10, r.result);
+  s.run();
+}
+
+std::vector<ScanRecord> Store::recent_scans(const std::string& code, int limit) {
+  auto& s = recent_scans_;
+  s.bind(1, code).bind(2, std::int64_t{limit});
+  std::vector<ScanRecord> out;
+  while (s.step()) {
+    out.push_back(ScanRecord{s.opt_text(0), s.opt_text(1), s.opt_text(2), s.opt_text(3),
+                             s.opt_text(4), s.opt_int64(5), s.int64(6), s.text(7), s.text(8),
+                             s.text(9)});
+  }
+  s.reset();
+  return out;
+}
+
+StoredEvent Store::append_event(const std::string& uid, Millis at, nlohmann::json& event) {
+  next_seq_.bind(1, uid);
+  next_seq_.step();
+  const std::int64_t seq = next_seq_.int64(0);
+  next_seq_.reset();
+  event["seq"] = seq;
+  StoredEvent out{uid, seq, at, event.dump()};
+  insert_event_.bind(1, uid).bind(2, seq).bind(3, at).bind(4, out.body).run();
+  return out;
+}
+
+std::int64_t Store::last_seq(const std::string& uid) {
+  last_seq_.bind(1, uid);
+  const std::int64_t seq = last_seq_.step() ? last_seq_.int64(0) : 0;
+  last_seq_.reset();
+  return seq;
+}
+
+std::vector<StoredEvent> Store::events_after(const std::string& uid, std::int64_t since,
+                                             int limit) {
+  auto& s = events_after_;
+  s.bind(1, uid).bind(2, since).bind(3, std::int64_t{limit});
+  std::vector<StoredEvent> out;
+  while (s.step()) out.push_back(StoredEvent{uid, s.int64(0), s.int64(1), s.text(2)});
+  s.reset();
+  return out;
+}
+
+std::int64_t Store::prune_events(std::int64_t keep_per_uid, Millis min_at,
+                                 std::int64_t max_rows) {
+  auto del = db_.prepare(
+      "DELETE FROM events WHERE (uid, seq) IN (SELECT e.uid, e.seq FROM events e "
+      "JOIN users u ON u.uid = e.uid WHERE e.at < ?1 OR e.seq <= u.last_seq - ?2 LIMIT ?3)");
+  del.bind(1, min_at).bind(2, keep_per_uid).bind(3, max_rows).run();
+  return db_.changes();
+}
+
+void Store::ping() {
+  ping_.step();
+  ping_.reset();
+}
+
+}  // namespace tb

@@ -1,0 +1,98 @@
+// The ticket store on SQLite (WAL): tickets and their usage, the audit log of every scan (which
+// also remembers each scan_id's result), and the per-uid event log with its sequence numbers.
+// One Store is one connection: use it from one thread. Several processes may share the file.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sqlite.hpp"
+#include "ticket.hpp"
+
+namespace tb {
+
+class DuplicateTicket : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// One row of the audit log.
+struct ScanRecord {
+  std::optional<std::string> scan_id;
+  std::optional<std::string> code;
+  std::optional<std::string> scanner;
+  std::optional<std::string> gate;
+  std::optional<std::string> direction;
+  std::optional<Millis> scanned_at;
+  Millis decided_at = 0;
+  std::string status;
+  std::string reason;
+  std::string result;  // the JSON answer sent to the scanner
+};
+
+struct StoredEvent {
+  std::string uid;
+  std::int64_t seq = 0;
+  Millis at = 0;
+  std::string body;  // the event's JSON, seq included
+};
+
+enum class Durability { Full, Normal };
+
+class Store {
+ public:
+  // Opens the database, creating it and its schema when missing.
+  explicit Store(const std::string& path, Durability durability = Durability::Full);
+
+  // A write transaction (BEGIN IMMEDIATE); rolled back unless committed.
+  class Transaction {
+   public:
+    explicit Transaction(Store& s);
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction();
+    void commit();
+
+   private:
+    Store& store_;
+    bool done_ = false;
+  };
+
+  // Tickets.
+  void insert_ticket(const Ticket& t);  // throws DuplicateTicket
+  std::optional<Ticket> find_ticket(const std::string& code);
+  void save_usage(const std::string& code, const TicketUsage& usage);
+  bool revoke_ticket(const std::string& code);  // false when no such ticket
+
+  // Audit log and exactly-once.
+  std::optional<std::string> find_result(const std::string& scan_id);
+  void record_scan(const ScanRecord& r);
+  std::vector<ScanRecord> recent_scans(const std::string& code, int limit);
+
+  // Event log. append_event assigns the uid's next seq, writes it into `event` and stores it.
+  StoredEvent append_event(const std::string& uid, Millis at, nlohmann::json& event);
+  std::int64_t last_seq(const std::string& uid);
+  std::vector<StoredEvent> events_after(const std::string& uid, std::int64_t since, int limit);
+  // Drops events beyond the newest `keep_per_uid` of each uid and those older than `min_at`,
+  // at most `max_rows` per call. Returns how many went.
+  std::int64_t prune_events(std::int64_t keep_per_uid, Millis min_at, std::int64_t max_rows);
+
+  // Cheap check that the database answers.
+  void ping();
+
+  sql::Db& db() { return db_; }
+
+ private:
+  void migrate();
+
+  sql::Db db_;
+  sql::Stmt begin_, commit_, rollback_;
+  sql::Stmt insert_ticket_, find_ticket_, save_usage_, revoke_;
+  sql::Stmt find_result_, record_scan_, recent_scans_;
+  sql::Stmt next_seq_, insert_event_, last_seq_, events_after_;
+  sql::Stmt ping_;
+};
+
+}  // namespace tb

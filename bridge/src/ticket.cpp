@@ -1,0 +1,96 @@
+// Validation of identifiers and random ticket codes.
+#include "ticket.hpp"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace tb {
+
+std::optional<std::size_t> utf8_length(std::string_view s) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      len = 1;
+      cp = c;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return std::nullopt;
+    }
+    if (i + len > s.size()) return std::nullopt;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    static constexpr std::array<std::uint32_t, 5> kMin = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+    i += len;
+    ++n;
+  }
+  return n;
+}
+
+namespace {
+bool is_control(unsigned char c) { return c < 0x20 || c == 0x7F; }
+}  // namespace
+
+bool is_valid_label(std::string_view s, std::size_t max_chars) {
+  const auto n = utf8_length(s);
+  if (!n || *n == 0 || *n > max_chars) return false;
+  for (const char ch : s) {
+    if (is_control(static_cast<unsigned char>(ch))) return false;
+  }
+  return true;
+}
+
+bool is_valid_id(std::string_view s) {
+  if (!is_valid_label(s, kMaxIdLength)) return false;
+  for (const char ch : s) {
+    if (ch == '/' || ch == '+' || ch == '#' || ch == ' ') return false;
+  }
+  // Unicode white space outside ASCII: NBSP, NEL and the U+2000 block, ideographic space.
+  static constexpr std::array<std::string_view, 6> kSpaces = {"\xC2\xA0", "\xC2\x85", "\xE2\x80",
+                                                              "\xE2\x81\x9F", "\xE3\x80\x80",
+                                                              "\xE1\x9A\x80"};
+  for (const auto sp : kSpaces) {
+    std::size_t at = s.find(sp);
+    while (at != std::string_view::npos) {
+      if (sp != "\xE2\x80") return false;
+      // U+2000..U+200A, U+2028, U+2029, U+202F are spaces; the rest of the block is not.
+      if (at + 2 < s.size()) {
+        const auto third = static_cast<unsigned char>(s[at + 2]);
+        if (third <= 0x8A || third == 0xA8 || third == 0xA9 || third == 0xAF) return false;
+      }
+      at = s.find(sp, at + 1);
+    }
+  }
+  return true;
+}
+
+std::string random_ticket_code() {
+  static constexpr std::string_view kAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";  // 32 symbols
+  std::array<unsigned char, 12> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw std::runtime_error("no random bytes from OpenSSL");
+  }
+  std::string code;
+  code.reserve(bytes.size());
+  for (const unsigned char b : bytes) code.push_back(kAlphabet[b % kAlphabet.size()]);
+  return code;
+}
+
+}  // namespace tb

@@ -1,0 +1,202 @@
+// `ticket-bridge tickets ...` and `ticket-bridge token`: offline commands on the same database and
+// secret as `serve`, safe to run while it runs (SQLite locking, short transactions).
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "commands.hpp"
+#include "csv.hpp"
+#include "jwt.hpp"
+#include "messages.hpp"
+#include "secrets.hpp"
+
+namespace tb {
+
+void add_common_settings(Settings& s) {
+  s.add("db", "SQLite database file", kDefaultDb);
+  s.add("jwt-secret-file", "file holding the token signing secret (generated when the default "
+                           "is missing)",
+        kDefaultJwtSecretFile);
+  s.add("log-level", "trace, debug, info, warn, error or off", "info");
+}
+
+void apply_log_level(const Settings& s) {
+  const auto level = spdlog::level::from_str(s.get("log-level"));
+  if (level == spdlog::level::off && s.get("log-level") != "off") {
+    throw UsageError("--log-level must be trace, debug, info, warn, error or off");
+  }
+  spdlog::set_level(level);
+}
+
+std::unique_ptr<Store> open_store(const Settings& s) {
+  const auto& path = s.get("db");
+  ensure_parent_dir(path);
+  const std::string sync = s.get_opt("db-sync").value_or("full");
+  if (sync != "full" && sync != "normal") throw UsageError("--db-sync must be full or normal");
+  return std::make_unique<Store>(path, sync == "full" ? Durability::Full : Durability::Normal);
+}
+
+std::string jwt_secret(const Settings& s) {
+  return load_secret(s.get("jwt-secret-file"), s.source("jwt-secret-file") == "default",
+                     "JWT secret");
+}
+
+int cmd_tickets_add(const Settings& s, const TicketFields& fields) {
+  auto parsed = ticket_from_fields(fields, now_ms());
+  if (auto* err = std::get_if<std::string>(&parsed)) throw UsageError(*err);
+  const auto& ticket = std::get<Ticket>(parsed);
+  auto store = open_store(s);
+  try {
+    store->insert_ticket(ticket);
+  } catch (const DuplicateTicket& e) {
+    std::cerr << "ticket-bridge: " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << ticket_json(ticket).dump() << "\n";
+  return 0;
+}
+
+namespace {
+
+const std::set<std::string> kCsvColumns = {"code",       "uid",         "holder", "max_entries",
+                                           "reentry",    "valid_from",  "valid_until", "gates"};
+
+std::optional<std::string>* field_of(TicketFields& f, const std::string& column) {
+  static const std::map<std::string, std::optional<std::string> TicketFields::*> kMembers = {
+      {"code", &TicketFields::code},
+      {"uid", &TicketFields::uid},
+      {"holder", &TicketFields::holder},
+      {"max_entries", &TicketFields::max_entries},
+      {"reentry", &TicketFields::reentry},
+      {"valid_from", &TicketFields::valid_from},
+      {"valid_until", &TicketFields::valid_until},
+      {"gates", &TicketFields::gates}};
+  return &(f.*kMembers.at(column));
+}
+
+}  // namespace
+
+int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_errors) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::cerr << "ticket-bridge: cannot read " << file << "\n";
+    return 1;
+  }
+  CsvReader reader(in);
+  auto header = reader.next();
+  if (!header) {
+    std::cerr << "ticket-bridge: " << file << ": " << (reader.error().empty() ? "empty file" : reader.error())
+              << "\n";
+    return 1;
+  }
+  std::vector<std::string> columns;
+  for (auto name : header->fields) {
+    if (columns.empty() && name.rfind("\xEF\xBB\xBF", 0) == 0) name.erase(0, 3);  // UTF-8 BOM
+    if (kCsvColumns.count(name) == 0) {
+      std::cerr << "ticket-bridge: " << file << " line 1: unknown column '" << name
+                << "' (known: code,uid,holder,max_entries,reentry,valid_from,valid_until,gates)\n";
+      return 1;
+    }
+    columns.push_back(name);
+  }
+  if (std::find(columns.begin(), columns.end(), "uid") == columns.end()) {
+    std::cerr << "ticket-bridge: " << file << " line 1: the header has no uid column\n";
+    return 1;
+  }
+
+  auto store = open_store(s);
+  const Millis now = now_ms();
+  std::vector<std::string> errors;
+  std::vector<Ticket> tickets;
+  std::set<std::string> codes_in_file;
+  while (auto row = reader.next()) {
+    if (row->fields.size() == 1 && row->fields[0].empty()) continue;  // blank line
+    const std::string where = "line " + std::to_string(row->line) + ": ";
+    if (row->fields.size() != columns.size()) {
+      errors.push_back(where + std::to_string(row->fields.size()) + " fields, the header has " +
+                       std::to_string(columns.size()));
+      continue;
+    }
+    TicketFields f;
+    for (std::size_t i = 0; i < columns.size(); ++i) *field_of(f, columns[i]) = row->fields[i];
+    auto parsed = ticket_from_fields(f, now);
+    if (auto* err = std::get_if<std::string>(&parsed)) {
+      errors.push_back(where + *err);
+      continue;
+    }
+    auto& t = std::get<Ticket>(parsed);
+    if (!codes_in_file.insert(t.code).second) {
+      errors.push_back(where + "code " + t.code + " appears twice in the file");
+      continue;
+    }
+    if (store->find_ticket(t.code)) {
+      errors.push_back(where + "a ticket with code " + t.code + " exists");
+      continue;
+    }
+    tickets.push_back(std::move(t));
+  }
+  if (!reader.error().empty()) errors.push_back(reader.error());
+
+  for (const auto& e : errors) std::cerr << file << " " << e << "\n";
+  if (!errors.empty() && !skip_errors) {
+    std::cerr << "ticket-bridge: " << errors.size()
+              << " bad rows; nothing imported (use --skip-errors to import the good rows)\n";
+    return 1;
+  }
+  {
+    Store::Transaction tx(*store);
+    for (const auto& t : tickets) store->insert_ticket(t);  // a code added meanwhile aborts all
+    tx.commit();
+  }
+  std::cout << "imported " << tickets.size() << " tickets";
+  if (!errors.empty()) std::cout << ", skipped " << errors.size() << " bad rows";
+  std::cout << "\n";
+  return 0;
+}
+
+int cmd_tickets_revoke(const Settings& s, const std::string& code) {
+  auto store = open_store(s);
+  if (!store->revoke_ticket(code)) {
+    std::cerr << "ticket-bridge: no ticket with code " << code << "\n";
+    return 1;
+  }
+  std::cout << "revoked " << code << "\n";
+  return 0;
+}
+
+int cmd_tickets_show(const Settings& s, const std::string& code) {
+  auto store = open_store(s);
+  const auto ticket = store->find_ticket(code);
+  if (!ticket) {
+    std::cerr << "ticket-bridge: no ticket with code " << code << "\n";
+    return 1;
+  }
+  auto out = ticket_json(*ticket);
+  auto scans = nlohmann::json::array();
+  for (const auto& r : store->recent_scans(code, 20)) {
+    scans.push_back({{"scan_id", r.scan_id ? nlohmann::json(*r.scan_id) : nlohmann::json()},
+                     {"scanner", r.scanner ? nlohmann::json(*r.scanner) : nlohmann::json()},
+                     {"gate", r.gate ? nlohmann::json(*r.gate) : nlohmann::json()},
+                     {"direction", r.direction ? nlohmann::json(*r.direction) : nlohmann::json()},
+                     {"decided_at", format_rfc3339(r.decided_at)},
+                     {"status", r.status},
+                     {"reason", r.reason}});
+  }
+  out["last_scans"] = std::move(scans);
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl) {
+  if (!is_valid_id(uid)) throw UsageError("--uid must be a valid uid (1-128 characters, no / + # or spaces)");
+  const auto ttl_s = parse_duration_s(ttl);
+  if (!ttl_s || *ttl_s == 0) throw UsageError("--ttl must be a duration such as 3600, 90s, 15m, 1h or 2d");
+  std::cout << sign_token(uid, *ttl_s, jwt_secret(s), now_ms() / 1000) << "\n";
+  return 0;
+}
+
+}  // namespace tb

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the project needs to build, run and test.
+# Idempotent and non-interactive; safe to run again. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  cmake g++ make pkg-config ccache clang-format
+  # libraries
+  libpaho-mqttpp-dev libpaho-mqtt-dev libboost-dev libboost-system-dev
+  nlohmann-json3-dev libssl-dev libsqlite3-dev libcli11-dev libspdlog-dev
+  libtomlplusplus-dev libgtest-dev
+  # the broker, its clients and its plugin headers
+  mosquitto mosquitto-clients mosquitto-dev
+  # test helpers: a WebSocket client we did not write, sqlite shell, curl
+  python3 python3-websockets sqlite3 curl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"
