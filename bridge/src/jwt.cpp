@@ -85,13 +85,17 @@ std::optional<std::string> base64url_decode(std::string_view in) {
   return out;
 }
 
-std::string sign_token(std::string_view uid, std::int64_t ttl_s, std::string_view secret,
-                       std::int64_t now_s) {
-  const nlohmann::json header = {{"alg", "HS256"}, {"typ", "JWT"}};
-  const nlohmann::json claims = {{"sub", uid}, {"iat", now_s}, {"exp", now_s + ttl_s}};
-  std::string signing_input = base64url_encode(header.dump()) + "." + base64url_encode(claims.dump());
+std::string sign_jwt(std::string_view header_json, std::string_view claims_json,
+                     std::string_view secret) {
+  std::string signing_input = base64url_encode(header_json) + "." + base64url_encode(claims_json);
   const std::string sig = hmac_sha256(secret, signing_input);
   return signing_input + "." + base64url_encode(sig);
+}
+
+std::string sign_token(std::string_view uid, std::int64_t ttl_s, std::string_view secret,
+                       std::int64_t now_s) {
+  const nlohmann::json claims = {{"sub", uid}, {"iat", now_s}, {"exp", now_s + ttl_s}};
+  return sign_jwt(R"({"alg":"HS256","typ":"JWT"})", claims.dump(), secret);
 }
 
 std::variant<TokenClaims, std::string> verify_token(std::string_view token,

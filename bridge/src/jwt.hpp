@@ -20,6 +20,11 @@ struct TokenClaims {
 std::string sign_token(std::string_view uid, std::int64_t ttl_s, std::string_view secret,
                        std::int64_t now_s);
 
+// Signs arbitrary header and claims JSON texts with HMAC-SHA256 (sign_token's building block;
+// tests use it to craft tokens with unusual claims).
+std::string sign_jwt(std::string_view header_json, std::string_view claims_json,
+                     std::string_view secret);
+
 // Checks signature, algorithm, `exp` (and `nbf` when present) against `now_s`, and that `sub` is
 // a valid uid. Returns the claims, or why the token is refused (for logs, never for clients).
 std::variant<TokenClaims, std::string> verify_token(std::string_view token,

@@ -52,19 +52,20 @@ MqttLink::MqttLink(MqttOptions options, Metrics& metrics, ScanHandler on_scan)
   client_ = std::make_unique<mqtt::async_client>(options_.uri, "ticket-bridge-" + options_.instance,
                                                  create);
 
-  auto opts = mqtt::connect_options_builder()
-                  .mqtt_version(MQTTVERSION_5)
-                  .clean_start(false)
-                  .keep_alive_interval(options_.keepalive)
-                  .connect_timeout(std::chrono::seconds(5))
-                  .finalize();
-  // Set after finalize(): the builder's properties() leaves a dangling pointer in Paho 1.2.
-  opts.set_properties(
-      mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL,
-                        static_cast<int32_t>(options_.session_expiry_s)}});
+  // Built in place and never copied or moved: Paho 1.2's connect_options keeps raw pointers into
+  // itself (properties, will), which a copy or move leaves dangling. For the same reason the
+  // properties are set after construction, not through the builder.
+  connect_options_ = std::make_unique<mqtt::connect_options>();
+  auto& opts = *connect_options_;
+  opts.set_mqtt_version(MQTTVERSION_5);
+  opts.set_clean_session(false);  // MQTT 3 field; must be off for v5
+  opts.set_clean_start(false);
+  opts.set_keep_alive_interval(options_.keepalive);
+  opts.set_connect_timeout(std::chrono::seconds(5));
+  opts.set_properties(mqtt::properties{
+      {mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int32_t>(options_.session_expiry_s)}});
   if (options_.username) opts.set_user_name(*options_.username);
   if (options_.password) opts.set_password(*options_.password);
-  connect_options_ = std::make_unique<mqtt::connect_options>(std::move(opts));
   refresh_will();
 
   client_->set_connected_handler([this](const std::string&) { on_connected(); });
@@ -114,8 +115,9 @@ void MqttLink::stop() {
   if (reconnector_.joinable()) reconnector_.join();
   try {
     if (client_->is_connected()) {
-      publish_status("offline");
-      client_->disconnect(std::chrono::seconds(2))->wait_for(std::chrono::seconds(3));
+      client_->publish("bridge/" + options_.instance + "/status", status_payload("offline"), 1, true)
+          ->wait_for(std::chrono::seconds(2));
+      client_->disconnect(std::chrono::milliseconds(500))->wait_for(std::chrono::seconds(2));
     }
   } catch (const mqtt::exception& e) {
     spdlog::warn("disconnect from broker: {}", e.what());

@@ -1,0 +1,141 @@
+// The SQLite store on real files: tickets, exactly-once results, sequences, retention.
+#include "store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+
+namespace tb {
+namespace {
+
+Ticket ticket(const std::string& code, const std::string& uid) {
+  Ticket t;
+  t.code = code;
+  t.uid = uid;
+  t.holder = "A. Example";
+  t.max_entries = 2;
+  t.reentry = true;
+  t.valid_from = 1000;
+  t.valid_until = 2000;
+  t.gates = {"north", "south"};
+  t.created_at = 500;
+  return t;
+}
+
+TEST(Store, TicketRoundTrip) {
+  tbtest::TempDir dir;
+  Store s(dir.file("t.db"));
+  s.insert_ticket(ticket("C1", "42"));
+  const auto t = s.find_ticket("C1");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->uid, "42");
+  EXPECT_EQ(t->holder, "A. Example");
+  EXPECT_EQ(t->max_entries, 2);
+  EXPECT_TRUE(t->reentry);
+  EXPECT_EQ(t->valid_from, 1000);
+  EXPECT_EQ(t->valid_until, 2000);
+  EXPECT_EQ(t->gates, (std::vector<std::string>{"north", "south"}));
+  EXPECT_FALSE(t->revoked);
+  EXPECT_EQ(t->usage.entries, 0);
+  EXPECT_FALSE(t->usage.last_entry);
+  EXPECT_FALSE(s.find_ticket("C2"));
+  EXPECT_THROW(s.insert_ticket(ticket("C1", "43")), DuplicateTicket);
+}
+
+TEST(Store, UsageAndRevocationPersist) {
+  tbtest::TempDir dir;
+  {
+    Store s(dir.file("t.db"));
+    s.insert_ticket(ticket("C1", "42"));
+    s.save_usage("C1", TicketUsage{1, true, EntryRecord{1500, "north", "s1"}});
+    EXPECT_TRUE(s.revoke_ticket("C1"));
+    EXPECT_TRUE(s.revoke_ticket("C1"));  // revoking twice is fine
+    EXPECT_FALSE(s.revoke_ticket("nope"));
+  }
+  Store s(dir.file("t.db"));
+  const auto t = s.find_ticket("C1");
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->revoked);
+  EXPECT_EQ(t->usage.entries, 1);
+  EXPECT_TRUE(t->usage.inside);
+  ASSERT_TRUE(t->usage.last_entry);
+  EXPECT_EQ(t->usage.last_entry->gate, "north");
+  EXPECT_EQ(t->usage.last_entry->scanner, "s1");
+}
+
+TEST(Store, ScanIdIsUniqueAndFindsItsResult) {
+  tbtest::TempDir dir;
+  Store s(dir.file("t.db"));
+  ScanRecord r;
+  r.scan_id = "s:1";
+  r.code = "C1";
+  r.decided_at = 1;
+  r.status = "admitted";
+  r.reason = "ok";
+  r.result = R"({"x":1})";
+  s.record_scan(r);
+  EXPECT_EQ(s.find_result("s:1"), R"({"x":1})");
+  EXPECT_FALSE(s.find_result("s:2"));
+  EXPECT_THROW(s.record_scan(r), sql::Error);
+  // Scans without an id are all kept.
+  r.scan_id.reset();
+  s.record_scan(r);
+  s.record_scan(r);
+  EXPECT_EQ(s.recent_scans("C1", 10).size(), 3U);
+}
+
+TEST(Store, SequencesPerUidSurviveReopenAndPruning) {
+  tbtest::TempDir dir;
+  {
+    Store s(dir.file("t.db"));
+    for (int i = 0; i < 5; ++i) {
+      nlohmann::json e = {{"type", "push"}};
+      const auto stored = s.append_event("42", 1000 + i, e);
+      EXPECT_EQ(stored.seq, i + 1);
+      EXPECT_EQ(e["seq"], i + 1);
+    }
+    nlohmann::json e = {{"type", "push"}};
+    EXPECT_EQ(s.append_event("43", 1000, e).seq, 1);
+    // Keep the newest 2 of each uid.
+    EXPECT_EQ(s.prune_events(2, 0, 1000), 3);
+  }
+  Store s(dir.file("t.db"));
+  EXPECT_EQ(s.last_seq("42"), 5);
+  EXPECT_EQ(s.last_seq("nobody"), 0);
+  const auto held = s.events_after("42", 0, 100);
+  ASSERT_EQ(held.size(), 2U);
+  EXPECT_EQ(held[0].seq, 4);
+  EXPECT_EQ(nlohmann::json::parse(held[1].body)["seq"], 5);
+  nlohmann::json e = {{"type", "push"}};
+  EXPECT_EQ(s.append_event("42", 2000, e).seq, 6);  // never reused after pruning
+  // Age-based pruning.
+  EXPECT_EQ(s.prune_events(100, 1500, 1000), 3);  // 42's seq 4 and 5, 43's seq 1
+  EXPECT_EQ(s.events_after("42", 0, 100).size(), 1U);
+}
+
+TEST(Store, TransactionRollsBackUnlessCommitted) {
+  tbtest::TempDir dir;
+  Store s(dir.file("t.db"));
+  {
+    Store::Transaction tx(s);
+    s.insert_ticket(ticket("C1", "42"));
+  }
+  EXPECT_FALSE(s.find_ticket("C1"));
+  {
+    Store::Transaction tx(s);
+    s.insert_ticket(ticket("C1", "42"));
+    tx.commit();
+  }
+  EXPECT_TRUE(s.find_ticket("C1"));
+}
+
+TEST(Store, RefusesADatabaseFromTheFuture) {
+  tbtest::TempDir dir;
+  { Store s(dir.file("t.db")); s.db().exec("PRAGMA user_version = 99"); }
+  EXPECT_THROW(Store(dir.file("t.db")), sql::Error);
+}
+
+}  // namespace
+}  // namespace tb

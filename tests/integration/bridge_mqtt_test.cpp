@@ -1,0 +1,220 @@
+// The bridge as a real process between a real mosquitto and real MQTT clients.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "brokers.hpp"
+
+namespace {
+
+using nlohmann::json;
+using tbtest::Bridge;
+using tbtest::Mosquitto;
+using tbtest::TempDir;
+using tbtest::TestClient;
+
+class BridgeMqtt : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<Mosquitto>(dir_);
+    bridge_ = std::make_unique<Bridge>(dir_, broker_->url());
+    add_ticket({"--uid", "42", "--code", "TB7QK2M9XW4R", "--holder", "A. Example"});
+    ASSERT_TRUE(bridge_->start()) << bridge_->log();
+    client_ = std::make_unique<TestClient>(broker_->url(), "test-client");
+    client_->subscribe("tickets/result/#");
+    client_->subscribe("users/+/events");
+  }
+
+  void add_ticket(std::vector<std::string> args) {
+    args.insert(args.begin(), {"tickets", "add"});
+    const auto r = bridge_->cli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  json scan(const std::string& scan_id, const std::string& code,
+            const std::string& scanner = "gate-n-1", const std::string& gate = "north") {
+    return {{"scan_id", scan_id}, {"code", code},  {"scanner", scanner},
+            {"gate", gate},       {"direction", "in"}};
+  }
+
+  json result(const std::string& scanner = "gate-n-1") {
+    auto m = client_->next("tickets/result/" + scanner);
+    if (!m) return nullptr;
+    return json::parse(m->payload);
+  }
+
+  json event(const std::string& uid) {
+    auto m = client_->next("users/" + uid + "/events");
+    if (!m) return nullptr;
+    return json::parse(m->payload);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Mosquitto> broker_;
+  std::unique_ptr<Bridge> bridge_;
+  std::unique_ptr<TestClient> client_;
+};
+
+TEST_F(BridgeMqtt, ScanIsAdmittedAnsweredAndTheOwnerTold) {
+  client_->publish("tickets/scan", scan("gate-n-1:000123", "TB7QK2M9XW4R").dump());
+  const json r = result();
+  ASSERT_FALSE(r.is_null()) << "no answer";
+  EXPECT_EQ(r["scan_id"], "gate-n-1:000123");
+  EXPECT_EQ(r["code"], "TB7QK2M9XW4R");
+  EXPECT_EQ(r["status"], "admitted");
+  EXPECT_EQ(r["reason"], "ok");
+  EXPECT_EQ(r["entries"], 1);
+  EXPECT_EQ(r["max_entries"], 1);
+  EXPECT_EQ(r["holder"], "A. Example");
+  EXPECT_TRUE(r["previous"].is_null());
+  EXPECT_TRUE(r["decided_at"].is_string());
+
+  const json e = event("42");
+  ASSERT_FALSE(e.is_null()) << "no owner event";
+  EXPECT_EQ(e["type"], "ticket.admitted");
+  EXPECT_EQ(e["seq"], 1);
+  EXPECT_EQ(e["code"], "TB7QK2M9XW4R");
+  EXPECT_EQ(e["gate"], "north");
+
+  // A second scan of the single-entry ticket elsewhere.
+  client_->publish("tickets/scan", scan("gate-s-1:000001", "TB7QK2M9XW4R", "gate-s-1", "south").dump());
+  const json r2 = result("gate-s-1");
+  EXPECT_EQ(r2["status"], "rejected");
+  EXPECT_EQ(r2["reason"], "already_used");
+  EXPECT_EQ(r2["previous"]["gate"], "north");
+  EXPECT_EQ(r2["previous"]["scanner"], "gate-n-1");
+  const json e2 = event("42");
+  EXPECT_EQ(e2["type"], "ticket.rejected");
+  EXPECT_EQ(e2["reason"], "already_used");
+  EXPECT_EQ(e2["seq"], 2);
+}
+
+TEST_F(BridgeMqtt, ResponseTopicAndCorrelationData) {
+  client_->subscribe("replies/me");
+  client_->publish("tickets/scan", scan("c:1", "TB7QK2M9XW4R").dump(), 1, "replies/me", "corr\x01\x02");
+  const auto m = client_->next("replies/me");
+  ASSERT_TRUE(m) << "no answer on the response topic";
+  EXPECT_EQ(m->correlation, std::string("corr\x01\x02"));
+  EXPECT_EQ(json::parse(m->payload)["status"], "admitted");
+  EXPECT_TRUE(client_->drain("tickets/result/gate-n-1").empty());
+}
+
+TEST_F(BridgeMqtt, RedeliveredScanIdIsDecidedOnce) {
+  const std::string p = scan("dup:1", "TB7QK2M9XW4R").dump();
+  client_->publish("tickets/scan", p);
+  const json first = result();
+  client_->publish("tickets/scan", p);
+  const json second = result();
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(first["status"], "admitted");
+  ASSERT_FALSE(event("42").is_null());
+  EXPECT_FALSE(client_->next("users/42/events", std::chrono::milliseconds(500)));
+}
+
+TEST_F(BridgeMqtt, MosquittoPubClientWorks) {
+  const auto r = tbtest::run({"mosquitto_pub", "-h", "127.0.0.1", "-p",
+                              std::to_string(broker_->port()), "-q", "1", "-t", "tickets/scan",
+                              "-m", scan("pub:1", "TB7QK2M9XW4R").dump()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(result()["status"], "admitted");
+}
+
+TEST_F(BridgeMqtt, BadInputNeverStopsTheBridge) {
+  const std::vector<std::string> garbage = {
+      "", "not json", "[]", "{\"scanner\":\"gate-n-1\"}", "{\"code\":\"\xff\",\"scanner\":\"x\"}",
+      std::string(200000, '{'), "{\"code\":\"A\",\"scanner\":\"gate-n-1\",\"direction\":7}"};
+  for (const auto& g : garbage) client_->publish("tickets/scan", g);
+  // Two of them name a usable scanner: both get `malformed`.
+  for (int i = 0; i < 2; ++i) {
+    const json r = result();
+    ASSERT_FALSE(r.is_null());
+    EXPECT_EQ(r["reason"], "malformed");
+    EXPECT_EQ(r["status"], "rejected");
+  }
+  // Still deciding.
+  client_->publish("tickets/scan", scan("ok:1", "TB7QK2M9XW4R").dump());
+  EXPECT_EQ(result()["status"], "admitted");
+  const auto metrics = tbtest::http_request(bridge_->http_port(), "GET", "/metrics");
+  EXPECT_NE(metrics.body.find(R"(ticket_bridge_scans_total{status="rejected",reason="malformed"} 7)"),
+            std::string::npos)
+      << metrics.body;
+}
+
+TEST_F(BridgeMqtt, ScansWhileTheBridgeIsDownAreDecidedWhenItComesBack) {
+  ASSERT_EQ(bridge_->stop(SIGTERM), 0);
+  for (int i = 0; i < 20; ++i) {
+    add_ticket({"--uid", "7", "--code", "OFF" + std::to_string(i)});
+    client_->publish("tickets/scan", scan("off:" + std::to_string(i), "OFF" + std::to_string(i)).dump());
+  }
+  ASSERT_TRUE(bridge_->start()) << bridge_->log();
+  for (int i = 0; i < 20; ++i) {
+    const json r = result();
+    ASSERT_FALSE(r.is_null()) << "answer " << i << " missing";
+    EXPECT_EQ(r["status"], "admitted");
+  }
+}
+
+TEST_F(BridgeMqtt, SurvivesABrokerRestart) {
+  client_->disconnect();
+  broker_->stop();
+  broker_->start();
+  // The bridge reconnects with backoff and subscribes again.
+  ASSERT_TRUE(tbtest::wait_until(
+      [&] { return tbtest::http_request(bridge_->http_port(), "GET", "/healthz").status == 200; },
+      std::chrono::seconds(20)));
+  client_ = std::make_unique<TestClient>(broker_->url(), "test-client-2");
+  client_->subscribe("tickets/result/#");
+  client_->publish("tickets/scan", scan("after:1", "TB7QK2M9XW4R").dump());
+  EXPECT_EQ(result()["status"], "admitted");
+}
+
+TEST_F(BridgeMqtt, HealthzFollowsTheBrokerLink) {
+  EXPECT_EQ(tbtest::http_request(bridge_->http_port(), "GET", "/healthz").status, 200);
+  client_->disconnect();
+  broker_->stop();
+  EXPECT_TRUE(tbtest::wait_until(
+      [&] { return tbtest::http_request(bridge_->http_port(), "GET", "/healthz").status == 503; },
+      std::chrono::seconds(10)));
+  broker_->start();
+}
+
+TEST_F(BridgeMqtt, RetainedStatusWithLastWill) {
+  TestClient watcher(broker_->url(), "watcher");
+  watcher.subscribe("bridge/+/status");
+  auto online = watcher.next("bridge/main/status");
+  ASSERT_TRUE(online);
+  EXPECT_TRUE(online->retained);
+  EXPECT_EQ(json::parse(online->payload)["state"], "online");
+  bridge_->kill9();  // no goodbye: the broker publishes the will
+  auto offline = watcher.next("bridge/main/status", std::chrono::seconds(60));
+  ASSERT_TRUE(offline);
+  EXPECT_EQ(json::parse(offline->payload)["state"], "offline");
+}
+
+TEST_F(BridgeMqtt, TwoScannersAtTheSameInstantAdmitExactlyOne) {
+  for (int round = 0; round < 20; ++round) {
+    const std::string code = "RACE" + std::to_string(round);
+    add_ticket({"--uid", "9", "--code", code});
+  }
+  TestClient a(broker_->url(), "scanner-a");
+  TestClient b(broker_->url(), "scanner-b");
+  for (int round = 0; round < 20; ++round) {
+    const std::string code = "RACE" + std::to_string(round);
+    std::thread ta([&] { a.publish("tickets/scan", scan("a:" + code, code, "sa", "north").dump()); });
+    std::thread tb([&] { b.publish("tickets/scan", scan("b:" + code, code, "sb", "south").dump()); });
+    ta.join();
+    tb.join();
+  }
+  int admitted = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto m = client_->next();
+    while (m && m->topic.rfind("tickets/result/", 0) != 0) m = client_->next();
+    ASSERT_TRUE(m);
+    admitted += json::parse(m->payload)["status"] == "admitted";
+  }
+  EXPECT_EQ(admitted, 20);
+}
+
+}  // namespace

@@ -1,0 +1,153 @@
+// The ticket-bridge command line as a user runs it: exit codes, messages, the CSV import, tokens.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "brokers.hpp"
+#include "jwt.hpp"
+
+namespace {
+
+using nlohmann::json;
+using tbtest::run;
+
+class Cli : public ::testing::Test {
+ protected:
+  tbtest::RunResult tb(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), tbtest::bridge_bin());
+    if (args.size() > 2) {
+      args.insert(args.end(), {"--db", dir_.file("t.db"), "--jwt-secret-file", dir_.file("secret")});
+    }
+    return run(args, env);
+  }
+  void SetUp() override { tbtest::write_file(dir_.file("secret"), "  cli-test-secret-0123456789abcdef\n"); }
+  tbtest::TempDir dir_;
+};
+
+TEST_F(Cli, HelpEverywhere) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--help"}, {"serve", "--help"}, {"tickets", "--help"},
+        {"tickets", "add", "--help"}, {"tickets", "import", "--help"}, {"token", "--help"}}) {
+    std::vector<std::string> argv = {tbtest::bridge_bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = run(argv);
+    EXPECT_EQ(r.exit_code, 0) << args.back();
+    EXPECT_NE(r.out.find("Usage"), std::string::npos);
+  }
+}
+
+TEST_F(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run({tbtest::bridge_bin()}).exit_code, 2);
+  EXPECT_EQ(run({tbtest::bridge_bin(), "frobnicate"}).exit_code, 2);
+  EXPECT_EQ(run({tbtest::bridge_bin(), "serve", "--no-such-option"}).exit_code, 2);
+  EXPECT_EQ(tb({"tickets", "add", "--code", "X"}).exit_code, 2);  // --uid missing
+  EXPECT_EQ(tb({"tickets", "add", "--uid", "a/b"}).exit_code, 2);
+  EXPECT_EQ(tb({"tickets", "add", "--uid", "1", "--max-entries", "lots"}).exit_code, 2);
+  EXPECT_EQ(tb({"token", "--uid", "42", "--ttl", "forever"}).exit_code, 2);
+  EXPECT_EQ(tb({"serve", "--listen", "nowhere"}).exit_code, 2);
+}
+
+TEST_F(Cli, ServeFailsClearlyWithoutABroker) {
+  const auto r = tb({"serve", "--mqtt", "mqtt://127.0.0.1:" + std::to_string(tbtest::free_port()),
+                     "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("broker"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, ServeFailsClearlyWithoutADatabase) {
+  const auto r = run({tbtest::bridge_bin(), "serve", "--db", "/proc/no/such/dir/t.db",
+                      "--jwt-secret-file", dir_.file("secret")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(r.err.empty());
+}
+
+TEST_F(Cli, AddShowRevoke) {
+  auto r = tb({"tickets", "add", "--uid", "42", "--code", "TB1", "--holder", "A. Example",
+               "--max-entries", "2", "--reentry", "--valid-from", "2026-11-25T18:00:00Z",
+               "--gates", "north;south"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json added = json::parse(r.out);
+  EXPECT_EQ(added["code"], "TB1");
+  EXPECT_EQ(added["max_entries"], 2);
+  EXPECT_EQ(added["reentry"], true);
+  EXPECT_EQ(added["gates"], json::array({"north", "south"}));
+
+  EXPECT_EQ(tb({"tickets", "add", "--uid", "42", "--code", "TB1"}).exit_code, 1);  // exists
+
+  r = tb({"tickets", "show", "TB1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["state"], "valid");
+  EXPECT_EQ(tb({"tickets", "revoke", "TB1"}).exit_code, 0);
+  EXPECT_EQ(json::parse(tb({"tickets", "show", "TB1"}).out)["state"], "revoked");
+  EXPECT_EQ(tb({"tickets", "show", "NOPE"}).exit_code, 1);
+  EXPECT_EQ(tb({"tickets", "revoke", "NOPE"}).exit_code, 1);
+}
+
+TEST_F(Cli, ImportIsAllOrNothing) {
+  tbtest::write_file(dir_.file("bad.csv"),
+                     "code,uid,holder,max_entries,reentry,valid_from,valid_until,gates\n"
+                     "A1,1,\"Doe, Jane\",1,false,,,north;south\n"
+                     "A2,,nobody,1,false,,,\n"
+                     "A3,3,x,many,false,,,\n"
+                     "A1,4,dup,1,false,,,\n"
+                     "A5,5,ok,1,false,,,\n");
+  auto r = tb({"tickets", "import", dir_.file("bad.csv")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("line 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("line 4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("line 5"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("line 2:"), std::string::npos) << r.err;
+  EXPECT_EQ(tb({"tickets", "show", "A1"}).exit_code, 1);  // nothing written
+
+  r = tb({"tickets", "import", dir_.file("bad.csv"), "--skip-errors"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("imported 2"), std::string::npos) << r.out;
+  const json a1 = json::parse(tb({"tickets", "show", "A1"}).out);
+  EXPECT_EQ(a1["holder"], "Doe, Jane");
+  EXPECT_EQ(a1["gates"], json::array({"north", "south"}));
+}
+
+TEST_F(Cli, ImportRejectsUnknownColumns) {
+  tbtest::write_file(dir_.file("cols.csv"), "code,uid,colour\nA,1,red\n");
+  const auto r = tb({"tickets", "import", dir_.file("cols.csv")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("colour"), std::string::npos);
+}
+
+TEST_F(Cli, TokenIsSignedWithTheTrimmedSecretFile) {
+  const auto r = tb({"token", "--uid", "42", "--ttl", "15m"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string token = r.out;
+  ASSERT_EQ(token.back(), '\n');
+  token.pop_back();
+  const auto now = tb::now_ms() / 1000;
+  const auto v = tb::verify_token(token, "cli-test-secret-0123456789abcdef", now);
+  ASSERT_TRUE(std::holds_alternative<tb::TokenClaims>(v)) << std::get<std::string>(v);
+  EXPECT_EQ(std::get<tb::TokenClaims>(v).uid, "42");
+  EXPECT_NEAR(static_cast<double>(std::get<tb::TokenClaims>(v).exp), static_cast<double>(now + 900), 5);
+}
+
+TEST_F(Cli, SettingsFromEnvironmentAndConfigFile) {
+  // The database named in a config file, overridden by the environment, overridden by the flag.
+  tbtest::write_file(dir_.file("c.toml"), "db = \"" + dir_.file("from-file.db") + "\"\n");
+  const std::string bin = tbtest::bridge_bin();
+  const std::string secret = dir_.file("secret");
+  auto r = run({bin, "tickets", "add", "--uid", "1", "--code", "F", "--config", dir_.file("c.toml"),
+                "--jwt-secret-file", secret});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(run({bin, "tickets", "show", "F", "--db", dir_.file("from-file.db"), "--jwt-secret-file", secret})
+                .exit_code,
+            0);
+  r = run({bin, "tickets", "add", "--uid", "1", "--code", "E", "--jwt-secret-file", secret},
+          {{"TICKET_BRIDGE_CONFIG", dir_.file("c.toml")}, {"TICKET_BRIDGE_DB", dir_.file("from-env.db")}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(run({bin, "tickets", "show", "E", "--db", dir_.file("from-env.db"), "--jwt-secret-file", secret})
+                .exit_code,
+            0);
+  tbtest::write_file(dir_.file("bad.toml"), "colour = \"red\"\n");
+  r = run({bin, "tickets", "show", "E", "--config", dir_.file("bad.toml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("colour"), std::string::npos);
+}
+
+}  // namespace

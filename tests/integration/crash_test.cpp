@@ -1,0 +1,136 @@
+// Durability: the bridge is killed with SIGKILL at random moments of a stream of scans and
+// restarted on the same database. Scanners re-publish unanswered scans with their scan_id, as the
+// scanner agent does. Afterwards: every scan heard as admitted is still used, no ticket was let in
+// twice, and every owner's seq runs 1..n without a gap or a reuse.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "brokers.hpp"
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kTickets = 100;
+constexpr int kScansPerTicket = 6;
+constexpr int kKills = 8;
+
+std::string code_of(int i) { return "K" + std::to_string(i % kTickets); }
+std::string uid_of(int i) { return "u" + std::to_string(i % kTickets % 10); }
+
+TEST(Crash, SigkillAtRandomMomentsLosesNoAdmission) {
+  tbtest::TempDir dir;
+  tbtest::Mosquitto broker(dir);
+  tbtest::Bridge bridge(dir, broker.url());
+  std::string csv = "code,uid\n";
+  for (int i = 0; i < kTickets; ++i) csv += code_of(i) + "," + uid_of(i) + "\n";
+  tbtest::write_file(dir.file("t.csv"), csv);
+  ASSERT_EQ(bridge.cli({"tickets", "import", dir.file("t.csv")}).exit_code, 0);
+  ASSERT_TRUE(bridge.start()) << bridge.log();
+
+  tbtest::TestClient scanner(broker.url(), "crash-scanner");
+  scanner.subscribe("tickets/result/crash");
+  const int total = kTickets * kScansPerTicket;
+  std::vector<std::string> payloads;
+  for (int i = 0; i < total; ++i) {
+    payloads.push_back(json{{"scan_id", "crash:" + std::to_string(i)},
+                            {"code", code_of(i)},
+                            {"scanner", "crash"},
+                            {"gate", "g" + std::to_string(i % 3)}}
+                           .dump());
+  }
+
+  std::map<std::string, std::vector<std::string>> heard;  // scan_id -> answers
+  const auto collect = [&] {
+    for (const auto& m : scanner.drain("tickets/result/crash")) {
+      heard[json::parse(m.payload)["scan_id"].get<std::string>()].push_back(m.payload);
+    }
+  };
+
+  // The stream, with a killer beside it.
+  std::atomic<bool> streaming{true};
+  std::thread killer([&] {
+    std::mt19937 rng(12345);
+    std::uniform_int_distribution<int> pause(10, 120);
+    for (int k = 0; k < kKills && streaming; ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause(rng)));
+      bridge.kill9();
+      ASSERT_TRUE(bridge.start()) << bridge.log();
+    }
+  });
+  for (int i = 0; i < total; ++i) {
+    scanner.publish("tickets/scan", payloads[i]);
+    if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  streaming = false;
+  killer.join();
+  ASSERT_TRUE(bridge.running());
+
+  // Re-publish what got no answer, as a scanner agent does, until all are answered.
+  for (int round = 0; round < 10; ++round) {
+    tbtest::wait_until(
+        [&] {
+          collect();
+          return static_cast<int>(heard.size()) == total;
+        },
+        std::chrono::seconds(3));
+    if (static_cast<int>(heard.size()) == total) break;
+    for (int i = 0; i < total; ++i) {
+      if (heard.count("crash:" + std::to_string(i)) == 0) scanner.publish("tickets/scan", payloads[i]);
+    }
+  }
+  ASSERT_EQ(static_cast<int>(heard.size()), total) << "scans never answered";
+
+  // What the scanners heard.
+  std::map<std::string, std::set<std::string>> admitted_by_code;
+  for (const auto& [scan_id, answers] : heard) {
+    for (const auto& a : answers) EXPECT_EQ(a, answers.front()) << "two answers for " << scan_id;
+    const json r = json::parse(answers.front());
+    if (r["status"] == "admitted") admitted_by_code[r["code"]].insert(scan_id);
+  }
+  ASSERT_EQ(static_cast<int>(admitted_by_code.size()), kTickets);
+  for (const auto& [code, ids] : admitted_by_code) EXPECT_EQ(ids.size(), 1U) << code << " admitted twice";
+
+  bridge.stop();
+  // What the database says.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(bridge.db().c_str(), &db), SQLITE_OK);
+  const auto query = [&](const std::string& sql) {
+    std::vector<std::vector<std::string>> rows;
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      std::vector<std::string> row;
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const auto* t = sqlite3_column_text(st, c);
+        row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+      }
+      rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(st);
+    return rows;
+  };
+  for (const auto& row : query("SELECT code, entries FROM tickets")) {
+    EXPECT_EQ(row[1], "1") << row[0];
+  }
+  for (const auto& row : query("SELECT code, scan_id FROM scans WHERE status = 'admitted'")) {
+    EXPECT_EQ(admitted_by_code[row[0]].count(row[1]), 1U) << row[0] << " admitted by " << row[1];
+  }
+  EXPECT_EQ(query("SELECT count(*) FROM scans")[0][0], std::to_string(total));
+  // Every decided scan of a known ticket gave its owner exactly one event, seq 1..n.
+  for (const auto& row : query("SELECT uid, count(*), min(seq), max(seq) FROM events GROUP BY uid")) {
+    EXPECT_EQ(row[2], "1") << row[0];
+    EXPECT_EQ(row[3], row[1]) << row[0] << " has a gap or a reused seq";
+  }
+  EXPECT_EQ(query("SELECT count(*) FROM events")[0][0], std::to_string(total));
+  EXPECT_EQ(query("SELECT sum(last_seq) FROM users")[0][0], std::to_string(total));
+  sqlite3_close(db);
+}
+
+}  // namespace
