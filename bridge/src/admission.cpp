@@ -6,7 +6,9 @@
 namespace tb {
 namespace {
 
-Decision reject(Reason r) { return Decision{Status::Rejected, r, std::nullopt}; }
+Decision reject(Reason r) {
+  return Decision{Status::Rejected, r, std::nullopt};
+}
 
 Decision decide_out(const Ticket& t) {
   if (!t.usage.inside) return reject(Reason::NotInside);

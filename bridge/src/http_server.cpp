@@ -45,17 +45,17 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(body_limit_);
     stream_.expires_after(kIdleTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream) return close();
     if (ec == http::error::body_limit) {
-      return reply(413, error_body("payload_too_large",
-                                   "the body exceeds " + std::to_string(body_limit_) + " bytes"),
+      return reply(413,
+                   error_body("payload_too_large",
+                              "the body exceeds " + std::to_string(body_limit_) + " bytes"),
                    false);
     }
     if (ec) {
@@ -84,8 +84,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void reply(int status, std::string body, bool keep_alive,
              const std::string& content_type = "application/json") {
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(status), 11);
+    auto res =
+        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     res->set(http::field::server, "ticket-bridge");
     res->set(http::field::content_type, content_type);
     res->set(http::field::cache_control, "no-store");
@@ -138,7 +138,9 @@ HttpServer::HttpServer(HttpOptions options, HttpHandler handler) : impl_(std::ma
   impl_->handler = std::move(handler);
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 std::optional<std::string> HttpServer::start() {
   auto& a = impl_->acceptor;
@@ -160,7 +162,9 @@ std::optional<std::string> HttpServer::start() {
   return std::nullopt;
 }
 
-std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t HttpServer::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 void HttpServer::stop() {
   if (!impl_ || impl_->threads.empty()) return;

@@ -98,8 +98,8 @@ std::string sign_token(std::string_view uid, std::int64_t ttl_s, std::string_vie
   return sign_jwt(R"({"alg":"HS256","typ":"JWT"})", claims.dump(), secret);
 }
 
-std::variant<TokenClaims, std::string> verify_token(std::string_view token,
-                                                    std::string_view secret, std::int64_t now_s) {
+std::variant<TokenClaims, std::string> verify_token(std::string_view token, std::string_view secret,
+                                                    std::int64_t now_s) {
   if (token.empty()) return std::string("no token");
   if (token.size() > kMaxTokenLength) return std::string("token too long");
   const auto dot1 = token.find('.');
@@ -130,7 +130,8 @@ std::variant<TokenClaims, std::string> verify_token(std::string_view token,
   const auto claims = nlohmann::json::parse(*claims_text, nullptr, false);
   if (!claims.is_object()) return std::string("claims are not a JSON object");
   const auto sub = claims.find("sub");
-  if (sub == claims.end() || !sub->is_string() || !is_valid_id(sub->get_ref<const std::string&>())) {
+  if (sub == claims.end() || !sub->is_string() ||
+      !is_valid_id(sub->get_ref<const std::string&>())) {
     return std::string("sub is missing or not a valid uid");
   }
   const auto exp = claims.find("exp");
@@ -142,8 +143,8 @@ std::variant<TokenClaims, std::string> verify_token(std::string_view token,
       return std::string("token not yet valid (nbf)");
     }
   }
-  return TokenClaims{sub->get<std::string>(),
-                     exp_s > 9e15 ? std::int64_t{9'000'000'000'000'000} : static_cast<std::int64_t>(exp_s)};
+  return TokenClaims{sub->get<std::string>(), exp_s > 9e15 ? std::int64_t{9'000'000'000'000'000}
+                                                           : static_cast<std::int64_t>(exp_s)};
 }
 
 }  // namespace tb

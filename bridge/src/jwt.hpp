@@ -27,8 +27,8 @@ std::string sign_jwt(std::string_view header_json, std::string_view claims_json,
 
 // Checks signature, algorithm, `exp` (and `nbf` when present) against `now_s`, and that `sub` is
 // a valid uid. Returns the claims, or why the token is refused (for logs, never for clients).
-std::variant<TokenClaims, std::string> verify_token(std::string_view token,
-                                                    std::string_view secret, std::int64_t now_s);
+std::variant<TokenClaims, std::string> verify_token(std::string_view token, std::string_view secret,
+                                                    std::int64_t now_s);
 
 std::string base64url_encode(std::string_view in);
 std::optional<std::string> base64url_decode(std::string_view in);

@@ -35,9 +35,11 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the bridge: MQTT in, admission, HTTP out");
   tb::Settings serve_settings(*serve);
   tb::add_common_settings(serve_settings);
-  serve_settings.add("mqtt", "broker URL (mqtt://host:port, tcp://, ssl://)", "mqtt://127.0.0.1:1883");
+  serve_settings.add("mqtt", "broker URL (mqtt://host:port, tcp://, ssl://)",
+                     "mqtt://127.0.0.1:1883");
   serve_settings.add("listen", "HTTP listen address HOST:PORT", "127.0.0.1:8080");
-  serve_settings.add("api-key-file", "file holding the HTTP API key (generated when the default is missing)",
+  serve_settings.add("api-key-file",
+                     "file holding the HTTP API key (generated when the default is missing)",
                      tb::kDefaultApiKeyFile);
   serve_settings.add("instance", "name of this bridge: MQTT client id and bridge/<instance>/status",
                      "main");
@@ -67,14 +69,16 @@ int main(int argc, char** argv) {
   add->add_option("--valid-until", add_args.valid_until, "RFC 3339 time, exclusive");
   add->add_option("--gates", add_args.gates, "allowed gates, separated by ';' (default: all)");
 
-  auto* import = tickets->add_subcommand("import", "Import tickets from a CSV file, all or nothing");
+  auto* import =
+      tickets->add_subcommand("import", "Import tickets from a CSV file, all or nothing");
   tb::Settings import_settings(*import);
   tb::add_common_settings(import_settings);
   std::string import_file;
   bool skip_errors = false;
-  import->add_option("FILE", import_file,
-                     "CSV with a header: code,uid,holder,max_entries,reentry,valid_from,"
-                     "valid_until,gates (uid required; gates separated by ';')")
+  import
+      ->add_option("FILE", import_file,
+                   "CSV with a header: code,uid,holder,max_entries,reentry,valid_from,"
+                   "valid_until,gates (uid required; gates separated by ';')")
       ->required();
   import->add_flag("--skip-errors", skip_errors, "import the good rows even when some are bad");
 
@@ -147,7 +151,8 @@ int main(int argc, char** argv) {
                [&](const tb::Settings& s) { return tb::cmd_tickets_revoke(s, revoke_code); });
   }
   if (show->parsed()) {
-    return run(show_settings, [&](const tb::Settings& s) { return tb::cmd_tickets_show(s, show_code); });
+    return run(show_settings,
+               [&](const tb::Settings& s) { return tb::cmd_tickets_show(s, show_code); });
   }
   if (token->parsed()) {
     return run(token_settings,

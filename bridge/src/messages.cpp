@@ -8,8 +8,12 @@ namespace tb {
 using nlohmann::json;
 
 namespace {
-json opt(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
-json opt_time(const std::optional<Millis>& t) { return t ? json(format_rfc3339(*t)) : json(); }
+json opt(const std::optional<std::string>& s) {
+  return s ? json(*s) : json(nullptr);
+}
+json opt_time(const std::optional<Millis>& t) {
+  return t ? json(format_rfc3339(*t)) : json();
+}
 }  // namespace
 
 json entry_json(const std::optional<EntryRecord>& e) {

@@ -72,8 +72,8 @@ std::string Metrics::render() const {
   scalar(out, "ticket_bridge_scans_unanswered_total", "counter",
          "Scans left unanswered because the store failed; the scanner retries them.",
          static_cast<double>(scans_unanswered.load()));
-  scalar(out, "ticket_bridge_events_published_total", "counter",
-         "Owner events handed to MQTT.", static_cast<double>(events_published.load()));
+  scalar(out, "ticket_bridge_events_published_total", "counter", "Owner events handed to MQTT.",
+         static_cast<double>(events_published.load()));
   scalar(out, "ticket_bridge_store_errors_total", "counter", "Failed store transactions.",
          static_cast<double>(store_errors.load()));
   scalar(out, "ticket_bridge_batches_total", "counter",

@@ -87,7 +87,9 @@ MqttLink::MqttLink(MqttOptions options, Metrics& metrics, ScanHandler on_scan)
   });
 }
 
-MqttLink::~MqttLink() { stop(); }
+MqttLink::~MqttLink() {
+  stop();
+}
 
 void MqttLink::refresh_will() {
   connect_options_->set_will(mqtt::will_options("bridge/" + options_.instance + "/status",
@@ -115,7 +117,8 @@ void MqttLink::stop() {
   if (reconnector_.joinable()) reconnector_.join();
   try {
     if (client_->is_connected()) {
-      client_->publish("bridge/" + options_.instance + "/status", status_payload("offline"), 1, true)
+      client_
+          ->publish("bridge/" + options_.instance + "/status", status_payload("offline"), 1, true)
           ->wait_for(std::chrono::seconds(2));
       client_->disconnect(std::chrono::milliseconds(500))->wait_for(std::chrono::seconds(2));
     }

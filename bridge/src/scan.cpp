@@ -57,7 +57,8 @@ ParsedScan parse_scan(std::string_view payload) {
   };
 
   if (!doc.contains("scanner")) return fail("missing scanner");
-  if (!out.scanner) return fail("scanner must be a string of 1-128 characters without / + # or spaces");
+  if (!out.scanner)
+    return fail("scanner must be a string of 1-128 characters without / + # or spaces");
   scan.scanner = *out.scanner;
 
   if (!doc.contains("code")) return fail("missing code");
@@ -104,6 +105,8 @@ Millis effective_scan_time(const Scan& scan, Millis now) {
   return *scan.scanned_at;
 }
 
-std::string_view to_string(Direction d) { return d == Direction::In ? "in" : "out"; }
+std::string_view to_string(Direction d) {
+  return d == Direction::In ? "in" : "out";
+}
 
 }  // namespace tb

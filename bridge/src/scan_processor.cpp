@@ -19,9 +19,13 @@ ScanProcessor::ScanProcessor(Store& store, Metrics& metrics, AnswerSink answers,
       events_(std::move(events)),
       options_(options) {}
 
-ScanProcessor::~ScanProcessor() { stop(); }
+ScanProcessor::~ScanProcessor() {
+  stop();
+}
 
-void ScanProcessor::start() { thread_ = std::thread([this] { run(); }); }
+void ScanProcessor::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void ScanProcessor::stop() {
   {
@@ -80,8 +84,8 @@ void ScanProcessor::process(std::vector<InboundScan>& batch) {
       if (attempt >= options_.store_attempts) {
         // Nothing of the batch was committed and nobody was told anything: the scanners see no
         // answer and publish the same scan_id again, which is decided once the store is back.
-        spdlog::error("store failed {} times, {} scans left unanswered: {}", attempt,
-                      batch.size(), e.what());
+        spdlog::error("store failed {} times, {} scans left unanswered: {}", attempt, batch.size(),
+                      e.what());
         metrics_.scans_unanswered.fetch_add(batch.size(), std::memory_order_relaxed);
         return;
       }

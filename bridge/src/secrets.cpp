@@ -19,7 +19,8 @@ void ensure_parent_dir(const std::string& path) {
   if (parent.empty()) return;
   std::error_code ec;
   std::filesystem::create_directories(parent, ec);
-  if (ec) throw std::runtime_error("cannot create directory " + parent.string() + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot create directory " + parent.string() + ": " + ec.message());
 }
 
 namespace {
@@ -60,7 +61,8 @@ std::string load_secret(const std::string& path, bool generate, const char* what
   const auto first = s.find_first_not_of(" \t\r\n");
   const auto last = s.find_last_not_of(" \t\r\n");
   s = first == std::string::npos ? std::string() : s.substr(first, last - first + 1);
-  if (s.empty()) throw std::runtime_error("the " + std::string(what) + " file " + path + " is empty");
+  if (s.empty())
+    throw std::runtime_error("the " + std::string(what) + " file " + path + " is empty");
   if (s.size() < 16) {
     spdlog::warn("the {} in {} is only {} bytes; use at least 32", what, path, s.size());
   }

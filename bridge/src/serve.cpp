@@ -88,7 +88,8 @@ int cmd_serve(const Settings& s) {
   mo.instance = s.get("instance");
   if (!is_valid_id(mo.instance)) throw UsageError("--instance must be a valid MQTT topic level");
   mo.username = s.get_opt("mqtt-username");
-  if (auto f = s.get_opt("mqtt-password-file")) mo.password = load_secret(*f, false, "MQTT password");
+  if (auto f = s.get_opt("mqtt-password-file"))
+    mo.password = load_secret(*f, false, "MQTT password");
   mo.shared_group = s.get_opt("mqtt-shared-group");
   if (mo.shared_group && !is_valid_id(*mo.shared_group)) {
     throw UsageError("--mqtt-shared-group must be a valid MQTT topic level");
@@ -109,8 +110,8 @@ int cmd_serve(const Settings& s) {
   ScanProcessor processor(
       *store, metrics, [&mqtt](Answer a) { mqtt->publish_answer(a); },
       [&mqtt](const std::shared_ptr<const StoredEvent>& e) { mqtt->publish_event(*e); });
-  mqtt = std::make_unique<MqttLink>(mo, metrics,
-                                    [&processor](InboundScan in) { processor.submit(std::move(in)); });
+  mqtt = std::make_unique<MqttLink>(
+      mo, metrics, [&processor](InboundScan in) { processor.submit(std::move(in)); });
   processor.start();
 
   if (auto err = mqtt->start(std::chrono::seconds(5))) {

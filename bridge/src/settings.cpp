@@ -1,20 +1,30 @@
 // Layered settings: command line > environment > config file > default.
 #include "settings.hpp"
 
+#include <toml++/toml.h>
 #include <cctype>
 #include <cstdlib>
 #include <set>
-#include <toml++/toml.h>
 
 namespace tb {
 
 namespace {
 // Every key any command accepts in the config file; one file serves all commands.
 const std::set<std::string>& known_keys() {
-  static const std::set<std::string> keys = {
-      "mqtt",           "listen",          "db",           "jwt_secret_file",   "api_key_file",
-      "instance",       "mqtt_username",   "mqtt_password_file", "mqtt_shared_group",
-      "log_level",      "db_sync",         "http_threads", "retention_events", "retention_age"};
+  static const std::set<std::string> keys = {"mqtt",
+                                             "listen",
+                                             "db",
+                                             "jwt_secret_file",
+                                             "api_key_file",
+                                             "instance",
+                                             "mqtt_username",
+                                             "mqtt_password_file",
+                                             "mqtt_shared_group",
+                                             "log_level",
+                                             "db_sync",
+                                             "http_threads",
+                                             "retention_events",
+                                             "retention_age"};
   return keys;
 }
 
@@ -97,7 +107,9 @@ void Settings::resolve() {
   }
 }
 
-const std::string& Settings::get(const std::string& name) const { return entries_.at(name).value; }
+const std::string& Settings::get(const std::string& name) const {
+  return entries_.at(name).value;
+}
 
 std::optional<std::string> Settings::get_opt(const std::string& name) const {
   const auto it = entries_.find(name);

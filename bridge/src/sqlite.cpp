@@ -11,9 +11,8 @@ void throw_error(sqlite3* db, int rc, std::string_view context) {
 }
 
 Stmt::Stmt(sqlite3* db, std::string_view sql) : db_(db) {
-  const int rc =
-      sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                         &st_, nullptr);
+  const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &st_, nullptr);
   if (rc != SQLITE_OK) throw_error(db, rc, "prepare '" + std::string(sql.substr(0, 60)) + "'");
 }
 
@@ -27,7 +26,9 @@ Stmt& Stmt::operator=(Stmt&& o) noexcept {
   return *this;
 }
 
-Stmt::~Stmt() { sqlite3_finalize(st_); }
+Stmt::~Stmt() {
+  sqlite3_finalize(st_);
+}
 
 Stmt& Stmt::bind(int i, std::int64_t v) {
   sqlite3_bind_int64(st_, i, v);
@@ -71,9 +72,13 @@ void Stmt::reset() {
   sqlite3_clear_bindings(st_);
 }
 
-bool Stmt::is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
+bool Stmt::is_null(int col) const {
+  return sqlite3_column_type(st_, col) == SQLITE_NULL;
+}
 
-std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(st_, col); }
+std::int64_t Stmt::int64(int col) const {
+  return sqlite3_column_int64(st_, col);
+}
 
 std::string Stmt::text(int col) const {
   const auto* p = sqlite3_column_text(st_, col);
@@ -93,8 +98,7 @@ std::optional<std::int64_t> Stmt::opt_int64(int col) const {
 }
 
 Db::Db(const std::string& path, bool create) {
-  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
-                    SQLITE_OPEN_NOMUTEX;
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = "cannot open database " + path + ": " +
@@ -106,7 +110,9 @@ Db::Db(const std::string& path, bool create) {
   sqlite3_extended_result_codes(db_, 1);
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() {
+  sqlite3_close_v2(db_);
+}
 
 void Db::exec(const char* sql) {
   char* err = nullptr;

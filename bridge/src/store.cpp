@@ -141,7 +141,9 @@ void Store::migrate() {
   }
 }
 
-Store::Transaction::Transaction(Store& s) : store_(s) { store_.begin_.run(); }
+Store::Transaction::Transaction(Store& s) : store_(s) {
+  store_.begin_.run();
+}
 
 Store::Transaction::~Transaction() {
   if (!done_) {
@@ -276,8 +278,7 @@ std::vector<StoredEvent> Store::events_after(const std::string& uid, std::int64_
   return out;
 }
 
-std::int64_t Store::prune_events(std::int64_t keep_per_uid, Millis min_at,
-                                 std::int64_t max_rows) {
+std::int64_t Store::prune_events(std::int64_t keep_per_uid, Millis min_at, std::int64_t max_rows) {
   auto del = db_.prepare(
       "DELETE FROM events WHERE (uid, seq) IN (SELECT e.uid, e.seq FROM events e "
       "JOIN users u ON u.uid = e.uid WHERE e.at < ?1 OR e.seq <= u.last_seq - ?2 LIMIT ?3)");

@@ -45,7 +45,9 @@ std::optional<std::size_t> utf8_length(std::string_view s) {
 }
 
 namespace {
-bool is_control(unsigned char c) { return c < 0x20 || c == 0x7F; }
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7F;
+}
 }  // namespace
 
 bool is_valid_label(std::string_view s, std::size_t max_chars) {
@@ -63,9 +65,8 @@ bool is_valid_id(std::string_view s) {
     if (ch == '/' || ch == '+' || ch == '#' || ch == ' ') return false;
   }
   // Unicode white space outside ASCII: NBSP, NEL and the U+2000 block, ideographic space.
-  static constexpr std::array<std::string_view, 6> kSpaces = {"\xC2\xA0", "\xC2\x85", "\xE2\x80",
-                                                              "\xE2\x81\x9F", "\xE3\x80\x80",
-                                                              "\xE1\x9A\x80"};
+  static constexpr std::array<std::string_view, 6> kSpaces = {
+      "\xC2\xA0", "\xC2\x85", "\xE2\x80", "\xE2\x81\x9F", "\xE3\x80\x80", "\xE1\x9A\x80"};
   for (const auto sp : kSpaces) {
     std::size_t at = s.find(sp);
     while (at != std::string_view::npos) {

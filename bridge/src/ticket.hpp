@@ -28,8 +28,8 @@ struct Ticket {
   std::string code;
   std::string uid;
   std::optional<std::string> holder;
-  std::int64_t max_entries = 1;  // 0 = no limit
-  bool reentry = false;          // may come back in after an `out` scan without using an entry
+  std::int64_t max_entries = 1;       // 0 = no limit
+  bool reentry = false;               // may come back in after an `out` scan without using an entry
   std::optional<Millis> valid_from;   // inclusive
   std::optional<Millis> valid_until;  // exclusive
   std::vector<std::string> gates;     // empty = every gate

@@ -7,7 +7,9 @@ namespace tb {
 
 namespace {
 
-bool given(const std::optional<std::string>& s) { return s && !s->empty(); }
+bool given(const std::optional<std::string>& s) {
+  return s && !s->empty();
+}
 
 std::string trim(const std::string& s) {
   const auto a = s.find_first_not_of(" \t");

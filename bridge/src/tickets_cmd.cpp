@@ -18,8 +18,9 @@ namespace tb {
 
 void add_common_settings(Settings& s) {
   s.add("db", "SQLite database file", kDefaultDb);
-  s.add("jwt-secret-file", "file holding the token signing secret (generated when the default "
-                           "is missing)",
+  s.add("jwt-secret-file",
+        "file holding the token signing secret (generated when the default "
+        "is missing)",
         kDefaultJwtSecretFile);
   s.add("log-level", "trace, debug, info, warn, error or off", "info");
 }
@@ -62,8 +63,8 @@ int cmd_tickets_add(const Settings& s, const TicketFields& fields) {
 
 namespace {
 
-const std::set<std::string> kCsvColumns = {"code",       "uid",         "holder", "max_entries",
-                                           "reentry",    "valid_from",  "valid_until", "gates"};
+const std::set<std::string> kCsvColumns = {"code",    "uid",        "holder",      "max_entries",
+                                           "reentry", "valid_from", "valid_until", "gates"};
 
 std::optional<std::string>* field_of(TicketFields& f, const std::string& column) {
   static const std::map<std::string, std::optional<std::string> TicketFields::*> kMembers = {
@@ -89,8 +90,8 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
   CsvReader reader(in);
   auto header = reader.next();
   if (!header) {
-    std::cerr << "ticket-bridge: " << file << ": " << (reader.error().empty() ? "empty file" : reader.error())
-              << "\n";
+    std::cerr << "ticket-bridge: " << file << ": "
+              << (reader.error().empty() ? "empty file" : reader.error()) << "\n";
     return 1;
   }
   std::vector<std::string> columns;
@@ -192,9 +193,11 @@ int cmd_tickets_show(const Settings& s, const std::string& code) {
 }
 
 int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl) {
-  if (!is_valid_id(uid)) throw UsageError("--uid must be a valid uid (1-128 characters, no / + # or spaces)");
+  if (!is_valid_id(uid))
+    throw UsageError("--uid must be a valid uid (1-128 characters, no / + # or spaces)");
   const auto ttl_s = parse_duration_s(ttl);
-  if (!ttl_s || *ttl_s == 0) throw UsageError("--ttl must be a duration such as 3600, 90s, 15m, 1h or 2d");
+  if (!ttl_s || *ttl_s == 0)
+    throw UsageError("--ttl must be a duration such as 3600, 90s, 15m, 1h or 2d");
   std::cout << sign_token(uid, *ttl_s, jwt_secret(s), now_ms() / 1000) << "\n";
   return 0;
 }

@@ -40,16 +40,17 @@ TEST(Admission, TableOfCases) {
        Reason::Ok, 1, true},
       {"unknown code", base(), false, Direction::In, "north", kT0, Status::Rejected,
        Reason::Unknown, 0, false},
-      {"used single entry",
-       with([](Ticket& t) { t.usage = {1, false, EntryRecord{kT0 - 1000, "north", "s1"}}; }),
+      {"used single entry", with([](Ticket& t) {
+         t.usage = {1, false, EntryRecord{kT0 - 1000, "north", "s1"}};
+       }),
        true, Direction::In, "north", kT0, Status::Rejected, Reason::AlreadyUsed, 1, false},
-      {"used, still inside",
-       with([](Ticket& t) { t.usage = {1, true, EntryRecord{kT0 - 1000, "north", "s1"}}; }), true,
-       Direction::In, "north", kT0, Status::Rejected, Reason::AlreadyUsed, 1, true},
+      {"used, still inside", with([](Ticket& t) {
+         t.usage = {1, true, EntryRecord{kT0 - 1000, "north", "s1"}};
+       }),
+       true, Direction::In, "north", kT0, Status::Rejected, Reason::AlreadyUsed, 1, true},
       {"revoked", with([](Ticket& t) { t.revoked = true; }), true, Direction::In, "north", kT0,
        Status::Rejected, Reason::Revoked, 0, false},
-      {"revoked wins over used",
-       with([](Ticket& t) {
+      {"revoked wins over used", with([](Ticket& t) {
          t.revoked = true;
          t.usage.entries = 1;
        }),
@@ -62,16 +63,17 @@ TEST(Admission, TableOfCases) {
        Direction::In, "north", kT0, Status::Rejected, Reason::Expired, 0, false},
       {"just before valid_until", with([](Ticket& t) { t.valid_until = kT0 + 1; }), true,
        Direction::In, "north", kT0, Status::Admitted, Reason::Ok, 1, true},
-      {"gate in list", with([](Ticket& t) { t.gates = {"south", "north"}; }), true, Direction::In,
-       "north", kT0, Status::Admitted, Reason::Ok, 1, true},
+      {"gate in list", with([](Ticket& t) {
+         t.gates = {"south", "north"};
+       }),
+       true, Direction::In, "north", kT0, Status::Admitted, Reason::Ok, 1, true},
       {"gate not in list", with([](Ticket& t) { t.gates = {"south"}; }), true, Direction::In,
        "north", kT0, Status::Rejected, Reason::WrongGate, 0, false},
       {"no gate on scan, ticket has a list", with([](Ticket& t) { t.gates = {"south"}; }), true,
        Direction::In, std::nullopt, kT0, Status::Rejected, Reason::WrongGate, 0, false},
       {"no gate on scan, any gate", base(), true, Direction::In, std::nullopt, kT0,
        Status::Admitted, Reason::Ok, 1, true},
-      {"expired checked before entries",
-       with([](Ticket& t) {
+      {"expired checked before entries", with([](Ticket& t) {
          t.valid_until = kT0;
          t.usage.entries = 1;
        }),
@@ -82,34 +84,32 @@ TEST(Admission, TableOfCases) {
        Direction::In, "north", kT0, Status::Rejected, Reason::AlreadyUsed, 3, false},
       {"unlimited", with([](Ticket& t) { t.max_entries = 0, t.usage.entries = 1000; }), true,
        Direction::In, "north", kT0, Status::Admitted, Reason::Ok, 1001, true},
-      {"reentry after out uses no entry",
-       with([](Ticket& t) {
+      {"reentry after out uses no entry", with([](Ticket& t) {
          t.reentry = true;
          t.usage = {1, false, EntryRecord{kT0 - 1000, "north", "s1"}};
        }),
        true, Direction::In, "north", kT0, Status::Admitted, Reason::Ok, 1, true},
-      {"reentry while inside is already used",
-       with([](Ticket& t) {
+      {"reentry while inside is already used", with([](Ticket& t) {
          t.reentry = true;
          t.usage = {1, true, EntryRecord{kT0 - 1000, "north", "s1"}};
        }),
        true, Direction::In, "north", kT0, Status::Rejected, Reason::AlreadyUsed, 1, true},
       {"reentry first entry uses one", with([](Ticket& t) { t.reentry = true; }), true,
        Direction::In, "north", kT0, Status::Admitted, Reason::Ok, 1, true},
-      {"out while inside", with([](Ticket& t) { t.usage = {1, true, std::nullopt}; }), true,
-       Direction::Out, "north", kT0, Status::Exited, Reason::Ok, 1, false},
+      {"out while inside", with([](Ticket& t) {
+         t.usage = {1, true, std::nullopt};
+       }),
+       true, Direction::Out, "north", kT0, Status::Exited, Reason::Ok, 1, false},
       {"out while not inside", base(), true, Direction::Out, "north", kT0, Status::Rejected,
        Reason::NotInside, 0, false},
       {"out of unknown", base(), false, Direction::Out, "north", kT0, Status::Rejected,
        Reason::Unknown, 0, false},
-      {"out of revoked",
-       with([](Ticket& t) {
+      {"out of revoked", with([](Ticket& t) {
          t.revoked = true;
          t.usage = {1, true, std::nullopt};
        }),
        true, Direction::Out, "north", kT0, Status::Rejected, Reason::Revoked, 1, true},
-      {"out ignores window and gates",
-       with([](Ticket& t) {
+      {"out ignores window and gates", with([](Ticket& t) {
          t.valid_until = kT0 - 1;
          t.gates = {"south"};
          t.usage = {1, true, std::nullopt};
@@ -148,8 +148,8 @@ TEST(Admission, SequenceSingleEntryWithReentry) {
   Scan out = in;
   out.direction = Direction::Out;
   const std::vector<std::pair<const Scan*, Reason>> steps = {
-      {&in, Reason::Ok},  {&in, Reason::AlreadyUsed}, {&out, Reason::Ok},
-      {&out, Reason::NotInside}, {&in, Reason::Ok},  {&in, Reason::AlreadyUsed}};
+      {&in, Reason::Ok},         {&in, Reason::AlreadyUsed}, {&out, Reason::Ok},
+      {&out, Reason::NotInside}, {&in, Reason::Ok},          {&in, Reason::AlreadyUsed}};
   for (const auto& [scan, reason] : steps) {
     const Decision d = decide(&t, *scan, kT0);
     EXPECT_EQ(to_string(d.reason), to_string(reason));

@@ -74,17 +74,17 @@ TEST(Jwt, CorrectlySignedButInvalidClaims) {
       {"claims not JSON", "sub=42"},
   };
   for (const auto& [name, claims] : cases) {
-    EXPECT_TRUE(
-        std::holds_alternative<std::string>(verify_token(sign_jwt(hs256, claims, kSecret), kSecret, kNow)))
+    EXPECT_TRUE(std::holds_alternative<std::string>(
+        verify_token(sign_jwt(hs256, claims, kSecret), kSecret, kNow)))
         << name << " was accepted";
   }
   EXPECT_TRUE(std::holds_alternative<std::string>(verify_token(
       sign_jwt(R"({"alg":"HS256","crit":["x"]})", R"({"sub":"42","exp":1900000000})", kSecret),
       kSecret, kNow)));
   // The same construction with valid claims is accepted: the cases above fail for their claims.
-  EXPECT_EQ(uid_of(verify_token(sign_jwt(hs256, R"({"sub":"42","exp":1900000000,"nbf":1700000000})",
-                                         kSecret),
-                                kSecret, kNow)),
+  EXPECT_EQ(uid_of(verify_token(
+                sign_jwt(hs256, R"({"sub":"42","exp":1900000000,"nbf":1700000000})", kSecret),
+                kSecret, kNow)),
             "42");
 }
 

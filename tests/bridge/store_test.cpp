@@ -133,7 +133,10 @@ TEST(Store, TransactionRollsBackUnlessCommitted) {
 
 TEST(Store, RefusesADatabaseFromTheFuture) {
   tbtest::TempDir dir;
-  { Store s(dir.file("t.db")); s.db().exec("PRAGMA user_version = 99"); }
+  {
+    Store s(dir.file("t.db"));
+    s.db().exec("PRAGMA user_version = 99");
+  }
   EXPECT_THROW(Store(dir.file("t.db")), sql::Error);
 }
 

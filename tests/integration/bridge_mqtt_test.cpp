@@ -35,8 +35,11 @@ class BridgeMqtt : public ::testing::Test {
 
   json scan(const std::string& scan_id, const std::string& code,
             const std::string& scanner = "gate-n-1", const std::string& gate = "north") {
-    return {{"scan_id", scan_id}, {"code", code},  {"scanner", scanner},
-            {"gate", gate},       {"direction", "in"}};
+    return {{"scan_id", scan_id},
+            {"code", code},
+            {"scanner", scanner},
+            {"gate", gate},
+            {"direction", "in"}};
   }
 
   json result(const std::string& scanner = "gate-n-1") {
@@ -79,7 +82,8 @@ TEST_F(BridgeMqtt, ScanIsAdmittedAnsweredAndTheOwnerTold) {
   EXPECT_EQ(e["gate"], "north");
 
   // A second scan of the single-entry ticket elsewhere.
-  client_->publish("tickets/scan", scan("gate-s-1:000001", "TB7QK2M9XW4R", "gate-s-1", "south").dump());
+  client_->publish("tickets/scan",
+                   scan("gate-s-1:000001", "TB7QK2M9XW4R", "gate-s-1", "south").dump());
   const json r2 = result("gate-s-1");
   EXPECT_EQ(r2["status"], "rejected");
   EXPECT_EQ(r2["reason"], "already_used");
@@ -93,7 +97,8 @@ TEST_F(BridgeMqtt, ScanIsAdmittedAnsweredAndTheOwnerTold) {
 
 TEST_F(BridgeMqtt, ResponseTopicAndCorrelationData) {
   client_->subscribe("replies/me");
-  client_->publish("tickets/scan", scan("c:1", "TB7QK2M9XW4R").dump(), 1, "replies/me", "corr\x01\x02");
+  client_->publish("tickets/scan", scan("c:1", "TB7QK2M9XW4R").dump(), 1, "replies/me",
+                   "corr\x01\x02");
   const auto m = client_->next("replies/me");
   ASSERT_TRUE(m) << "no answer on the response topic";
   EXPECT_EQ(m->correlation, std::string("corr\x01\x02"));
@@ -114,17 +119,22 @@ TEST_F(BridgeMqtt, RedeliveredScanIdIsDecidedOnce) {
 }
 
 TEST_F(BridgeMqtt, MosquittoPubClientWorks) {
-  const auto r = tbtest::run({"mosquitto_pub", "-h", "127.0.0.1", "-p",
-                              std::to_string(broker_->port()), "-q", "1", "-t", "tickets/scan",
-                              "-m", scan("pub:1", "TB7QK2M9XW4R").dump()});
+  const auto r =
+      tbtest::run({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-q",
+                   "1", "-t", "tickets/scan", "-m", scan("pub:1", "TB7QK2M9XW4R").dump()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(result()["status"], "admitted");
 }
 
 TEST_F(BridgeMqtt, BadInputNeverStopsTheBridge) {
   const std::vector<std::string> garbage = {
-      "", "not json", "[]", "{\"scanner\":\"gate-n-1\"}", "{\"code\":\"\xff\",\"scanner\":\"x\"}",
-      std::string(200000, '{'), "{\"code\":\"A\",\"scanner\":\"gate-n-1\",\"direction\":7}"};
+      "",
+      "not json",
+      "[]",
+      "{\"scanner\":\"gate-n-1\"}",
+      "{\"code\":\"\xff\",\"scanner\":\"x\"}",
+      std::string(200000, '{'),
+      "{\"code\":\"A\",\"scanner\":\"gate-n-1\",\"direction\":7}"};
   for (const auto& g : garbage) client_->publish("tickets/scan", g);
   // Two of them name a usable scanner: both get `malformed`.
   for (int i = 0; i < 2; ++i) {
@@ -137,8 +147,9 @@ TEST_F(BridgeMqtt, BadInputNeverStopsTheBridge) {
   client_->publish("tickets/scan", scan("ok:1", "TB7QK2M9XW4R").dump());
   EXPECT_EQ(result()["status"], "admitted");
   const auto metrics = tbtest::http_request(bridge_->http_port(), "GET", "/metrics");
-  EXPECT_NE(metrics.body.find(R"(ticket_bridge_scans_total{status="rejected",reason="malformed"} 7)"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.body.find(R"(ticket_bridge_scans_total{status="rejected",reason="malformed"} 7)"),
+      std::string::npos)
       << metrics.body;
 }
 
@@ -146,7 +157,8 @@ TEST_F(BridgeMqtt, ScansWhileTheBridgeIsDownAreDecidedWhenItComesBack) {
   ASSERT_EQ(bridge_->stop(SIGTERM), 0);
   for (int i = 0; i < 20; ++i) {
     add_ticket({"--uid", "7", "--code", "OFF" + std::to_string(i)});
-    client_->publish("tickets/scan", scan("off:" + std::to_string(i), "OFF" + std::to_string(i)).dump());
+    client_->publish("tickets/scan",
+                     scan("off:" + std::to_string(i), "OFF" + std::to_string(i)).dump());
   }
   ASSERT_TRUE(bridge_->start()) << bridge_->log();
   for (int i = 0; i < 20; ++i) {
@@ -202,8 +214,10 @@ TEST_F(BridgeMqtt, TwoScannersAtTheSameInstantAdmitExactlyOne) {
   TestClient b(broker_->url(), "scanner-b");
   for (int round = 0; round < 20; ++round) {
     const std::string code = "RACE" + std::to_string(round);
-    std::thread ta([&] { a.publish("tickets/scan", scan("a:" + code, code, "sa", "north").dump()); });
-    std::thread tb([&] { b.publish("tickets/scan", scan("b:" + code, code, "sb", "south").dump()); });
+    std::thread ta(
+        [&] { a.publish("tickets/scan", scan("a:" + code, code, "sa", "north").dump()); });
+    std::thread tb(
+        [&] { b.publish("tickets/scan", scan("b:" + code, code, "sb", "south").dump()); });
     ta.join();
     tb.join();
   }

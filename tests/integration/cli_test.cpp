@@ -16,18 +16,24 @@ class Cli : public ::testing::Test {
   tbtest::RunResult tb(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
     args.insert(args.begin(), tbtest::bridge_bin());
     if (args.size() > 2) {
-      args.insert(args.end(), {"--db", dir_.file("t.db"), "--jwt-secret-file", dir_.file("secret")});
+      args.insert(args.end(),
+                  {"--db", dir_.file("t.db"), "--jwt-secret-file", dir_.file("secret")});
     }
     return run(args, env);
   }
-  void SetUp() override { tbtest::write_file(dir_.file("secret"), "  cli-test-secret-0123456789abcdef\n"); }
+  void SetUp() override {
+    tbtest::write_file(dir_.file("secret"), "  cli-test-secret-0123456789abcdef\n");
+  }
   tbtest::TempDir dir_;
 };
 
 TEST_F(Cli, HelpEverywhere) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--help"}, {"serve", "--help"}, {"tickets", "--help"},
-        {"tickets", "add", "--help"}, {"tickets", "import", "--help"}, {"token", "--help"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--help"},
+                                               {"serve", "--help"},
+                                               {"tickets", "--help"},
+                                               {"tickets", "add", "--help"},
+                                               {"tickets", "import", "--help"},
+                                               {"token", "--help"}}) {
     std::vector<std::string> argv = {tbtest::bridge_bin()};
     argv.insert(argv.end(), args.begin(), args.end());
     const auto r = run(argv);
@@ -63,8 +69,8 @@ TEST_F(Cli, ServeFailsClearlyWithoutADatabase) {
 
 TEST_F(Cli, AddShowRevoke) {
   auto r = tb({"tickets", "add", "--uid", "42", "--code", "TB1", "--holder", "A. Example",
-               "--max-entries", "2", "--reentry", "--valid-from", "2026-11-25T18:00:00Z",
-               "--gates", "north;south"});
+               "--max-entries", "2", "--reentry", "--valid-from", "2026-11-25T18:00:00Z", "--gates",
+               "north;south"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json added = json::parse(r.out);
   EXPECT_EQ(added["code"], "TB1");
@@ -124,7 +130,8 @@ TEST_F(Cli, TokenIsSignedWithTheTrimmedSecretFile) {
   const auto v = tb::verify_token(token, "cli-test-secret-0123456789abcdef", now);
   ASSERT_TRUE(std::holds_alternative<tb::TokenClaims>(v)) << std::get<std::string>(v);
   EXPECT_EQ(std::get<tb::TokenClaims>(v).uid, "42");
-  EXPECT_NEAR(static_cast<double>(std::get<tb::TokenClaims>(v).exp), static_cast<double>(now + 900), 5);
+  EXPECT_NEAR(static_cast<double>(std::get<tb::TokenClaims>(v).exp), static_cast<double>(now + 900),
+              5);
 }
 
 TEST_F(Cli, SettingsFromEnvironmentAndConfigFile) {
@@ -135,13 +142,16 @@ TEST_F(Cli, SettingsFromEnvironmentAndConfigFile) {
   auto r = run({bin, "tickets", "add", "--uid", "1", "--code", "F", "--config", dir_.file("c.toml"),
                 "--jwt-secret-file", secret});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(run({bin, "tickets", "show", "F", "--db", dir_.file("from-file.db"), "--jwt-secret-file", secret})
+  EXPECT_EQ(run({bin, "tickets", "show", "F", "--db", dir_.file("from-file.db"),
+                 "--jwt-secret-file", secret})
                 .exit_code,
             0);
   r = run({bin, "tickets", "add", "--uid", "1", "--code", "E", "--jwt-secret-file", secret},
-          {{"TICKET_BRIDGE_CONFIG", dir_.file("c.toml")}, {"TICKET_BRIDGE_DB", dir_.file("from-env.db")}});
+          {{"TICKET_BRIDGE_CONFIG", dir_.file("c.toml")},
+           {"TICKET_BRIDGE_DB", dir_.file("from-env.db")}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(run({bin, "tickets", "show", "E", "--db", dir_.file("from-env.db"), "--jwt-secret-file", secret})
+  EXPECT_EQ(run({bin, "tickets", "show", "E", "--db", dir_.file("from-env.db"), "--jwt-secret-file",
+                 secret})
                 .exit_code,
             0);
   tbtest::write_file(dir_.file("bad.toml"), "colour = \"red\"\n");

@@ -21,8 +21,12 @@ constexpr int kTickets = 100;
 constexpr int kScansPerTicket = 6;
 constexpr int kKills = 8;
 
-std::string code_of(int i) { return "K" + std::to_string(i % kTickets); }
-std::string uid_of(int i) { return "u" + std::to_string(i % kTickets % 10); }
+std::string code_of(int i) {
+  return "K" + std::to_string(i % kTickets);
+}
+std::string uid_of(int i) {
+  return "u" + std::to_string(i % kTickets % 10);
+}
 
 TEST(Crash, SigkillAtRandomMomentsLosesNoAdmission) {
   tbtest::TempDir dir;
@@ -82,7 +86,8 @@ TEST(Crash, SigkillAtRandomMomentsLosesNoAdmission) {
         std::chrono::seconds(3));
     if (static_cast<int>(heard.size()) == total) break;
     for (int i = 0; i < total; ++i) {
-      if (heard.count("crash:" + std::to_string(i)) == 0) scanner.publish("tickets/scan", payloads[i]);
+      if (heard.count("crash:" + std::to_string(i)) == 0)
+        scanner.publish("tickets/scan", payloads[i]);
     }
   }
   ASSERT_EQ(static_cast<int>(heard.size()), total) << "scans never answered";
@@ -95,7 +100,8 @@ TEST(Crash, SigkillAtRandomMomentsLosesNoAdmission) {
     if (r["status"] == "admitted") admitted_by_code[r["code"]].insert(scan_id);
   }
   ASSERT_EQ(static_cast<int>(admitted_by_code.size()), kTickets);
-  for (const auto& [code, ids] : admitted_by_code) EXPECT_EQ(ids.size(), 1U) << code << " admitted twice";
+  for (const auto& [code, ids] : admitted_by_code)
+    EXPECT_EQ(ids.size(), 1U) << code << " admitted twice";
 
   bridge.stop();
   // What the database says.
@@ -124,7 +130,8 @@ TEST(Crash, SigkillAtRandomMomentsLosesNoAdmission) {
   }
   EXPECT_EQ(query("SELECT count(*) FROM scans")[0][0], std::to_string(total));
   // Every decided scan of a known ticket gave its owner exactly one event, seq 1..n.
-  for (const auto& row : query("SELECT uid, count(*), min(seq), max(seq) FROM events GROUP BY uid")) {
+  for (const auto& row :
+       query("SELECT uid, count(*), min(seq), max(seq) FROM events GROUP BY uid")) {
     EXPECT_EQ(row[2], "1") << row[0];
     EXPECT_EQ(row[3], row[1]) << row[0] << " has a gap or a reused seq";
   }

@@ -9,14 +9,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <iostream>
 #include <mqtt/async_client.h>
+#include <iostream>
 #include <regex>
 
 namespace tbtest {
 
-std::string source_dir() { return TB_SOURCE_DIR; }
-std::string bridge_bin() { return TB_BRIDGE_BIN; }
+std::string source_dir() {
+  return TB_SOURCE_DIR;
+}
+std::string bridge_bin() {
+  return TB_BRIDGE_BIN;
+}
 
 namespace {
 bool test_failed() {
@@ -55,8 +59,12 @@ void Mosquitto::start() {
   }
 }
 
-void Mosquitto::stop() { child_.stop(SIGTERM); }
-void Mosquitto::kill9() { child_.stop(SIGKILL); }
+void Mosquitto::stop() {
+  child_.stop(SIGTERM);
+}
+void Mosquitto::kill9() {
+  child_.stop(SIGKILL);
+}
 
 Bridge::Bridge(const TempDir& dir, std::string mqtt_url, std::vector<std::string> extra_args)
     : dir_(dir.path()),
@@ -81,8 +89,9 @@ std::vector<std::string> Bridge::common_args() const {
 }
 
 bool Bridge::start(std::chrono::milliseconds timeout) {
-  std::vector<std::string> argv = {bridge_bin(), "serve", "--mqtt", mqtt_url_,
-                                   "--listen", "127.0.0.1:" + std::to_string(http_port_),
+  std::vector<std::string> argv = {bridge_bin(),     "serve",
+                                   "--mqtt",         mqtt_url_,
+                                   "--listen",       "127.0.0.1:" + std::to_string(http_port_),
                                    "--api-key-file", api_key_};
   for (const auto& a : common_args()) argv.push_back(a);
   for (const auto& a : extra_) argv.push_back(a);
@@ -101,8 +110,12 @@ bool Bridge::start(std::chrono::milliseconds timeout) {
   return false;
 }
 
-int Bridge::stop(int sig) { return exit_code_of(child_.stop(sig)); }
-void Bridge::kill9() { child_.stop(SIGKILL); }
+int Bridge::stop(int sig) {
+  return exit_code_of(child_.stop(sig));
+}
+void Bridge::kill9() {
+  child_.stop(SIGKILL);
+}
 
 RunResult Bridge::cli(std::vector<std::string> args, const std::string& stdin_text) const {
   std::vector<std::string> argv = {bridge_bin()};
@@ -125,11 +138,11 @@ HttpReply http_request(std::uint16_t port, const std::string& method, const std:
     close(fd);
     return reply;
   }
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
-                    extra_headers;
+  std::string req = method + " " + target +
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + extra_headers;
   if (!body.empty() || method == "POST") {
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\n";
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   req += "\r\n" + body;
   if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) < 0) {
@@ -141,7 +154,8 @@ HttpReply http_request(std::uint16_t port, const std::string& method, const std:
   ssize_t n = 0;
   while ((n = recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<std::size_t>(n));
   close(fd);
-  if (raw.rfind("HTTP/1.1 ", 0) == 0 && raw.size() >= 12) reply.status = std::stoi(raw.substr(9, 3));
+  if (raw.rfind("HTTP/1.1 ", 0) == 0 && raw.size() >= 12)
+    reply.status = std::stoi(raw.substr(9, 3));
   const auto sep = raw.find("\r\n\r\n");
   if (sep != std::string::npos) reply.body = raw.substr(sep + 4);
   return reply;
@@ -174,7 +188,9 @@ TestClient::TestClient(const std::string& url, const std::string& client_id, boo
   if (!cli_->is_connected()) throw std::runtime_error("test client could not connect to " + url);
 }
 
-TestClient::~TestClient() { disconnect(); }
+TestClient::~TestClient() {
+  disconnect();
+}
 
 void TestClient::disconnect() {
   try {

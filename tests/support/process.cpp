@@ -215,7 +215,8 @@ Child::Child(const std::vector<std::string>& argv, const std::string& log_path,
   if (pid_ < 0) throw std::runtime_error("fork failed");
 }
 
-Child::Child(Child&& o) noexcept : pid_(o.pid_), log_path_(std::move(o.log_path_)), status_(o.status_) {
+Child::Child(Child&& o) noexcept
+    : pid_(o.pid_), log_path_(std::move(o.log_path_)), status_(o.status_) {
   o.pid_ = -1;
 }
 
@@ -230,7 +231,9 @@ Child& Child::operator=(Child&& o) noexcept {
   return *this;
 }
 
-Child::~Child() { stop(SIGKILL); }
+Child::~Child() {
+  stop(SIGKILL);
+}
 
 bool Child::running() {
   if (pid_ <= 0) return false;

@@ -5,8 +5,8 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,7 +47,8 @@ struct RunResult {
 
 // Runs a command to completion (argv[0] is the program), with extra environment variables and
 // optional standard input. Bounded by `timeout`; killed when it runs longer.
-RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+RunResult run(const std::vector<std::string>& argv,
+              const std::map<std::string, std::string>& env = {},
               const std::string& stdin_text = {},
               std::chrono::milliseconds timeout = std::chrono::seconds(30));
 

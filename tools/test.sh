@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install packages, check formatting, build, run every test
+# (unit, integration against a real mosquitto, the quick-start smoke test), then build and run the
+# suite again under ASan + UBSan. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CTEST_OUTPUT_ON_FAILURE=1
+
+bash tools/setup.sh
+bash tools/format.sh --check
+
+echo "== release build"
+bash tools/build.sh release
+ctest --test-dir build -j2 --timeout 600
+
+echo "== quick start smoke test"
+bash tools/run.sh --self-test
+
+if [ "${TB_SKIP_ASAN:-0}" != "1" ]; then
+  echo "== sanitizer build (ASan + UBSan)"
+  bash tools/build.sh asan
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions="$PWD/tools/lsan.supp" \
+    ctest --test-dir build-asan -j2 --timeout 900
+fi
+echo "== all tests passed"
