@@ -1,0 +1,50 @@
+// Per-uid fan-out of events to live subscribers.
+#include "event_hub.hpp"
+
+#include <algorithm>
+
+namespace tb {
+
+void EventHub::subscribe(const std::string& uid, const std::shared_ptr<EventSubscriber>& s) {
+  std::lock_guard lock(mu_);
+  by_uid_[uid].push_back(s);
+  ++count_;
+}
+
+void EventHub::unsubscribe(const std::string& uid, const EventSubscriber* s) {
+  std::lock_guard lock(mu_);
+  const auto it = by_uid_.find(uid);
+  if (it == by_uid_.end()) return;
+  auto& subs = it->second;
+  const auto before = subs.size();
+  subs.erase(std::remove_if(subs.begin(), subs.end(),
+                            [s](const std::weak_ptr<EventSubscriber>& w) {
+                              const auto p = w.lock();
+                              return !p || p.get() == s;
+                            }),
+             subs.end());
+  count_ -= before - subs.size();
+  if (subs.empty()) by_uid_.erase(it);
+}
+
+std::size_t EventHub::publish(const std::shared_ptr<const StoredEvent>& event) {
+  std::vector<std::shared_ptr<EventSubscriber>> targets;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = by_uid_.find(event->uid);
+    if (it == by_uid_.end()) return 0;
+    targets.reserve(it->second.size());
+    for (const auto& w : it->second) {
+      if (auto p = w.lock()) targets.push_back(std::move(p));
+    }
+  }
+  for (const auto& t : targets) t->deliver(event);
+  return targets.size();
+}
+
+std::size_t EventHub::connections() const {
+  std::lock_guard lock(mu_);
+  return count_;
+}
+
+}  // namespace tb
