@@ -1,12 +1,21 @@
-// The bridge's HTTP listener (Boost.Beast, kept behind this header so that only one translation
-// unit compiles Beast). Requests are turned into plain structs and answered by a handler.
+// The bridge's HTTP and WebSocket listener (Boost.Beast, kept behind this header so that only one
+// translation unit compiles Beast). HTTP requests become plain structs answered by a handler;
+// `GET /ws` upgrades become WebSocket sessions that authenticate with a token, replay what the
+// client missed and then stream the uid's live events.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
+
+#include "event_hub.hpp"
+#include "jwt.hpp"
+#include "metrics.hpp"
+#include "store.hpp"
 
 namespace tb {
 
@@ -14,6 +23,7 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query, as sent
   std::string authorization;
+  std::string content_type;
   std::string body;
 };
 
@@ -21,20 +31,44 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::string allow;  // the Allow header, for 405
 };
 
-using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Answers a request exactly once, from any thread.
+using Responder = std::function<void(HttpResponse)>;
+using HttpHandler = std::function<void(HttpRequest, Responder)>;
+
+struct WsOptions {
+  std::chrono::milliseconds hello_timeout{10000};
+  std::chrono::milliseconds ping_interval{25000};
+  std::chrono::milliseconds pong_timeout{10000};
+  std::size_t max_queue_bytes = 256 * 1024;   // unsent bytes before a client counts as too slow
+  std::size_t max_message_bytes = 16 * 1024;  // largest frame/message accepted from a client
+  int max_messages_per_10s = 20;              // client messages allowed per 10 s window
+};
+
+// What the WebSocket sessions need from the rest of the bridge.
+struct WsServices {
+  std::function<std::variant<TokenClaims, std::string>(std::string_view token)> verify;
+  EventHub* hub = nullptr;
+  // Reads the replay off the network threads; calls `done` from any thread.
+  std::function<void(const std::string& uid, std::optional<std::int64_t> since,
+                     std::function<void(std::optional<Replay>)> done)>
+      replay;
+  Metrics* metrics = nullptr;
+};
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0 picks a free port
   std::size_t body_limit = 64 * 1024;
   int threads = 1;
+  WsOptions ws;
 };
 
 class HttpServer {
  public:
-  HttpServer(HttpOptions options, HttpHandler handler);
+  HttpServer(HttpOptions options, HttpHandler handler, WsServices ws);
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
   ~HttpServer();
@@ -42,12 +76,14 @@ class HttpServer {
   // Binds and starts serving on background threads; an error text when it cannot bind.
   std::optional<std::string> start();
   std::uint16_t port() const;
-  // Stops accepting, closes connections and joins the threads.
+  // Stops accepting, sends WebSocket clients a close frame (1001, going away), waits briefly for
+  // them, closes the rest and joins the threads.
   void stop();
 
+  struct Impl;  // public so that the sessions in http_server.cpp can name it
+
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace tb

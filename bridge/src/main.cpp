@@ -49,7 +49,16 @@ int main(int argc, char** argv) {
                      "subscribe as $share/<group>/tickets/scan, to run several bridges");
   serve_settings.add("db-sync", "full (survives power loss) or normal (survives a killed process)",
                      "full");
-  serve_settings.add("http-threads", "threads serving HTTP", "1");
+  serve_settings.add("http-threads", "threads serving HTTP and WebSocket", "1");
+  serve_settings.add("retention-events", "events kept per uid for replay", "100");
+  serve_settings.add("retention-age", "how long events are kept for replay (90m, 24h, 7d)", "24h");
+  serve_settings.add("ws-ping-interval-ms", "WebSocket ping interval", "25000");
+  serve_settings.add("ws-pong-timeout-ms", "close a WebSocket whose pong is this late", "10000");
+  serve_settings.add("ws-hello-timeout-ms", "close a WebSocket without a hello after this",
+                     "10000");
+  serve_settings.add("ws-max-queue-bytes",
+                     "unsent bytes after which a WebSocket client is closed as too slow (1013)",
+                     "262144");
 
   // tickets
   auto* tickets = app.add_subcommand("tickets", "Manage tickets in the database");

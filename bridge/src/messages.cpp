@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store.hpp"
+
 namespace tb {
 
 using nlohmann::json;
@@ -85,6 +87,21 @@ json ticket_json(const Ticket& t) {
               {"inside", t.usage.inside},
               {"last_entry", entry_json(t.usage.last_entry)},
               {"created_at", format_rfc3339(t.created_at)}};
+}
+
+json scans_json(const std::vector<ScanRecord>& scans) {
+  json out = json::array();
+  for (const auto& r : scans) {
+    out.push_back({{"scan_id", opt(r.scan_id)},
+                   {"scanner", opt(r.scanner)},
+                   {"gate", opt(r.gate)},
+                   {"direction", opt(r.direction)},
+                   {"scanned_at", opt_time(r.scanned_at)},
+                   {"decided_at", format_rfc3339(r.decided_at)},
+                   {"status", r.status},
+                   {"reason", r.reason}});
+  }
+  return out;
 }
 
 }  // namespace tb

@@ -4,6 +4,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "admission.hpp"
 #include "ticket.hpp"
@@ -25,5 +26,9 @@ nlohmann::json entry_json(const std::optional<EntryRecord>& e);
 
 // The ticket as the API and `tickets show` present it.
 nlohmann::json ticket_json(const Ticket& t);
+
+struct ScanRecord;
+// Audit rows as `last_scans` of a ticket.
+nlohmann::json scans_json(const std::vector<ScanRecord>& scans);
 
 }  // namespace tb

@@ -51,6 +51,11 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += "\n" + name + "_count " + std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
 }
 
+void Metrics::count_http(const std::string& route, int status) {
+  std::lock_guard lock(http_mu_);
+  ++http_requests_[{route, status}];
+}
+
 std::string Metrics::render() const {
   std::string out;
   out.reserve(4096);
@@ -89,6 +94,26 @@ std::string Metrics::render() const {
          static_cast<double>(queue_depth.load()));
   decision_seconds.render(out, "ticket_bridge_decision_seconds",
                           "Time from a scan's arrival to its answer being sent.");
+  scalar(out, "ticket_bridge_ws_connections", "gauge", "Open WebSocket connections.",
+         static_cast<double>(ws_connections.load()));
+  scalar(out, "ticket_bridge_ws_events_delivered_total", "counter",
+         "Events written to WebSocket clients.", static_cast<double>(ws_events_delivered.load()));
+  scalar(out, "ticket_bridge_ws_replays_total", "counter",
+         "WebSocket hellos with `since` that were answered with a replay.",
+         static_cast<double>(ws_replays.load()));
+  scalar(out, "ticket_bridge_ws_slow_consumer_closes_total", "counter",
+         "WebSocket clients closed (1013) for reading too slowly.",
+         static_cast<double>(ws_slow_closes.load()));
+  scalar(out, "ticket_bridge_ws_auth_failures_total", "counter",
+         "WebSocket hellos refused as unauthorized.", static_cast<double>(ws_auth_failures.load()));
+  header(out, "ticket_bridge_http_requests_total", "counter", "HTTP requests by route and status.");
+  {
+    std::lock_guard lock(http_mu_);
+    for (const auto& [key, n] : http_requests_) {
+      out += "ticket_bridge_http_requests_total{route=\"" + key.first + "\",status=\"" +
+             std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
+    }
+  }
   return out;
 }
 

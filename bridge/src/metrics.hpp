@@ -5,6 +5,8 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "admission.hpp"
@@ -39,11 +41,25 @@ struct Metrics {
   std::atomic<std::int64_t> queue_depth{0};
   Histogram decision_seconds;  // from the scan's arrival to its answer being handed to MQTT
 
+  // WebSocket gateway.
+  std::atomic<std::int64_t> ws_connections{0};
+  std::atomic<std::uint64_t> ws_events_delivered{0};
+  std::atomic<std::uint64_t> ws_replays{0};
+  std::atomic<std::uint64_t> ws_slow_closes{0};
+  std::atomic<std::uint64_t> ws_auth_failures{0};
+
+  // HTTP requests by route (a fixed label such as "/api/v1/tickets/{code}") and status.
+  void count_http(const std::string& route, int status);
+
   void count_scan(Status s, Reason r) {
     scans[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)].fetch_add(
         1, std::memory_order_relaxed);
   }
   std::string render() const;
+
+ private:
+  mutable std::mutex http_mu_;
+  std::map<std::pair<std::string, int>, std::uint64_t> http_requests_;
 };
 
 }  // namespace tb

@@ -9,7 +9,9 @@ ReadPool::ReadPool(std::unique_ptr<Store> store) : store_(std::move(store)) {
   thread_ = std::thread([this] { run(); });
 }
 
-ReadPool::~ReadPool() { stop(); }
+ReadPool::~ReadPool() {
+  stop();
+}
 
 void ReadPool::submit(std::function<void(Store&)> job) {
   {

@@ -37,23 +37,32 @@ void ScanProcessor::stop() {
 }
 
 void ScanProcessor::submit(InboundScan scan) {
+  enqueue(std::move(scan));
+}
+void ScanProcessor::submit(WriteTask task) {
+  enqueue(std::move(task));
+}
+
+void ScanProcessor::enqueue(Job job) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(scan));
+    queue_.push_back(std::move(job));
     metrics_.queue_depth.store(static_cast<std::int64_t>(queue_.size()), std::memory_order_relaxed);
   }
   cv_.notify_one();
 }
 
 void ScanProcessor::run() {
-  std::vector<InboundScan> batch;
+  std::vector<Job> batch;
+  auto next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued was decided
-      const std::size_t n = std::min(queue_.size(), options_.max_batch);
+      const bool woke = cv_.wait_for(lock, std::chrono::seconds(1),
+                                     [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_ && queue_.empty()) return;  // everything queued was decided
       batch.clear();
+      const std::size_t n = woke ? std::min(queue_.size(), options_.max_batch) : 0;
       for (std::size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -61,11 +70,38 @@ void ScanProcessor::run() {
       metrics_.queue_depth.store(static_cast<std::int64_t>(queue_.size()),
                                  std::memory_order_relaxed);
     }
-    process(batch);
+    if (batch.empty()) {
+      check_store();  // idle: keep /healthz honest about the database
+    } else {
+      process(batch);
+    }
+    if (options_.maintenance && std::chrono::steady_clock::now() >= next_maintenance) {
+      next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
+      batch.clear();
+      batch.emplace_back(WriteTask{options_.maintenance, nullptr});
+      process(batch);
+    }
   }
 }
 
-void ScanProcessor::process(std::vector<InboundScan>& batch) {
+void ScanProcessor::check_store() {
+  try {
+    store_.ping();
+    metrics_.store_ok.store(1);
+  } catch (const std::exception& e) {
+    if (metrics_.store_ok.exchange(0) == 1)
+      spdlog::error("the store does not answer: {}", e.what());
+  }
+}
+
+void ScanProcessor::process(std::vector<InboundScan>& scans) {
+  std::vector<Job> batch;
+  batch.reserve(scans.size());
+  for (auto& s : scans) batch.emplace_back(std::move(s));
+  process(batch);
+}
+
+void ScanProcessor::process(std::vector<Job>& batch) {
   std::vector<Pending> done;
   done.reserve(batch.size());
   for (int attempt = 1;; ++attempt) {
@@ -73,7 +109,13 @@ void ScanProcessor::process(std::vector<InboundScan>& batch) {
     try {
       Store::Transaction tx(store_);
       const Millis now = now_ms();
-      for (auto& in : batch) done.push_back(decide_one(in, now));
+      for (auto& job : batch) {
+        if (auto* scan = std::get_if<InboundScan>(&job)) {
+          done.push_back(decide_one(*scan, now));
+        } else {
+          done.push_back(apply_task(std::get<WriteTask>(job)));
+        }
+      }
       tx.commit();
       metrics_.store_ok.store(1);
       metrics_.batches.fetch_add(1, std::memory_order_relaxed);
@@ -86,7 +128,16 @@ void ScanProcessor::process(std::vector<InboundScan>& batch) {
         // answer and publish the same scan_id again, which is decided once the store is back.
         spdlog::error("store failed {} times, {} scans left unanswered: {}", attempt, batch.size(),
                       e.what());
-        metrics_.scans_unanswered.fetch_add(batch.size(), std::memory_order_relaxed);
+        for (auto& job : batch) {
+          if (auto* task = std::get_if<WriteTask>(&job)) {
+            TaskOutcome failed;
+            failed.ok = false;
+            failed.error = "the store is unavailable";
+            if (task->done) task->done(failed);
+          } else {
+            metrics_.scans_unanswered.fetch_add(1, std::memory_order_relaxed);
+          }
+        }
         return;
       }
       spdlog::warn("store transaction failed (attempt {}): {}; retrying", attempt, e.what());
@@ -96,6 +147,14 @@ void ScanProcessor::process(std::vector<InboundScan>& batch) {
 
   // Committed: now the scanners and owners may hear about it.
   for (auto& p : done) {
+    if (p.task != nullptr) {
+      for (const auto& e : p.outcome.events) {
+        p.outcome.delivered += events_(e);
+        metrics_.events_published.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (p.task->done) p.task->done(p.outcome);
+      continue;
+    }
     if (p.answer) answers_(std::move(*p.answer));
     if (p.event) {
       events_(p.event);
@@ -111,6 +170,26 @@ std::string ScanProcessor::answer_topic(const InboundScan& in,
   if (in.response_topic && !in.response_topic->empty()) return *in.response_topic;
   if (scanner) return "tickets/result/" + *scanner;
   return {};
+}
+
+ScanProcessor::Pending ScanProcessor::apply_task(WriteTask& task) {
+  Pending out;
+  out.task = &task;
+  store_.db().exec("SAVEPOINT task");
+  try {
+    task.apply(store_, out.outcome);
+    store_.db().exec("RELEASE task");
+  } catch (const sql::Error& e) {
+    if (!e.is_constraint()) throw;  // the store is in trouble: the whole batch retries
+    store_.db().exec("ROLLBACK TO task");
+    store_.db().exec("RELEASE task");
+    out.outcome = TaskOutcome{false, e.what(), 0, {}};
+  } catch (const std::exception& e) {
+    store_.db().exec("ROLLBACK TO task");
+    store_.db().exec("RELEASE task");
+    out.outcome = TaskOutcome{false, e.what(), 0, {}};
+  }
+  return out;
 }
 
 ScanProcessor::Pending ScanProcessor::decide_one(InboundScan& in, Millis now) {

@@ -5,9 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api.hpp"
 #include "commands.hpp"
+#include "event_hub.hpp"
 #include "http_server.hpp"
 #include "mqtt_link.hpp"
+#include "read_pool.hpp"
 #include "scan_processor.hpp"
 #include "secrets.hpp"
 
@@ -42,35 +45,6 @@ HostPort parse_listen(const std::string& text) {
   return {host, static_cast<std::uint16_t>(port)};
 }
 
-HttpResponse json_response(int status, const nlohmann::json& body) {
-  return HttpResponse{status, "application/json", body.dump()};
-}
-
-HttpResponse error_response(int status, const std::string& error, const std::string& detail) {
-  return json_response(status, {{"error", error}, {"detail", detail}});
-}
-
-// The routes of this HTTP listener: health and metrics.
-HttpResponse route(const HttpRequest& req, Metrics& metrics) {
-  const std::string path = req.target.substr(0, req.target.find('?'));
-  if (path == "/healthz") {
-    if (req.method != "GET" && req.method != "HEAD") {
-      return error_response(405, "method_not_allowed", "use GET");
-    }
-    const bool mqtt_up = metrics.mqtt_connected.load() != 0;
-    const bool store_up = metrics.store_ok.load() != 0;
-    return json_response(mqtt_up && store_up ? 200 : 503,
-                         {{"status", mqtt_up && store_up ? "ok" : "unavailable"},
-                          {"mqtt", mqtt_up ? "up" : "down"},
-                          {"store", store_up ? "up" : "down"}});
-  }
-  if (path == "/metrics") {
-    if (req.method != "GET") return error_response(405, "method_not_allowed", "use GET");
-    return HttpResponse{200, "text/plain; version=0.0.4", metrics.render()};
-  }
-  return error_response(404, "not_found", "no route " + path);
-}
-
 }  // namespace
 
 int cmd_serve(const Settings& s) {
@@ -95,21 +69,47 @@ int cmd_serve(const Settings& s) {
     throw UsageError("--mqtt-shared-group must be a valid MQTT topic level");
   }
 
-  std::unique_ptr<Store> store;
+  const auto retention_events = s.get_int("retention-events", 1, 1'000'000);
+  const auto retention_age_s = parse_duration_s(s.get("retention-age"));
+  if (!retention_age_s || *retention_age_s == 0) {
+    throw UsageError("--retention-age must be a duration such as 3600, 90m, 24h or 7d");
+  }
+  HttpOptions ho{listen.host, listen.port, 64 * 1024, http_threads, WsOptions{}};
+  ho.ws.ping_interval = std::chrono::milliseconds(s.get_int("ws-ping-interval-ms", 100, 3'600'000));
+  ho.ws.pong_timeout = std::chrono::milliseconds(s.get_int("ws-pong-timeout-ms", 100, 3'600'000));
+  ho.ws.hello_timeout = std::chrono::milliseconds(s.get_int("ws-hello-timeout-ms", 100, 3'600'000));
+  ho.ws.max_queue_bytes =
+      static_cast<std::size_t>(s.get_int("ws-max-queue-bytes", 1024, 1LL << 30));
+
+  std::unique_ptr<Store> store, read_store;
   try {
     store = open_store(s);
+    read_store = open_store(s);
   } catch (const sql::Error& e) {
     spdlog::critical("cannot open the database {}: {}", s.get("db"), e.what());
     return 1;
   }
-  const std::string secret = jwt_secret(s);
-  (void)secret;  // checked now so that a broken secret file stops the start, used by the gateway
+  ApiConfig api_config;
+  api_config.jwt_secret = jwt_secret(s);
+  api_config.api_key =
+      load_secret(s.get("api-key-file"), s.source("api-key-file") == "default", "API key");
 
   Metrics metrics;
+  EventHub hub;
+  ReadPool reader(std::move(read_store));
   std::unique_ptr<MqttLink> mqtt;
+  ScanProcessorOptions po;
+  po.maintenance = [retention_events, age_ms = *retention_age_s * 1000](Store& st, TaskOutcome&) {
+    const auto n = st.prune_events(retention_events, now_ms() - age_ms, 10'000);
+    if (n > 0) spdlog::debug("retention: dropped {} old events", n);
+  };
   ScanProcessor processor(
       *store, metrics, [&mqtt](Answer a) { mqtt->publish_answer(a); },
-      [&mqtt](const std::shared_ptr<const StoredEvent>& e) { mqtt->publish_event(*e); });
+      [&mqtt, &hub](const std::shared_ptr<const StoredEvent>& e) {
+        mqtt->publish_event(*e);
+        return hub.publish(e);
+      },
+      po);
   mqtt = std::make_unique<MqttLink>(
       mo, metrics, [&processor](InboundScan in) { processor.submit(std::move(in)); });
   processor.start();
@@ -120,8 +120,28 @@ int cmd_serve(const Settings& s) {
     return 1;
   }
 
-  HttpServer http(HttpOptions{listen.host, listen.port, 64 * 1024, http_threads},
-                  [&metrics](const HttpRequest& r) { return route(r, metrics); });
+  Api api(api_config, processor, reader, metrics);
+  WsServices ws;
+  ws.verify = [secret = api_config.jwt_secret](std::string_view token) {
+    return verify_token(token, secret, now_ms() / 1000);
+  };
+  ws.hub = &hub;
+  ws.metrics = &metrics;
+  ws.replay = [&reader](const std::string& uid, std::optional<std::int64_t> since,
+                        std::function<void(std::optional<Replay>)> done) {
+    reader.submit([uid, since, done = std::move(done)](Store& st) {
+      try {
+        done(st.replay(uid, since));
+      } catch (const std::exception& e) {
+        spdlog::error("replay for uid {}: {}", uid, e.what());
+        done(std::nullopt);
+      }
+    });
+  };
+  HttpServer http(
+      ho,
+      [&api](HttpRequest r, Responder respond) { api.handle(std::move(r), std::move(respond)); },
+      ws);
   if (auto err = http.start()) {
     spdlog::critical("{}", *err);
     processor.stop();
@@ -134,7 +154,7 @@ int cmd_serve(const Settings& s) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  http.stop();
+  http.stop();       // no new requests; WebSocket clients get a close frame (1001)
   processor.stop();  // decides and answers what already arrived
   mqtt->stop();      // then says offline and leaves; the broker keeps new scans for our session
   spdlog::info("stopped");

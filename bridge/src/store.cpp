@@ -278,6 +278,25 @@ std::vector<StoredEvent> Store::events_after(const std::string& uid, std::int64_
   return out;
 }
 
+Replay Store::replay(const std::string& uid, std::optional<std::int64_t> since) {
+  Replay r;
+  db_.exec("BEGIN");
+  try {
+    r.last_seq = last_seq(uid);
+    if (since && *since < r.last_seq) {
+      r.events = events_after(uid, *since, 1'000'000);
+      r.recovered = !r.events.empty() && r.events.front().seq == *since + 1;
+    } else if (since && *since > r.last_seq) {
+      r.recovered = false;  // the client saw seqs this database never gave: it is another one
+    }
+    db_.exec("COMMIT");
+  } catch (...) {
+    db_.exec("ROLLBACK");
+    throw;
+  }
+  return r;
+}
+
 std::int64_t Store::prune_events(std::int64_t keep_per_uid, Millis min_at, std::int64_t max_rows) {
   auto del = db_.prepare(
       "DELETE FROM events WHERE (uid, seq) IN (SELECT e.uid, e.seq FROM events e "

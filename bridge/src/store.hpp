@@ -39,6 +39,14 @@ struct StoredEvent {
   std::string body;  // the event's JSON, seq included
 };
 
+// What a reconnecting client gets: the uid's last seq, the held events after `since`, and whether
+// they are complete (nothing after `since` was dropped by retention, `since` is not ahead).
+struct Replay {
+  std::int64_t last_seq = 0;
+  bool recovered = true;
+  std::vector<StoredEvent> events;
+};
+
 enum class Durability { Full, Normal };
 
 class Store {
@@ -75,6 +83,9 @@ class Store {
   StoredEvent append_event(const std::string& uid, Millis at, nlohmann::json& event);
   std::int64_t last_seq(const std::string& uid);
   std::vector<StoredEvent> events_after(const std::string& uid, std::int64_t since, int limit);
+  // One consistent read (its own read transaction). Without `since`, no events: the client
+  // starts from now.
+  Replay replay(const std::string& uid, std::optional<std::int64_t> since);
   // Drops events beyond the newest `keep_per_uid` of each uid and those older than `min_at`,
   // at most `max_rows` per call. Returns how many went.
   std::int64_t prune_events(std::int64_t keep_per_uid, Millis min_at, std::int64_t max_rows);

@@ -177,17 +177,7 @@ int cmd_tickets_show(const Settings& s, const std::string& code) {
     return 1;
   }
   auto out = ticket_json(*ticket);
-  auto scans = nlohmann::json::array();
-  for (const auto& r : store->recent_scans(code, 20)) {
-    scans.push_back({{"scan_id", r.scan_id ? nlohmann::json(*r.scan_id) : nlohmann::json()},
-                     {"scanner", r.scanner ? nlohmann::json(*r.scanner) : nlohmann::json()},
-                     {"gate", r.gate ? nlohmann::json(*r.gate) : nlohmann::json()},
-                     {"direction", r.direction ? nlohmann::json(*r.direction) : nlohmann::json()},
-                     {"decided_at", format_rfc3339(r.decided_at)},
-                     {"status", r.status},
-                     {"reason", r.reason}});
-  }
-  out["last_scans"] = std::move(scans);
+  out["last_scans"] = scans_json(store->recent_scans(code, 20));
   std::cout << out.dump(2) << "\n";
   return 0;
 }

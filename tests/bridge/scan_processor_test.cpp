@@ -19,7 +19,10 @@ class ScanProcessorTest : public ::testing::Test {
       : store_(dir_.file("p.db")),
         processor_(
             store_, metrics_, [this](Answer a) { answers_.push_back(std::move(a)); },
-            [this](const std::shared_ptr<const StoredEvent>& e) { events_.push_back(e); }) {}
+            [this](const std::shared_ptr<const StoredEvent>& e) {
+              events_.push_back(e);
+              return std::size_t{2};  // as if two connections of the uid were live
+            }) {}
 
   void add(const std::string& code, const std::string& uid, std::int64_t max_entries = 1) {
     Ticket t;
@@ -172,6 +175,65 @@ TEST_F(ScanProcessorTest, ThreadedSubmitDecidesEverything) {
   std::map<std::string, std::int64_t> last;
   for (const auto& e : events_) EXPECT_EQ(e->seq, ++last[e->uid]);
   EXPECT_EQ(events_.size(), 500U);
+}
+
+TEST_F(ScanProcessorTest, TasksShareTheSequenceAndAFailingTaskUndoesOnlyItself) {
+  add("C1", "42");
+  std::vector<TaskOutcome> outcomes;
+  const auto push = [&](bool fail) {
+    return WriteTask{
+        [fail](Store& s, TaskOutcome& out) {
+          json e = {{"type", "push"}};
+          out.events.push_back(std::make_shared<const StoredEvent>(s.append_event("42", 1, e)));
+          if (fail) throw std::runtime_error("task failed on purpose");
+        },
+        [&outcomes](TaskOutcome& out) { outcomes.push_back(out); }};
+  };
+  std::vector<ScanProcessor::Job> batch;
+  batch.emplace_back(push(false));
+  batch.emplace_back(push(true));
+  batch.emplace_back(scan({{"scan_id", "s:1"}, {"code", "C1"}, {"scanner", "g"}}));
+  batch.emplace_back(push(false));
+  processor_.process(batch);
+  ASSERT_EQ(outcomes.size(), 3U);
+  EXPECT_TRUE(outcomes[0].ok);
+  EXPECT_EQ(outcomes[0].delivered, 2U);
+  EXPECT_FALSE(outcomes[1].ok);
+  EXPECT_NE(outcomes[1].error.find("on purpose"), std::string::npos);
+  EXPECT_TRUE(outcomes[2].ok);
+  // The failed task's event was undone, so the sequence has no hole: push 1, scan 2, push 3.
+  std::vector<std::int64_t> seqs;
+  for (const auto& e : events_) seqs.push_back(e->seq);
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(store_.last_seq("42"), 3);
+  EXPECT_EQ(store_.events_after("42", 0, 10).size(), 3U);
+}
+
+TEST_F(ScanProcessorTest, ReplayTellsWhetherTheHistoryIsComplete) {
+  for (int i = 0; i < 5; ++i) {
+    json e = {{"type", "push"}};
+    store_.append_event("42", 1000 + i, e);
+  }
+  auto r = store_.replay("42", std::nullopt);
+  EXPECT_EQ(r.last_seq, 5);
+  EXPECT_TRUE(r.recovered);
+  EXPECT_TRUE(r.events.empty());
+  r = store_.replay("42", 2);
+  EXPECT_TRUE(r.recovered);
+  ASSERT_EQ(r.events.size(), 3U);
+  EXPECT_EQ(r.events[0].seq, 3);
+  r = store_.replay("42", 5);
+  EXPECT_TRUE(r.recovered);
+  EXPECT_TRUE(r.events.empty());
+  r = store_.replay("42", 9);  // ahead of the database
+  EXPECT_FALSE(r.recovered);
+  store_.prune_events(2, 0, 100);  // keeps seq 4 and 5
+  r = store_.replay("42", 1);
+  EXPECT_FALSE(r.recovered);
+  EXPECT_EQ(r.events.size(), 2U);
+  r = store_.replay("42", 3);
+  EXPECT_TRUE(r.recovered);
+  EXPECT_EQ(r.events.size(), 2U);
 }
 
 }  // namespace
