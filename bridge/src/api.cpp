@@ -119,9 +119,9 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
   // Count every answer under a fixed route label, so that /metrics stays small.
   static const std::string kTicketPrefix = "/api/v1/tickets/";
   if (path.rfind(kTicketPrefix, 0) == 0) route = "/api/v1/tickets/{code}";
-  static const std::set<std::string> kRoutes = {"/healthz", "/metrics", "/api/v1/push",
-                                                "/api/v1/tickets", "/api/v1/tickets/{code}",
-                                                "/api/v1/tokens", "/ws"};
+  static const std::set<std::string> kRoutes = {
+      "/healthz",       "/metrics", "/api/v1/push", "/api/v1/tickets", "/api/v1/tickets/{code}",
+      "/api/v1/tokens", "/ws"};
   if (kRoutes.count(route) == 0) route = "other";
   Responder respond = [this, route, respond_raw = std::move(respond_raw)](HttpResponse r) {
     metrics_.count_http(route, r.status);
@@ -143,7 +143,8 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
 
   // The API: method, then key, then body.
   const char* allow = route == "/api/v1/tickets/{code}" ? "GET, DELETE" : "POST";
-  const bool method_ok = route == "/api/v1/tickets/{code}" ? (m == "GET" || m == "DELETE") : m == "POST";
+  const bool method_ok =
+      route == "/api/v1/tickets/{code}" ? (m == "GET" || m == "DELETE") : m == "POST";
   if (!method_ok) return respond(method_not_allowed(allow));
   if (!authorized(req)) {
     return respond(error(401, "unauthorized", "send Authorization: Bearer <api key>"));
@@ -172,8 +173,9 @@ void Api::push(const HttpRequest& req, const Responder& respond) {
   auto body = std::get<json>(std::move(parsed));
   const auto uid = body.find("uid");
   if (uid == body.end() || !uid->is_string() || !is_valid_id(uid->get_ref<const std::string&>())) {
-    return respond(error(422, "invalid", "uid must be a string of 1-128 characters without / + # "
-                                         "or white space"));
+    return respond(error(422, "invalid",
+                         "uid must be a string of 1-128 characters without / + # "
+                         "or white space"));
   }
   if (!body.contains("data")) return respond(error(422, "invalid", "data is required"));
   auto event = std::make_shared<json>(json{{"type", "push"}, {"data", std::move(body["data"])}});
@@ -187,7 +189,8 @@ void Api::push(const HttpRequest& req, const Responder& respond) {
         out.events.push_back(std::move(stored));
       },
       [respond, seq](TaskOutcome& out) {
-        if (!out.ok) return respond(error(503, "unavailable", "the push was not stored: " + out.error));
+        if (!out.ok)
+          return respond(error(503, "unavailable", "the push was not stored: " + out.error));
         respond(json_response(202, {{"seq", *seq}, {"delivered", out.delivered}}));
       }});
 }
@@ -197,7 +200,8 @@ void Api::create_ticket(const HttpRequest& req, const Responder& respond) {
   if (auto* r = std::get_if<HttpResponse>(&parsed)) return respond(std::move(*r));
   auto made = ticket_from_json(std::get<json>(parsed), now_ms());
   if (auto* err = std::get_if<std::string>(&made)) return respond(error(422, "invalid", *err));
-  const bool code_given = std::get<json>(parsed).contains("code") && !std::get<json>(parsed)["code"].is_null();
+  const bool code_given =
+      std::get<json>(parsed).contains("code") && !std::get<json>(parsed)["code"].is_null();
   auto ticket = std::make_shared<Ticket>(std::get<Ticket>(std::move(made)));
   auto conflict = std::make_shared<bool>(false);
   writer_.submit(WriteTask{
@@ -213,8 +217,10 @@ void Api::create_ticket(const HttpRequest& req, const Responder& respond) {
         store.insert_ticket(*ticket);
       },
       [respond, ticket, conflict](TaskOutcome& out) {
-        if (!out.ok) return respond(error(503, "unavailable", "the ticket was not stored: " + out.error));
-        if (*conflict) return respond(error(409, "conflict", "a ticket with code " + ticket->code + " exists"));
+        if (!out.ok)
+          return respond(error(503, "unavailable", "the ticket was not stored: " + out.error));
+        if (*conflict)
+          return respond(error(409, "conflict", "a ticket with code " + ticket->code + " exists"));
         respond(json_response(201, ticket_json(*ticket)));
       }});
 }
@@ -233,15 +239,16 @@ void Api::get_ticket(const std::string& code, const Responder& respond) {
 
 void Api::revoke_ticket(const std::string& code, const Responder& respond) {
   auto ticket = std::make_shared<std::optional<Ticket>>();
-  writer_.submit(WriteTask{
-      [code, ticket](Store& store, TaskOutcome&) {
-        if (store.revoke_ticket(code)) *ticket = store.find_ticket(code);
-      },
-      [respond, code, ticket](TaskOutcome& out) {
-        if (!out.ok) return respond(error(503, "unavailable", out.error));
-        if (!*ticket) return respond(error(404, "not_found", "no ticket with code " + code));
-        respond(json_response(200, ticket_json(**ticket)));
-      }});
+  writer_.submit(WriteTask{[code, ticket](Store& store, TaskOutcome&) {
+                             if (store.revoke_ticket(code)) *ticket = store.find_ticket(code);
+                           },
+                           [respond, code, ticket](TaskOutcome& out) {
+                             if (!out.ok) return respond(error(503, "unavailable", out.error));
+                             if (!*ticket)
+                               return respond(
+                                   error(404, "not_found", "no ticket with code " + code));
+                             respond(json_response(200, ticket_json(**ticket)));
+                           }});
 }
 
 void Api::create_token(const HttpRequest& req, const Responder& respond) {
@@ -250,8 +257,9 @@ void Api::create_token(const HttpRequest& req, const Responder& respond) {
   const auto& body = std::get<json>(parsed);
   const auto uid = body.find("uid");
   if (uid == body.end() || !uid->is_string() || !is_valid_id(uid->get_ref<const std::string&>())) {
-    return respond(error(422, "invalid", "uid must be a string of 1-128 characters without / + # "
-                                         "or white space"));
+    return respond(error(422, "invalid",
+                         "uid must be a string of 1-128 characters without / + # "
+                         "or white space"));
   }
   std::int64_t ttl = 3600;
   if (const auto it = body.find("ttl_s"); it != body.end() && !it->is_null()) {
@@ -264,8 +272,9 @@ void Api::create_token(const HttpRequest& req, const Responder& respond) {
     ttl = it->get<std::int64_t>();
   }
   const std::int64_t now = now_ms() / 1000;
-  respond(json_response(201, {{"token", sign_token(uid->get<std::string>(), ttl, config_.jwt_secret, now)},
-                              {"expires_at", format_rfc3339((now + ttl) * 1000)}}));
+  respond(json_response(
+      201, {{"token", sign_token(uid->get<std::string>(), ttl, config_.jwt_secret, now)},
+            {"expires_at", format_rfc3339((now + ttl) * 1000)}}));
 }
 
 }  // namespace tb

@@ -213,7 +213,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
     nlohmann::json welcome = {
         {"type", "welcome"}, {"uid", uid_}, {"seq", r->last_seq}, {"recovered", r->recovered}};
     send(std::make_shared<const std::string>(welcome.dump()), false);
-    last_sent_ = since_ ? *since_ : r->last_seq;
+    // A client ahead of the log (it saw another database) gets everything from now on.
+    last_sent_ = since_ && *since_ <= r->last_seq ? *since_ : r->last_seq;
     if (since_) metrics().ws_replays.fetch_add(1);
     for (auto& e : r->events) {
       if (e.seq <= last_sent_) continue;

@@ -24,6 +24,11 @@ ScanProcessor::~ScanProcessor() {
 }
 
 void ScanProcessor::start() {
+  if (options_.maintenance) {  // once before anything is served: retention applies from the start
+    std::vector<Job> batch;
+    batch.emplace_back(WriteTask{options_.maintenance, nullptr});
+    process(batch);
+  }
   thread_ = std::thread([this] { run(); });
 }
 

@@ -75,8 +75,8 @@ Bridge::Bridge(const TempDir& dir, std::string mqtt_url, std::vector<std::string
       log_path_(dir.file("bridge.log")),
       extra_(std::move(extra_args)),
       http_port_(free_port()) {
-  write_file(secret_, "test-secret-0123456789abcdef0123456789\n");
-  write_file(api_key_, "test-api-key-0123456789\n");
+  write_file(secret_, std::string(kSecret) + "\n");
+  write_file(api_key_, std::string(kApiKey) + "\n");
 }
 
 Bridge::~Bridge() {

@@ -44,6 +44,7 @@ class Mosquitto {
 class Bridge {
  public:
   Bridge(const TempDir& dir, std::string mqtt_url, std::vector<std::string> extra_args = {});
+  void set_extra_args(std::vector<std::string> extra) { extra_ = std::move(extra); }
   ~Bridge();
   // Starts and waits until /healthz says 200; false (and the log) when it does not come up.
   bool start(std::chrono::milliseconds timeout = std::chrono::seconds(15));
@@ -56,6 +57,9 @@ class Bridge {
   // Runs `ticket-bridge ARGS... --db <db> --jwt-secret-file <secret>` to completion.
   RunResult cli(std::vector<std::string> args, const std::string& stdin_text = {}) const;
   std::vector<std::string> common_args() const;
+  static constexpr const char* kSecret = "test-secret-0123456789abcdef0123456789";
+  static constexpr const char* kApiKey = "test-api-key-0123456789";
+  int pid() const { return child_.pid(); }
 
  private:
   std::string dir_, mqtt_url_, db_, secret_, api_key_, log_path_;

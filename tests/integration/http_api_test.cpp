@@ -1,0 +1,186 @@
+// The HTTP API over real sockets: tickets, tokens, push, errors, keep-alive.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "brokers.hpp"
+#include "jwt.hpp"
+
+namespace {
+
+using nlohmann::json;
+using tbtest::Bridge;
+
+class HttpApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<tbtest::Mosquitto>(dir_);
+    bridge_ = std::make_unique<Bridge>(dir_, broker_->url());
+    ASSERT_TRUE(bridge_->start()) << bridge_->log();
+  }
+
+  tbtest::HttpReply call(const std::string& method, const std::string& target,
+                         const std::string& body = {}, bool with_key = true) {
+    const std::string headers =
+        with_key ? std::string("Authorization: Bearer ") + Bridge::kApiKey + "\r\n" : "";
+    return tbtest::http_request(bridge_->http_port(), method, target, body, headers);
+  }
+
+  static json body(const tbtest::HttpReply& r) { return json::parse(r.body, nullptr, false); }
+
+  tbtest::TempDir dir_;
+  std::unique_ptr<tbtest::Mosquitto> broker_;
+  std::unique_ptr<Bridge> bridge_;
+};
+
+TEST_F(HttpApi, TicketLifecycle) {
+  auto r = call("POST", "/api/v1/tickets",
+                R"({"uid":"42","code":"API1","holder":"A. Example","max_entries":2,"reentry":true,
+                    "valid_from":"2026-01-01T00:00:00Z","gates":["north","south"],"extra":"ignored"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(body(r)["code"], "API1");
+  EXPECT_EQ(body(r)["gates"], json::array({"north", "south"}));
+  EXPECT_EQ(body(r)["valid_from"], "2026-01-01T00:00:00.000Z");
+
+  r = call("POST", "/api/v1/tickets", R"({"uid":"42","code":"API1"})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(body(r)["error"], "conflict");
+
+  r = call("POST", "/api/v1/tickets", R"({"uid":"42"})");
+  ASSERT_EQ(r.status, 201);
+  EXPECT_EQ(body(r)["code"].get<std::string>().size(), 12U);
+
+  // A scan, so that the ticket shows its use.
+  tbtest::TestClient scanner(broker_->url(), "scanner");
+  scanner.subscribe("tickets/result/s");
+  scanner.publish("tickets/scan", R"({"scan_id":"h:1","code":"API1","scanner":"s","gate":"north"})");
+  ASSERT_TRUE(scanner.next("tickets/result/s"));
+
+  r = call("GET", "/api/v1/tickets/API1");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(body(r)["entries"], 1);
+  ASSERT_EQ(body(r)["last_scans"].size(), 1U);
+  EXPECT_EQ(body(r)["last_scans"][0]["status"], "admitted");
+
+  r = call("DELETE", "/api/v1/tickets/API1");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(body(r)["state"], "revoked");
+  scanner.publish("tickets/scan", R"({"scan_id":"h:2","code":"API1","scanner":"s","gate":"north"})");
+  auto m = scanner.next("tickets/result/s");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(json::parse(m->payload)["reason"], "revoked");
+
+  EXPECT_EQ(call("GET", "/api/v1/tickets/NOPE").status, 404);
+  EXPECT_EQ(call("DELETE", "/api/v1/tickets/NOPE").status, 404);
+}
+
+TEST_F(HttpApi, InvalidTicketsAreRefusedAndNothingIsHalfWritten) {
+  const std::vector<std::string> bad = {
+      R"({})",
+      R"({"uid":42})",
+      R"({"uid":"a/b"})",
+      R"({"uid":"42","code":"has space"})",
+      R"({"uid":"42","code":"X1","max_entries":-1})",
+      R"({"uid":"42","code":"X1","max_entries":"2"})",
+      R"({"uid":"42","code":"X1","reentry":"yes"})",
+      R"({"uid":"42","code":"X1","valid_from":"tomorrow"})",
+      R"({"uid":"42","code":"X1","valid_from":"2026-02-01T00:00:00Z","valid_until":"2026-01-01T00:00:00Z"})",
+      R"({"uid":"42","code":"X1","gates":"north"})",
+      R"({"uid":"42","code":"X1","gates":[1]})",
+  };
+  for (const auto& b : bad) {
+    const auto r = call("POST", "/api/v1/tickets", b);
+    EXPECT_EQ(r.status, 422) << b << " -> " << r.body;
+    EXPECT_EQ(body(r)["error"], "invalid") << b;
+    EXPECT_TRUE(body(r)["detail"].is_string());
+  }
+  EXPECT_EQ(call("GET", "/api/v1/tickets/X1").status, 404);
+}
+
+TEST_F(HttpApi, ErrorsHaveTheRightStatus) {
+  EXPECT_EQ(call("POST", "/api/v1/push", R"({"uid":"42","data":1})", false).status, 401);
+  EXPECT_EQ(tbtest::http_request(bridge_->http_port(), "POST", "/api/v1/push", "{}",
+                                 "Authorization: Bearer wrong-key\r\n")
+                .status,
+            401);
+  EXPECT_EQ(tbtest::http_request(bridge_->http_port(), "POST", "/api/v1/push", "{}",
+                                 std::string("Authorization: Basic ") + Bridge::kApiKey + "\r\n")
+                .status,
+            401);
+  EXPECT_EQ(call("POST", "/api/v1/push", "{not json").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/push", "[1,2]").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/push", R"({"uid":"42"})").status, 422);
+  EXPECT_EQ(call("POST", "/api/v1/push", R"({"uid":"4 2","data":1})").status, 422);
+  EXPECT_EQ(call("GET", "/api/v1/push").status, 405);
+  EXPECT_EQ(call("PUT", "/api/v1/tickets/X").status, 405);
+  EXPECT_EQ(call("GET", "/nope").status, 404);
+  const auto big = call("POST", "/api/v1/push", R"({"uid":"42","data":")" + std::string(70000, 'x') + "\"}");
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(body(big)["error"], "payload_too_large");
+  // Health and metrics need no key.
+  EXPECT_EQ(call("GET", "/healthz", "", false).status, 200);
+  const auto metrics = call("GET", "/metrics", "", false);
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find(R"(ticket_bridge_http_requests_total{route="/api/v1/push",status="401"} 3)"),
+            std::string::npos)
+      << metrics.body;
+}
+
+TEST_F(HttpApi, TokensWork) {
+  auto r = call("POST", "/api/v1/tokens", R"({"uid":"42","ttl_s":60})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto v = tb::verify_token(body(r)["token"].get<std::string>(), Bridge::kSecret, tb::now_ms() / 1000);
+  ASSERT_TRUE(std::holds_alternative<tb::TokenClaims>(v));
+  EXPECT_EQ(std::get<tb::TokenClaims>(v).uid, "42");
+  EXPECT_LE(std::get<tb::TokenClaims>(v).exp, tb::now_ms() / 1000 + 61);
+  r = call("POST", "/api/v1/tokens", R"({"uid":"42"})");  // default TTL: one hour
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", R"({"uid":"42","ttl_s":0})").status, 422);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", R"({"uid":"42","ttl_s":"1h"})").status, 422);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", R"({"ttl_s":60})").status, 422);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", R"({"uid":"42"})", false).status, 401);
+}
+
+TEST_F(HttpApi, PushIsStoredWithASeqAndPublishedOverMqtt) {
+  tbtest::TestClient app(broker_->url(), "native-app");
+  app.subscribe("users/42/events");
+  auto r = call("POST", "/api/v1/push", R"({"uid":"42","data":{"msg":"doors open at 19:00"}})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(body(r), (json{{"seq", 1}, {"delivered", 0}}));
+  r = call("POST", "/api/v1/push", R"({"uid":"42","data":null})");
+  EXPECT_EQ(body(r)["seq"], 2);
+  const auto m = app.next("users/42/events");
+  ASSERT_TRUE(m);
+  const json e = json::parse(m->payload);
+  EXPECT_EQ(e["type"], "push");
+  EXPECT_EQ(e["seq"], 1);
+  EXPECT_EQ(e["data"]["msg"], "doors open at 19:00");
+}
+
+TEST_F(HttpApi, KeepAliveServesSeveralRequestsOnOneConnection) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(bridge_->http_port());
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  for (int i = 0; i < 3; ++i) {
+    const std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+    char buf[4096];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0) << "the connection was closed after request " << i;
+    got.assign(buf, static_cast<std::size_t>(n));
+    EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0U) << got;
+  }
+  close(fd);
+}
+
+}  // namespace

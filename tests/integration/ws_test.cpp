@@ -1,0 +1,350 @@
+// The WebSocket gateway with real clients over real sockets, against a real bridge and broker.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "brokers.hpp"
+#include "jwt.hpp"
+#include "ws_client.hpp"
+
+namespace {
+
+using nlohmann::json;
+using tbtest::Bridge;
+using tbtest::WsClient;
+
+std::string token_for(const std::string& uid, std::int64_t ttl = 3600,
+                      const std::string& secret = Bridge::kSecret) {
+  return tb::sign_token(uid, ttl, secret, tb::now_ms() / 1000);
+}
+
+std::string auth_header() { return std::string("Authorization: Bearer ") + Bridge::kApiKey + "\r\n"; }
+
+class Ws : public ::testing::Test {
+ protected:
+  void SetUp() override { start({}); }
+
+  void start(std::vector<std::string> extra) {
+    if (!broker_) broker_ = std::make_unique<tbtest::Mosquitto>(dir_);
+    bridge_ = std::make_unique<Bridge>(dir_, broker_->url(), std::move(extra));
+    ASSERT_TRUE(bridge_->start()) << bridge_->log();
+  }
+
+  void restart(std::vector<std::string> extra) {
+    const auto port = bridge_->http_port();
+    (void)port;
+    ASSERT_EQ(bridge_->stop(SIGTERM), 0);
+    bridge_->set_extra_args(std::move(extra));
+    ASSERT_TRUE(bridge_->start()) << bridge_->log();
+  }
+
+  tbtest::HttpReply push(const std::string& uid, const json& data) {
+    return tbtest::http_request(bridge_->http_port(), "POST", "/api/v1/push",
+                                json{{"uid", uid}, {"data", data}}.dump(), auth_header());
+  }
+
+  std::unique_ptr<WsClient> connect(bool read = true, int rcvbuf = 0) {
+    return std::make_unique<WsClient>(loop_, bridge_->http_port(), read, rcvbuf);
+  }
+
+  static json next_json(WsClient& c, std::chrono::milliseconds t = std::chrono::seconds(5)) {
+    auto m = c.next(t);
+    return m ? json::parse(*m) : json();
+  }
+
+  tbtest::TempDir dir_;
+  std::unique_ptr<tbtest::Mosquitto> broker_;
+  std::unique_ptr<Bridge> bridge_;
+  tbtest::WsLoop loop_;  // after the bridge: destroyed before it, with its clients gone
+};
+
+TEST_F(Ws, WelcomeThenLiveEventsFromScansAndPushes) {
+  ASSERT_EQ(bridge_->cli({"tickets", "add", "--uid", "42", "--code", "W1"}).exit_code, 0);
+  auto c = connect();
+  c->hello(token_for("42"));
+  const json w = next_json(*c);
+  EXPECT_EQ(w, (json{{"type", "welcome"}, {"uid", "42"}, {"seq", 0}, {"recovered", true}}));
+
+  tbtest::TestClient scanner(broker_->url(), "scanner");
+  scanner.publish("tickets/scan", R"({"scan_id":"w:1","code":"W1","scanner":"s","gate":"north"})");
+  const json e = next_json(*c);
+  EXPECT_EQ(e["type"], "ticket.admitted");
+  EXPECT_EQ(e["seq"], 1);
+  EXPECT_EQ(e["code"], "W1");
+  EXPECT_EQ(e["gate"], "north");
+
+  const auto r = push("42", {{"hello", "world"}});
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(json::parse(r.body), (json{{"seq", 2}, {"delivered", 1}}));
+  const json p = next_json(*c);
+  EXPECT_EQ(p["type"], "push");
+  EXPECT_EQ(p["seq"], 2);
+  EXPECT_EQ(p["data"], (json{{"hello", "world"}}));
+  EXPECT_TRUE(p["at"].is_string());
+}
+
+TEST_F(Ws, RefusesForgedExpiredAndMissingTokens) {
+  const std::string hs256 = R"({"alg":"HS256","typ":"JWT"})";
+  const auto exp = std::to_string(tb::now_ms() / 1000 + 3600);
+  const std::vector<std::pair<std::string, std::string>> hellos = {
+      {"wrong secret", json{{"type", "hello"}, {"token", token_for("42", 3600, "another-secret-0123456789")}}.dump()},
+      {"expired", json{{"type", "hello"}, {"token", token_for("42", -10)}}.dump()},
+      {"alg none", json{{"type", "hello"},
+                        {"token", tb::base64url_encode(R"({"alg":"none"})") + "." +
+                                      tb::base64url_encode(R"({"sub":"42","exp":)" + exp + "}") + "."}}
+                       .dump()},
+      {"alg switch to HS512",
+       json{{"type", "hello"},
+            {"token", tb::sign_jwt(R"({"alg":"HS512"})", R"({"sub":"42","exp":)" + exp + "}", Bridge::kSecret)}}
+           .dump()},
+      {"missing exp",
+       json{{"type", "hello"}, {"token", tb::sign_jwt(hs256, R"({"sub":"42"})", Bridge::kSecret)}}.dump()},
+      {"no token", R"({"type":"hello"})"},
+      {"token not a string", R"({"type":"hello","token":42})"},
+      {"not JSON", "hello, I am uid 42"},
+      {"self-declared uid (the old design)", R"({"type":"hello","uid":"42"})"},
+      {"negative since", json{{"type", "hello"}, {"token", token_for("42")}, {"since", -1}}.dump()},
+  };
+  for (const auto& [name, hello] : hellos) {
+    SCOPED_TRACE(name);
+    auto c = connect();
+    c->send(hello);
+    EXPECT_EQ(next_json(*c), (json{{"type", "error"}, {"reason", "unauthorized"}}));
+    EXPECT_EQ(c->wait_closed(), 1008);
+  }
+  const auto m = tbtest::http_request(bridge_->http_port(), "GET", "/metrics");
+  EXPECT_NE(m.body.find("ticket_bridge_ws_auth_failures_total " + std::to_string(hellos.size())),
+            std::string::npos);
+}
+
+TEST_F(Ws, NoHelloInTimeIsUnauthorized) {
+  restart({"--ws-hello-timeout-ms", "300"});
+  auto c = connect();
+  EXPECT_EQ(next_json(*c, std::chrono::seconds(3)), (json{{"type", "error"}, {"reason", "unauthorized"}}));
+  EXPECT_EQ(c->wait_closed(), 1008);
+}
+
+TEST_F(Ws, AUidOnlyHearsItsOwnEvents) {
+  auto mine = connect();
+  auto other = connect();
+  mine->hello(token_for("42"));
+  other->hello(token_for("43"));
+  EXPECT_EQ(next_json(*mine)["uid"], "42");
+  EXPECT_EQ(next_json(*other)["uid"], "43");
+  push("42", "for 42");
+  EXPECT_EQ(next_json(*mine)["data"], "for 42");
+  EXPECT_FALSE(other->next(std::chrono::milliseconds(300)));
+}
+
+TEST_F(Ws, EveryConnectionOfAUidGetsEveryEvent) {
+  std::vector<std::unique_ptr<WsClient>> cs;
+  for (int i = 0; i < 3; ++i) {
+    cs.push_back(connect());
+    cs.back()->hello(token_for("42"));
+    EXPECT_EQ(next_json(*cs.back())["type"], "welcome");
+  }
+  const auto r = push("42", {{"n", 1}});
+  EXPECT_EQ(json::parse(r.body)["delivered"], 3);
+  for (auto& c : cs) EXPECT_EQ(next_json(*c)["data"]["n"], 1);
+}
+
+TEST_F(Ws, ReplaysWhatWasMissedThenGoesLive) {
+  for (int i = 1; i <= 3; ++i) ASSERT_EQ(push("42", i).status, 202);
+  auto c = connect();
+  c->hello(token_for("42"), 1);
+  EXPECT_EQ(next_json(*c), (json{{"type", "welcome"}, {"uid", "42"}, {"seq", 3}, {"recovered", true}}));
+  EXPECT_EQ(next_json(*c)["seq"], 2);
+  EXPECT_EQ(next_json(*c)["seq"], 3);
+  push("42", 4);
+  EXPECT_EQ(next_json(*c)["seq"], 4);
+
+  // Without since: no replay, only what comes next.
+  auto fresh = connect();
+  fresh->hello(token_for("42"));
+  EXPECT_EQ(next_json(*fresh)["seq"], 4);
+  EXPECT_FALSE(fresh->next(std::chrono::milliseconds(300)));
+
+  // A since ahead of the log: not recovered.
+  auto ahead = connect();
+  ahead->hello(token_for("42"), 99);
+  const json w = next_json(*ahead);
+  EXPECT_EQ(w["recovered"], false);
+  EXPECT_EQ(w["seq"], 4);
+}
+
+TEST_F(Ws, ReplayAcrossARestartAndRetention) {
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(push("42", i).status, 202);
+  restart({"--retention-events", "2"});  // pruning runs at start
+  auto c = connect();
+  c->hello(token_for("42"), 0);
+  const json w = next_json(*c);
+  EXPECT_EQ(w["seq"], 5);
+  EXPECT_EQ(w["recovered"], false);  // 1..3 are gone
+  EXPECT_EQ(next_json(*c)["seq"], 4);
+  EXPECT_EQ(next_json(*c)["seq"], 5);
+  auto d = connect();
+  d->hello(token_for("42"), 3);
+  EXPECT_EQ(next_json(*d)["recovered"], true);  // everything after 3 is held
+  EXPECT_EQ(next_json(*d)["data"], 4);
+  ASSERT_EQ(push("42", 6).status, 202);
+  EXPECT_EQ(json::parse(push("42", 7).body)["seq"], 7);  // seq continues across the restart
+}
+
+TEST_F(Ws, NoGapNoDuplicateAtTheReplayLiveBoundary) {
+  constexpr int kEvents = 300;
+  std::atomic<bool> done{false};
+  std::thread pusher([&] {
+    for (int i = 0; i < kEvents; ++i) ASSERT_EQ(push("7", i).status, 202);
+    done = true;
+  });
+  // Clients join while events are being committed, each from the seq it last saw.
+  std::vector<std::pair<std::int64_t, std::unique_ptr<WsClient>>> clients;
+  std::int64_t since = 0;
+  while (!done && clients.size() < 30) {
+    auto c = connect();
+    c->hello(token_for("7"), since);
+    clients.emplace_back(since, std::move(c));
+    since += 7;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pusher.join();
+  ASSERT_GT(clients.size(), 3U);
+  for (auto& [from, c] : clients) {
+    SCOPED_TRACE("since " + std::to_string(from));
+    const json w = next_json(*c);
+    ASSERT_EQ(w["type"], "welcome");
+    std::int64_t expect = from + 1;
+    if (from > w["seq"].get<std::int64_t>()) expect = w["seq"].get<std::int64_t>() + 1;
+    while (expect <= kEvents) {
+      const json e = next_json(*c);
+      ASSERT_FALSE(e.is_null()) << "missing seq " << expect;
+      ASSERT_EQ(e["seq"], expect);
+      ++expect;
+    }
+    EXPECT_FALSE(c->next(std::chrono::milliseconds(50))) << "duplicate after the last event";
+  }
+}
+
+TEST_F(Ws, AClientThatStopsReadingIsClosedAndMemoryStaysFlat) {
+  restart({"--ws-max-queue-bytes", "65536"});
+  auto reader = connect();
+  reader->hello(token_for("9"));
+  next_json(*reader);
+  auto stalled = connect(/*read=*/false, /*rcvbuf=*/4096);
+  stalled->hello(token_for("9"));
+
+  const auto rss_kib = [&] {
+    const std::string status = tbtest::read_file("/proc/" + std::to_string(bridge_->pid()) + "/status");
+    const auto at = status.find("VmRSS:");
+    return std::stol(status.substr(at + 6));
+  };
+  const long before = rss_kib();
+  const json big = std::string(16 * 1024, 'x');
+  for (int i = 0; i < 1500; ++i) {  // 24 MB of events for a client that reads none of them
+    ASSERT_EQ(push("9", big).status, 202);
+    if (i % 100 == 0) reader->next(std::chrono::milliseconds(0));
+  }
+  const long growth_kib = rss_kib() - before;
+  EXPECT_LT(growth_kib, 12 * 1024) << "the bridge kept what the stalled client did not read";
+
+  stalled->start_reading();
+  const auto code = stalled->wait_closed(std::chrono::seconds(10));
+  ASSERT_TRUE(code.has_value()) << "the stalled client is still connected";
+  EXPECT_TRUE(*code == 1013 || *code == 0) << *code;  // 0: cut before the close frame got out
+  const auto m = tbtest::http_request(bridge_->http_port(), "GET", "/metrics");
+  EXPECT_NE(m.body.find("ticket_bridge_ws_slow_consumer_closes_total 1"), std::string::npos) << m.body;
+  // The reading client of the same uid was not harmed.
+  ASSERT_EQ(push("9", "still here").status, 202);
+  bool seen = false;
+  while (auto msg = reader->next(std::chrono::seconds(2))) {
+    if (json::parse(*msg)["data"] == "still here") {
+      seen = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
+TEST_F(Ws, AClientThatDoesNotAnswerPingsIsClosed) {
+  restart({"--ws-ping-interval-ms", "200", "--ws-pong-timeout-ms", "200"});
+  auto alive = connect();
+  alive->hello(token_for("5"));
+  ASSERT_EQ(next_json(*alive)["type"], "welcome");
+  auto silent = connect(/*read=*/false);
+  silent->hello(token_for("5"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  silent->start_reading();
+  EXPECT_TRUE(silent->wait_closed(std::chrono::seconds(3)).has_value());
+  // The one that answers pings (Beast answers while a read is pending) is still served.
+  EXPECT_FALSE(alive->wait_closed(std::chrono::milliseconds(10)).has_value());
+  push("5", "ping-pong");
+  EXPECT_EQ(next_json(*alive)["data"], "ping-pong");
+}
+
+TEST_F(Ws, GracefulShutdownSendsGoingAway) {
+  auto c = connect();
+  c->hello(token_for("42"));
+  ASSERT_EQ(next_json(*c)["type"], "welcome");
+  EXPECT_EQ(bridge_->stop(SIGTERM), 0);
+  EXPECT_EQ(c->wait_closed(), 1001);
+}
+
+TEST_F(Ws, AThousandConnectionsOfAHundredUidsGetExactlyTheirOwnEvents) {
+  constexpr int kUids = 100, kPerUid = 10;
+  std::vector<std::unique_ptr<WsClient>> cs;
+  for (int i = 0; i < kUids * kPerUid; ++i) {
+    cs.push_back(connect());
+    cs.back()->hello(token_for("u" + std::to_string(i % kUids)));
+  }
+  for (auto& c : cs) ASSERT_EQ(next_json(*c)["type"], "welcome");
+  for (int u = 0; u < kUids; ++u) {
+    const auto r = push("u" + std::to_string(u), {{"for", u}});
+    ASSERT_EQ(r.status, 202);
+    EXPECT_EQ(json::parse(r.body)["delivered"], kPerUid);
+  }
+  for (int i = 0; i < kUids * kPerUid; ++i) {
+    const json e = next_json(*cs[i]);
+    ASSERT_EQ(e["data"]["for"], i % kUids) << "connection " << i;
+    EXPECT_FALSE(cs[i]->next(std::chrono::milliseconds(0)));
+  }
+}
+
+TEST_F(Ws, APythonWebsocketsClientWeDidNotWrite) {
+  const std::string script = R"PY(
+import asyncio, json, sys, urllib.request
+import websockets
+
+async def main(port, token, api_key):
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        await ws.send(json.dumps({"type": "hello", "token": token}))
+        welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert welcome["type"] == "welcome" and welcome["uid"] == "py", welcome
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/push", method="POST",
+            data=json.dumps({"uid": "py", "data": {"from": "python"}}).encode(),
+            headers={"Authorization": "Bearer " + api_key, "Content-Type": "application/json"})
+        await asyncio.get_running_loop().run_in_executor(None, urllib.request.urlopen, req)
+        event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert event["type"] == "push" and event["data"] == {"from": "python"}, event
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        await ws.send(json.dumps({"type": "hello", "token": "forged"}))
+        assert json.loads(await ws.recv()) == {"type": "error", "reason": "unauthorized"}
+        try:
+            await asyncio.wait_for(ws.recv(), 5)
+        except websockets.ConnectionClosed as e:
+            assert e.code == 1008, e.code
+    print("python client ok")
+
+asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
+)PY";
+  tbtest::write_file(dir_.file("client.py"), script);
+  // Debian's interpreter, which has Debian's python3-websockets (tools/setup.sh installs it).
+  const auto r = tbtest::run({"/usr/bin/python3", dir_.file("client.py"), std::to_string(bridge_->http_port()),
+                              token_for("py"), Bridge::kApiKey});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("python client ok"), std::string::npos);
+}
+
+}  // namespace
