@@ -57,7 +57,8 @@ TEST_F(HttpApi, TicketLifecycle) {
   // A scan, so that the ticket shows its use.
   tbtest::TestClient scanner(broker_->url(), "scanner");
   scanner.subscribe("tickets/result/s");
-  scanner.publish("tickets/scan", R"({"scan_id":"h:1","code":"API1","scanner":"s","gate":"north"})");
+  scanner.publish("tickets/scan",
+                  R"({"scan_id":"h:1","code":"API1","scanner":"s","gate":"north"})");
   ASSERT_TRUE(scanner.next("tickets/result/s"));
 
   r = call("GET", "/api/v1/tickets/API1");
@@ -69,7 +70,8 @@ TEST_F(HttpApi, TicketLifecycle) {
   r = call("DELETE", "/api/v1/tickets/API1");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(body(r)["state"], "revoked");
-  scanner.publish("tickets/scan", R"({"scan_id":"h:2","code":"API1","scanner":"s","gate":"north"})");
+  scanner.publish("tickets/scan",
+                  R"({"scan_id":"h:2","code":"API1","scanner":"s","gate":"north"})");
   auto m = scanner.next("tickets/result/s");
   ASSERT_TRUE(m);
   EXPECT_EQ(json::parse(m->payload)["reason"], "revoked");
@@ -118,14 +120,16 @@ TEST_F(HttpApi, ErrorsHaveTheRightStatus) {
   EXPECT_EQ(call("GET", "/api/v1/push").status, 405);
   EXPECT_EQ(call("PUT", "/api/v1/tickets/X").status, 405);
   EXPECT_EQ(call("GET", "/nope").status, 404);
-  const auto big = call("POST", "/api/v1/push", R"({"uid":"42","data":")" + std::string(70000, 'x') + "\"}");
+  const auto big =
+      call("POST", "/api/v1/push", R"({"uid":"42","data":")" + std::string(70000, 'x') + "\"}");
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(body(big)["error"], "payload_too_large");
   // Health and metrics need no key.
   EXPECT_EQ(call("GET", "/healthz", "", false).status, 200);
   const auto metrics = call("GET", "/metrics", "", false);
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find(R"(ticket_bridge_http_requests_total{route="/api/v1/push",status="401"} 3)"),
+  EXPECT_NE(metrics.body.find(
+                R"(ticket_bridge_http_requests_total{route="/api/v1/push",status="401"} 3)"),
             std::string::npos)
       << metrics.body;
 }
@@ -133,7 +137,8 @@ TEST_F(HttpApi, ErrorsHaveTheRightStatus) {
 TEST_F(HttpApi, TokensWork) {
   auto r = call("POST", "/api/v1/tokens", R"({"uid":"42","ttl_s":60})");
   ASSERT_EQ(r.status, 201) << r.body;
-  const auto v = tb::verify_token(body(r)["token"].get<std::string>(), Bridge::kSecret, tb::now_ms() / 1000);
+  const auto v =
+      tb::verify_token(body(r)["token"].get<std::string>(), Bridge::kSecret, tb::now_ms() / 1000);
   ASSERT_TRUE(std::holds_alternative<tb::TokenClaims>(v));
   EXPECT_EQ(std::get<tb::TokenClaims>(v).uid, "42");
   EXPECT_LE(std::get<tb::TokenClaims>(v).exp, tb::now_ms() / 1000 + 61);

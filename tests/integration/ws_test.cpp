@@ -21,7 +21,9 @@ std::string token_for(const std::string& uid, std::int64_t ttl = 3600,
   return tb::sign_token(uid, ttl, secret, tb::now_ms() / 1000);
 }
 
-std::string auth_header() { return std::string("Authorization: Bearer ") + Bridge::kApiKey + "\r\n"; }
+std::string auth_header() {
+  return std::string("Authorization: Bearer ") + Bridge::kApiKey + "\r\n";
+}
 
 class Ws : public ::testing::Test {
  protected:
@@ -90,18 +92,23 @@ TEST_F(Ws, RefusesForgedExpiredAndMissingTokens) {
   const std::string hs256 = R"({"alg":"HS256","typ":"JWT"})";
   const auto exp = std::to_string(tb::now_ms() / 1000 + 3600);
   const std::vector<std::pair<std::string, std::string>> hellos = {
-      {"wrong secret", json{{"type", "hello"}, {"token", token_for("42", 3600, "another-secret-0123456789")}}.dump()},
+      {"wrong secret",
+       json{{"type", "hello"}, {"token", token_for("42", 3600, "another-secret-0123456789")}}
+           .dump()},
       {"expired", json{{"type", "hello"}, {"token", token_for("42", -10)}}.dump()},
-      {"alg none", json{{"type", "hello"},
-                        {"token", tb::base64url_encode(R"({"alg":"none"})") + "." +
-                                      tb::base64url_encode(R"({"sub":"42","exp":)" + exp + "}") + "."}}
-                       .dump()},
+      {"alg none",
+       json{{"type", "hello"},
+            {"token", tb::base64url_encode(R"({"alg":"none"})") + "." +
+                          tb::base64url_encode(R"({"sub":"42","exp":)" + exp + "}") + "."}}
+           .dump()},
       {"alg switch to HS512",
        json{{"type", "hello"},
-            {"token", tb::sign_jwt(R"({"alg":"HS512"})", R"({"sub":"42","exp":)" + exp + "}", Bridge::kSecret)}}
+            {"token", tb::sign_jwt(R"({"alg":"HS512"})", R"({"sub":"42","exp":)" + exp + "}",
+                                   Bridge::kSecret)}}
            .dump()},
       {"missing exp",
-       json{{"type", "hello"}, {"token", tb::sign_jwt(hs256, R"({"sub":"42"})", Bridge::kSecret)}}.dump()},
+       json{{"type", "hello"}, {"token", tb::sign_jwt(hs256, R"({"sub":"42"})", Bridge::kSecret)}}
+           .dump()},
       {"no token", R"({"type":"hello"})"},
       {"token not a string", R"({"type":"hello","token":42})"},
       {"not JSON", "hello, I am uid 42"},
@@ -123,7 +130,8 @@ TEST_F(Ws, RefusesForgedExpiredAndMissingTokens) {
 TEST_F(Ws, NoHelloInTimeIsUnauthorized) {
   restart({"--ws-hello-timeout-ms", "300"});
   auto c = connect();
-  EXPECT_EQ(next_json(*c, std::chrono::seconds(3)), (json{{"type", "error"}, {"reason", "unauthorized"}}));
+  EXPECT_EQ(next_json(*c, std::chrono::seconds(3)),
+            (json{{"type", "error"}, {"reason", "unauthorized"}}));
   EXPECT_EQ(c->wait_closed(), 1008);
 }
 
@@ -155,7 +163,8 @@ TEST_F(Ws, ReplaysWhatWasMissedThenGoesLive) {
   for (int i = 1; i <= 3; ++i) ASSERT_EQ(push("42", i).status, 202);
   auto c = connect();
   c->hello(token_for("42"), 1);
-  EXPECT_EQ(next_json(*c), (json{{"type", "welcome"}, {"uid", "42"}, {"seq", 3}, {"recovered", true}}));
+  EXPECT_EQ(next_json(*c),
+            (json{{"type", "welcome"}, {"uid", "42"}, {"seq", 3}, {"recovered", true}}));
   EXPECT_EQ(next_json(*c)["seq"], 2);
   EXPECT_EQ(next_json(*c)["seq"], 3);
   push("42", 4);
@@ -237,7 +246,8 @@ TEST_F(Ws, AClientThatStopsReadingIsClosedAndMemoryStaysFlat) {
   stalled->hello(token_for("9"));
 
   const auto rss_kib = [&] {
-    const std::string status = tbtest::read_file("/proc/" + std::to_string(bridge_->pid()) + "/status");
+    const std::string status =
+        tbtest::read_file("/proc/" + std::to_string(bridge_->pid()) + "/status");
     const auto at = status.find("VmRSS:");
     return std::stol(status.substr(at + 6));
   };
@@ -255,7 +265,8 @@ TEST_F(Ws, AClientThatStopsReadingIsClosedAndMemoryStaysFlat) {
   ASSERT_TRUE(code.has_value()) << "the stalled client is still connected";
   EXPECT_TRUE(*code == 1013 || *code == 0) << *code;  // 0: cut before the close frame got out
   const auto m = tbtest::http_request(bridge_->http_port(), "GET", "/metrics");
-  EXPECT_NE(m.body.find("ticket_bridge_ws_slow_consumer_closes_total 1"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("ticket_bridge_ws_slow_consumer_closes_total 1"), std::string::npos)
+      << m.body;
   // The reading client of the same uid was not harmed.
   ASSERT_EQ(push("9", "still here").status, 202);
   bool seen = false;
@@ -341,8 +352,9 @@ asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
 )PY";
   tbtest::write_file(dir_.file("client.py"), script);
   // Debian's interpreter, which has Debian's python3-websockets (tools/setup.sh installs it).
-  const auto r = tbtest::run({"/usr/bin/python3", dir_.file("client.py"), std::to_string(bridge_->http_port()),
-                              token_for("py"), Bridge::kApiKey});
+  const auto r =
+      tbtest::run({"/usr/bin/python3", dir_.file("client.py"), std::to_string(bridge_->http_port()),
+                   token_for("py"), Bridge::kApiKey});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("python client ok"), std::string::npos);
 }

@@ -21,6 +21,9 @@ std::string source_dir() {
 std::string bridge_bin() {
   return TB_BRIDGE_BIN;
 }
+std::string agent_bin() {
+  return TB_AGENT_BIN;
+}
 
 namespace {
 bool test_failed() {
@@ -165,10 +168,13 @@ TestClient::TestClient(const std::string& url, const std::string& client_id, boo
   auto create = mqtt::create_options_builder().mqtt_version(MQTTVERSION_5).finalize();
   cli_ = std::make_unique<mqtt::async_client>(url, client_id, create);
   cli_->set_message_callback([this](mqtt::const_message_ptr m) {
-    Received r{m->get_topic(), m->get_payload_str(), std::nullopt, m->is_retained()};
+    Received r{m->get_topic(), m->get_payload_str(), std::nullopt, m->is_retained(), std::nullopt};
     const auto& props = m->get_properties();
     if (props.contains(mqtt::property::CORRELATION_DATA)) {
       r.correlation = mqtt::get<mqtt::binary>(props, mqtt::property::CORRELATION_DATA);
+    }
+    if (props.contains(mqtt::property::RESPONSE_TOPIC)) {
+      r.response_topic = mqtt::get<std::string>(props, mqtt::property::RESPONSE_TOPIC);
     }
     {
       std::lock_guard lock(mu_);

@@ -20,6 +20,7 @@ namespace tbtest {
 
 std::string source_dir();  // the repository root
 std::string bridge_bin();  // the ticket-bridge executable under test
+std::string agent_bin();   // the scanner-agent executable under test
 
 // mosquitto with broker-conf/dev.conf's settings on a free port. Prints its log from the
 // destructor when the current test failed.
@@ -81,6 +82,7 @@ struct Received {
   std::string payload;
   std::optional<std::string> correlation;
   bool retained = false;
+  std::optional<std::string> response_topic;
 };
 
 // A Paho MQTT v5 client for tests: connect, subscribe, publish, and wait for messages.

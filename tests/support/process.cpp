@@ -198,40 +198,63 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
 }
 
 Child::Child(const std::vector<std::string>& argv, const std::string& log_path,
-             const std::map<std::string, std::string>& env, const std::string& cwd)
+             const std::map<std::string, std::string>& env, const std::string& cwd, bool pipe_stdin)
     : log_path_(log_path) {
   const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot open " + log_path);
+  int in_pipe[2] = {-1, -1};
+  if (pipe_stdin && pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   const ExecPlan plan(argv, env, cwd);
   pid_ = fork();
   if (pid_ == 0) {
-    const int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
+    dup2(pipe_stdin ? in_pipe[0] : devnull, 0);
     dup2(fd, 1);
     dup2(fd, 2);
     plan.exec();
   }
   close(fd);
+  close(devnull);
+  if (pipe_stdin) {
+    close(in_pipe[0]);
+    stdin_fd_ = in_pipe[1];
+  }
   if (pid_ < 0) throw std::runtime_error("fork failed");
 }
 
+void Child::write_stdin(const std::string& text) {
+  if (stdin_fd_ < 0) return;
+  const ssize_t n = write(stdin_fd_, text.data(), text.size());
+  (void)n;
+}
+
+void Child::close_stdin() {
+  if (stdin_fd_ >= 0) close(stdin_fd_);
+  stdin_fd_ = -1;
+}
+
 Child::Child(Child&& o) noexcept
-    : pid_(o.pid_), log_path_(std::move(o.log_path_)), status_(o.status_) {
+    : pid_(o.pid_), stdin_fd_(o.stdin_fd_), log_path_(std::move(o.log_path_)), status_(o.status_) {
   o.pid_ = -1;
+  o.stdin_fd_ = -1;
 }
 
 Child& Child::operator=(Child&& o) noexcept {
   if (this != &o) {
     stop(SIGKILL);
+    close_stdin();
     pid_ = o.pid_;
+    stdin_fd_ = o.stdin_fd_;
     log_path_ = std::move(o.log_path_);
     status_ = o.status_;
     o.pid_ = -1;
+    o.stdin_fd_ = -1;
   }
   return *this;
 }
 
 Child::~Child() {
+  close_stdin();
   stop(SIGKILL);
 }
 

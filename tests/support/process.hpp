@@ -56,8 +56,10 @@ RunResult run(const std::vector<std::string>& argv,
 class Child {
  public:
   Child() = default;
+  // With `pipe_stdin`, the child's standard input is a pipe fed by write_stdin().
   Child(const std::vector<std::string>& argv, const std::string& log_path,
-        const std::map<std::string, std::string>& env = {}, const std::string& cwd = {});
+        const std::map<std::string, std::string>& env = {}, const std::string& cwd = {},
+        bool pipe_stdin = false);
   Child(Child&& o) noexcept;
   Child& operator=(Child&& o) noexcept;
   ~Child();
@@ -70,9 +72,12 @@ class Child {
   // Waits for the process to end by itself; nothing when it did not end within `timeout`.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string log() const { return read_file(log_path_); }
+  void write_stdin(const std::string& text);
+  void close_stdin();
 
  private:
   pid_t pid_ = -1;
+  int stdin_fd_ = -1;
   std::string log_path_;
   int status_ = -1;
 };

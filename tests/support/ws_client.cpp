@@ -8,8 +8,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
-#include <nlohmann/json.hpp>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 namespace tbtest {
@@ -73,7 +73,9 @@ WsClient::WsClient(WsLoop& loop, std::uint16_t port, bool read, int rcvbuf)
   if (read) start_reading();
 }
 
-WsClient::~WsClient() { close(); }
+WsClient::~WsClient() {
+  close();
+}
 
 void WsClient::start_reading() {
   if (impl_->reading) return;
