@@ -15,8 +15,9 @@ self_test=0
 [ "${1:-}" = "--self-test" ] && self_test=1
 
 bash tools/setup.sh > /dev/null
-bash tools/build.sh release ticket-bridge > /dev/null
+bash tools/build.sh release ticket-bridge scanner-agent > /dev/null
 bin=$root/build/bridge/ticket-bridge
+agent=$root/build/scanner-agent/scanner-agent
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -92,7 +93,10 @@ A demo ticket for uid 42: $code
 Watch the gate's answers and the owner's events (in another terminal):
   mosquitto_sub -p $mqtt_port -v -t 'tickets/result/#' -t 'users/42/events'
 
-Play the gate (the first scan is admitted, the second is already_used):
+Play the gate with the scanner agent (type the code and Enter, as a scanner would; Ctrl-D ends):
+  $agent --broker mqtt://127.0.0.1:$mqtt_port --id gate-n-1 --gate north
+
+or with raw MQTT (the first scan is admitted, the second is already_used):
   mosquitto_pub -p $mqtt_port -q 1 -t tickets/scan -m '{"scan_id":"demo-$code-1","code":"$code","scanner":"gate-n-1","gate":"north"}'
   mosquitto_pub -p $mqtt_port -q 1 -t tickets/scan -m '{"scan_id":"demo-$code-2","code":"$code","scanner":"gate-n-1","gate":"north"}'
 
