@@ -41,10 +41,7 @@ class ConnectListener : public mqtt::iaction_listener {
 }  // namespace
 
 Agent::Agent(AgentOptions options, std::ostream& out)
-    : opt_(std::move(options)),
-      out_(out),
-      journal_(opt_.journal_path),
-      debouncer_(opt_.debounce) {
+    : opt_(std::move(options)), out_(out), journal_(opt_.journal_path), debouncer_(opt_.debounce) {
   auto create = mqtt::create_options_builder().mqtt_version(MQTTVERSION_5).finalize();
   client_ = std::make_unique<mqtt::async_client>(opt_.broker, "scanner-" + opt_.id, create);
 
@@ -58,7 +55,8 @@ Agent::Agent(AgentOptions options, std::ostream& out)
   o.set_keep_alive_interval(std::chrono::seconds(15));
   o.set_connect_timeout(std::chrono::seconds(5));
   o.set_properties(mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}});
-  o.set_will(mqtt::will_options("scanners/" + opt_.id + "/status", status_payload("offline"), 1, true));
+  o.set_will(
+      mqtt::will_options("scanners/" + opt_.id + "/status", status_payload("offline"), 1, true));
   if (opt_.username) o.set_user_name(*opt_.username);
   if (opt_.password) o.set_password(*opt_.password);
   if (opt_.cafile || opt_.certfile) {
@@ -116,9 +114,13 @@ Agent::Agent(AgentOptions options, std::ostream& out)
   }
 }
 
-Agent::~Agent() { stop(); }
+Agent::~Agent() {
+  stop();
+}
 
-void Agent::start() { worker_ = std::thread([this] { worker(); }); }
+void Agent::start() {
+  worker_ = std::thread([this] { worker(); });
+}
 
 std::chrono::milliseconds Agent::retry_delay(int sends) const {
   auto d = opt_.retry_min;
@@ -162,8 +164,8 @@ void Agent::on_line(std::string line) {
   std::optional<QueuedScan> q;
   try {
     q = journal_.add(opt_.id, line, opt_.queue_limit, [&](const std::string& scan_id) {
-      return json{{"scan_id", scan_id},     {"code", line},
-                  {"scanner", opt_.id},     {"gate", opt_.gate},
+      return json{{"scan_id", scan_id},          {"code", line},
+                  {"scanner", opt_.id},          {"gate", opt_.gate},
                   {"direction", opt_.direction}, {"scanned_at", tb::format_rfc3339(tb::now_ms())}}
           .dump();
     });
@@ -174,11 +176,13 @@ void Agent::on_line(std::string line) {
     return;
   }
   if (!q) {
-    spdlog::error("the queue is full ({} scans wait for the broker); scan refused", opt_.queue_limit);
-    print(opt_.json ? json{{"event", "refused"}, {"code", line}, {"reason", "queue full"}}.dump()
-                    : (opt_.color ? "\x1b[1;97;41m QUEUE FULL \x1b[0m" : std::string("QUEUE FULL")) +
-                          "  " + line + "  " + std::to_string(opt_.queue_limit) +
-                          " scans wait for the network - check manually");
+    spdlog::error("the queue is full ({} scans wait for the broker); scan refused",
+                  opt_.queue_limit);
+    print(opt_.json
+              ? json{{"event", "refused"}, {"code", line}, {"reason", "queue full"}}.dump()
+              : (opt_.color ? "\x1b[1;97;41m QUEUE FULL \x1b[0m" : std::string("QUEUE FULL")) +
+                    "  " + line + "  " + std::to_string(opt_.queue_limit) +
+                    " scans wait for the network - check manually");
     return;
   }
   Inflight f;
@@ -198,9 +202,9 @@ bool Agent::send(const std::string& scan_id, Inflight& f) {
   f.sends++;
   f.next_send = Clock::now() + retry_delay(f.sends);
   auto msg = mqtt::make_message("tickets/scan", f.payload, 1, false);
-  msg->set_properties(mqtt::properties{
-      {mqtt::property::RESPONSE_TOPIC, "tickets/result/" + opt_.id},
-      {mqtt::property::CORRELATION_DATA, scan_id}});
+  msg->set_properties(
+      mqtt::properties{{mqtt::property::RESPONSE_TOPIC, "tickets/result/" + opt_.id},
+                       {mqtt::property::CORRELATION_DATA, scan_id}});
   try {
     client_->publish(msg);
     return true;
@@ -236,23 +240,25 @@ void Agent::on_answer(const std::string& payload, const std::optional<std::strin
 
   const std::string status = a.value("status", "");
   if (opt_.json) {
-    json line = {{"event", "answer"}, {"scan_id", scan_id}, {"late", late}, {"message", reason_words(a)}};
-    for (const char* k : {"code", "status", "reason", "holder", "entries", "max_entries", "previous",
-                          "decided_at"}) {
+    json line = {
+        {"event", "answer"}, {"scan_id", scan_id}, {"late", late}, {"message", reason_words(a)}};
+    for (const char* k : {"code", "status", "reason", "holder", "entries", "max_entries",
+                          "previous", "decided_at"}) {
       line[k] = a.value(k, json());
     }
     print(line.dump());
   } else {
     print(answer_line(a, opt_.color, late));
   }
-  run_hook(status == "rejected" ? opt_.on_reject : opt_.on_admit,
-           {{"TB_SCAN_ID", scan_id},
-            {"TB_CODE", a.value("code", json()).is_string() ? a["code"].get<std::string>() : ""},
-            {"TB_STATUS", status},
-            {"TB_REASON", a.value("reason", json()).is_string() ? a["reason"].get<std::string>() : ""},
-            {"TB_HOLDER", a.value("holder", json()).is_string() ? a["holder"].get<std::string>() : ""},
-            {"TB_MESSAGE", reason_words(a)},
-            {"TB_LATE", late ? "1" : "0"}});
+  run_hook(
+      status == "rejected" ? opt_.on_reject : opt_.on_admit,
+      {{"TB_SCAN_ID", scan_id},
+       {"TB_CODE", a.value("code", json()).is_string() ? a["code"].get<std::string>() : ""},
+       {"TB_STATUS", status},
+       {"TB_REASON", a.value("reason", json()).is_string() ? a["reason"].get<std::string>() : ""},
+       {"TB_HOLDER", a.value("holder", json()).is_string() ? a["holder"].get<std::string>() : ""},
+       {"TB_MESSAGE", reason_words(a)},
+       {"TB_LATE", late ? "1" : "0"}});
 }
 
 void Agent::run_hook(const std::optional<std::string>& cmd,
@@ -302,7 +308,8 @@ void Agent::connect_async() {
     const double base = std::min(15000.0, 500.0 * (1 << std::min(connect_failures_, 5)));
     const auto delay = std::chrono::milliseconds(
         static_cast<long>(base * std::uniform_real_distribution<double>(0.5, 1.5)(rng)));
-    if (connect_failures_ == 1) spdlog::warn("broker {} unreachable ({}); retrying", opt_.broker, why);
+    if (connect_failures_ == 1)
+      spdlog::warn("broker {} unreachable ({}); retrying", opt_.broker, why);
     next_connect_ = Clock::now() + delay;
     cv_.notify_all();
   });
@@ -329,15 +336,20 @@ void Agent::worker() {
       if (f.timed_out || now < f.deadline) continue;
       f.timed_out = true;
       if (opt_.json) {
-        print(json{{"event", "no_answer"}, {"scan_id", scan_id}, {"code", f.code},
+        print(json{{"event", "no_answer"},
+                   {"scan_id", scan_id},
+                   {"code", f.code},
                    {"message", "NO ANSWER - check manually"}}
                   .dump());
       } else {
         print(timeout_line(f.code, opt_.color));
       }
-      run_hook(opt_.on_timeout, {{"TB_SCAN_ID", scan_id}, {"TB_CODE", f.code},
-                                 {"TB_STATUS", "no_answer"}, {"TB_REASON", "timeout"},
-                                 {"TB_HOLDER", ""}, {"TB_MESSAGE", "NO ANSWER - check manually"},
+      run_hook(opt_.on_timeout, {{"TB_SCAN_ID", scan_id},
+                                 {"TB_CODE", f.code},
+                                 {"TB_STATUS", "no_answer"},
+                                 {"TB_REASON", "timeout"},
+                                 {"TB_HOLDER", ""},
+                                 {"TB_MESSAGE", "NO ANSWER - check manually"},
                                  {"TB_LATE", "0"}});
     }
     if (connected_) {

@@ -73,7 +73,8 @@ class Agent {
   bool send(const std::string& scan_id, Inflight& f);  // under mu_
   void connect_async();
   void print(const std::string& line);
-  void run_hook(const std::optional<std::string>& cmd, const std::map<std::string, std::string>& env);
+  void run_hook(const std::optional<std::string>& cmd,
+                const std::map<std::string, std::string>& env);
   std::chrono::milliseconds retry_delay(int sends) const;
 
   AgentOptions opt_;
@@ -85,7 +86,7 @@ class Agent {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Inflight> inflight_;  // by scan_id, journal order = insertion order kept
+  std::map<std::string, Inflight> inflight_;   // by scan_id, journal order = insertion order kept
   std::map<std::int64_t, std::string> order_;  // journal seq -> scan_id
   bool connected_ = false;
   bool connecting_ = false;

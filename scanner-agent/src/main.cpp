@@ -49,8 +49,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"in", "out"}))
       ->capture_default_str();
   app.add_flag("--json", o.json, "print one JSON object per line instead of text");
-  app.add_option("--input", input,
-                 "stdin, serial:/dev/ttyACM0[:BAUD] or evdev:/dev/input/eventN")
+  app.add_option("--input", input, "stdin, serial:/dev/ttyACM0[:BAUD] or evdev:/dev/input/eventN")
       ->envname("SCANNER_AGENT_INPUT")
       ->capture_default_str();
   app.add_option("--timeout", timeout_s, "seconds to wait for the answer before NO ANSWER")
@@ -59,8 +58,9 @@ int main(int argc, char** argv) {
   app.add_option("--debounce", debounce_s, "seconds in which a repeated code counts once (0: off)")
       ->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
-  app.add_option("--retry", retry_s, "seconds before an unanswered scan is sent again (doubles, "
-                                     "up to 5 minutes)")
+  app.add_option("--retry", retry_s,
+                 "seconds before an unanswered scan is sent again (doubles, "
+                 "up to 5 minutes)")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   app.add_option("--queue-limit", o.queue_limit, "most scans kept while the broker is away")
@@ -137,7 +137,8 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<sa::Agent> agent;
   try {
-    if (!password_file.empty()) o.password = tb::load_secret(password_file, false, "broker password");
+    if (!password_file.empty())
+      o.password = tb::load_secret(password_file, false, "broker password");
     tb::ensure_parent_dir(o.journal_path);
     agent = std::make_unique<sa::Agent>(o, std::cout);
   } catch (const std::exception& e) {

@@ -55,8 +55,15 @@ class Agent : public ::testing::Test {
   }
 
   std::vector<std::string> agent_args(std::vector<std::string> extra = {}) {
-    std::vector<std::string> a = {tbtest::agent_bin(), "--broker", broker_->url(), "--id",
-                                  "gate-n-1", "--gate", "north", "--journal", dir_.file("agent.journal")};
+    std::vector<std::string> a = {tbtest::agent_bin(),
+                                  "--broker",
+                                  broker_->url(),
+                                  "--id",
+                                  "gate-n-1",
+                                  "--gate",
+                                  "north",
+                                  "--journal",
+                                  dir_.file("agent.journal")};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -146,9 +153,10 @@ TEST_F(Agent, HooksGetTheScanInTheEnvironment) {
   start_bridge();
   add_ticket("H1", "Jane Doe");
   const std::string log = dir_.file("hooks.log");
-  const auto r = run_agent("H1\nH1X\n",
-                           {"--on-admit", "echo \"admit $TB_CODE $TB_STATUS $TB_HOLDER $TB_GATE\" >> " + log,
-                            "--on-reject", "echo \"reject $TB_CODE $TB_REASON\" >> " + log});
+  const auto r =
+      run_agent("H1\nH1X\n",
+                {"--on-admit", "echo \"admit $TB_CODE $TB_STATUS $TB_HOLDER $TB_GATE\" >> " + log,
+                 "--on-reject", "echo \"reject $TB_CODE $TB_REASON\" >> " + log});
   EXPECT_EQ(r.exit_code, 0);
   ASSERT_TRUE(tbtest::wait_until([&] { return count(tbtest::read_file(log), "\n") == 2; },
                                  std::chrono::seconds(5)));
@@ -161,8 +169,10 @@ TEST_F(Agent, HooksRunWithoutBlockingTheNextScan) {
   // Each hook waits until the test releases it: the agent must go on meanwhile.
   const std::string log = dir_.file("timeout.log"), release = dir_.file("release");
   auto agent = spawn_agent({"--timeout", "0.3", "--on-timeout",
-                            "while [ ! -e " + release + " ]; do sleep 0.05; done; "
-                            "echo \"$TB_CODE $TB_STATUS\" >> " + log});
+                            "while [ ! -e " + release +
+                                " ]; do sleep 0.05; done; "
+                                "echo \"$TB_CODE $TB_STATUS\" >> " +
+                                log});
   agent.write_stdin("T1\nT2\n");
   EXPECT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "NO ANSWER") == 2; },
                                  std::chrono::seconds(10)))
@@ -179,8 +189,9 @@ TEST_F(Agent, BrokerDownScansAreKeptAndDeliveredInOrderOnce) {
   start_bridge();
   for (int i = 0; i < 5; ++i) add_ticket("OUT" + std::to_string(i));
   auto agent = spawn_agent({"--timeout", "0.3", "--retry", "0.5"});
-  ASSERT_TRUE(tbtest::wait_until([&] { return agent.log().find("connected to") != std::string::npos; },
-                                 std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      tbtest::wait_until([&] { return agent.log().find("connected to") != std::string::npos; },
+                         std::chrono::seconds(10)));
   broker_->stop();
   for (int i = 0; i < 5; ++i) agent.write_stdin("OUT" + std::to_string(i) + "\n");
   ASSERT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "NO ANSWER") == 5; },
@@ -243,7 +254,8 @@ TEST_F(Agent, SerialScannerThroughAPseudoTerminal) {
   ASSERT_EQ(openpty(&master, &slave, name, nullptr, nullptr), 0);
   tbtest::TestClient watcher(broker_->url(), "watcher");
   watcher.subscribe("tickets/scan");
-  auto agent = spawn_agent({"--input", std::string("serial:") + name + ":115200", "--timeout", "0.2"});
+  auto agent =
+      spawn_agent({"--input", std::string("serial:") + name + ":115200", "--timeout", "0.2"});
   ASSERT_TRUE(tbtest::wait_until(
       [&] { return agent.log().find("reading scans from") != std::string::npos; },
       std::chrono::seconds(10)))
@@ -313,8 +325,12 @@ TEST_F(Agent, RetainedStatusAndUsage) {
   EXPECT_EQ(tbtest::run({tbtest::agent_bin(), "--help"}).exit_code, 0);
   EXPECT_EQ(tbtest::run({tbtest::agent_bin(), "--gate", "g"}).exit_code, 2);  // no --id
   EXPECT_EQ(tbtest::run({tbtest::agent_bin(), "--id", "a/b", "--gate", "g"}).exit_code, 2);
-  EXPECT_EQ(tbtest::run({tbtest::agent_bin(), "--id", "a", "--gate", "g", "--input", "usb"}).exit_code, 2);
-  EXPECT_EQ(tbtest::run({tbtest::agent_bin(), "--id", "a", "--gate", "g", "--direction", "up"}).exit_code, 2);
+  EXPECT_EQ(
+      tbtest::run({tbtest::agent_bin(), "--id", "a", "--gate", "g", "--input", "usb"}).exit_code,
+      2);
+  EXPECT_EQ(
+      tbtest::run({tbtest::agent_bin(), "--id", "a", "--gate", "g", "--direction", "up"}).exit_code,
+      2);
 }
 
 }  // namespace

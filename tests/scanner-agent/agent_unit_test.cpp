@@ -20,10 +20,10 @@ TEST(KeyDecoder, RecordedScannerStream) {
   // What a HID scanner sends for "Tb7-q" + Enter: shift press/release around capitals, key
   // releases and an autorepeat that must not double a character.
   const std::vector<std::pair<int, int>> events = {
-      {KEY_LEFTSHIFT, 1}, {KEY_T, 1},     {KEY_T, 0},         {KEY_LEFTSHIFT, 0},
-      {KEY_B, 1},         {KEY_B, 0},     {KEY_7, 1},         {KEY_7, 0},
-      {KEY_MINUS, 1},     {KEY_MINUS, 0}, {KEY_Q, 1},         {KEY_Q, 0},
-      {KEY_ENTER, 1},     {KEY_ENTER, 0}, {KEY_RIGHTSHIFT, 1}, {KEY_1, 1},
+      {KEY_LEFTSHIFT, 1},  {KEY_T, 1},     {KEY_T, 0},          {KEY_LEFTSHIFT, 0},
+      {KEY_B, 1},          {KEY_B, 0},     {KEY_7, 1},          {KEY_7, 0},
+      {KEY_MINUS, 1},      {KEY_MINUS, 0}, {KEY_Q, 1},          {KEY_Q, 0},
+      {KEY_ENTER, 1},      {KEY_ENTER, 0}, {KEY_RIGHTSHIFT, 1}, {KEY_1, 1},
       {KEY_RIGHTSHIFT, 0}, {KEY_KP2, 1},   {KEY_KPENTER, 1}};
   KeyDecoder d;
   std::vector<std::string> codes;
@@ -65,7 +65,9 @@ TEST(CheckCode, HostileLines) {
   EXPECT_FALSE(check_code("TB7QK2M9XW4R"));
   EXPECT_FALSE(check_code("é-ticket"));
   EXPECT_TRUE(check_code(std::string(129, 'A')));
-  EXPECT_TRUE(check_code("A\x01" "B"));
+  EXPECT_TRUE(
+      check_code("A\x01"
+                 "B"));
   EXPECT_TRUE(check_code("A\x7f"));
   EXPECT_TRUE(check_code("a/b"));
   EXPECT_TRUE(check_code("a b"));
@@ -91,8 +93,8 @@ TEST(ParseInput, Specs) {
 }
 
 TEST(Display, StaffLines) {
-  const json admitted = {{"code", "TB1"},   {"status", "admitted"}, {"reason", "ok"},
-                         {"holder", "A. Example"}, {"entries", 1}, {"max_entries", 1}};
+  const json admitted = {{"code", "TB1"},          {"status", "admitted"}, {"reason", "ok"},
+                         {"holder", "A. Example"}, {"entries", 1},         {"max_entries", 1}};
   EXPECT_EQ(answer_line(admitted, false), "ADMIT   TB1  A. Example  welcome");
   const json used = {{"code", "TB1"},
                      {"status", "rejected"},
@@ -105,8 +107,8 @@ TEST(Display, StaffLines) {
   EXPECT_NE(answer_line(admitted, true).find("\x1b["), std::string::npos);
   EXPECT_NE(answer_line(admitted, false, true).find("late"), std::string::npos);
   EXPECT_EQ(timeout_line("TB1", false), "NO ANSWER - check manually  TB1");
-  const json multi = {{"code", "M"}, {"status", "admitted"}, {"reason", "ok"}, {"entries", 2},
-                      {"max_entries", 3}};
+  const json multi = {
+      {"code", "M"}, {"status", "admitted"}, {"reason", "ok"}, {"entries", 2}, {"max_entries", 3}};
   EXPECT_NE(answer_line(multi, false).find("entry 2 of 3"), std::string::npos);
 }
 
@@ -116,7 +118,8 @@ TEST(Journal, QueuesInOrderWithUniqueIdsAcrossRestartsAndABound) {
   {
     Journal j(dir.file("j.db"));
     for (int i = 0; i < 3; ++i) {
-      auto q = j.add("gate-1", "C" + std::to_string(i), 3, [](const std::string& id) { return id; });
+      auto q =
+          j.add("gate-1", "C" + std::to_string(i), 3, [](const std::string& id) { return id; });
       ASSERT_TRUE(q);
       EXPECT_EQ(q->payload, q->scan_id);
       ids.push_back(q->scan_id);
