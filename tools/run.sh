@@ -78,6 +78,8 @@ if [ $self_test = 1 ]; then
   wait $sub || { echo "run: no answer within 10 s:" >&2; cat var/seen.txt var/bridge.log >&2; exit 1; }
   grep -q '"status":"admitted"' var/seen.txt || { echo "run: the demo scan was not admitted" >&2; cat var/seen.txt >&2; exit 1; }
   grep -q '"type":"ticket.admitted"' var/seen.txt || { echo "run: no owner event" >&2; cat var/seen.txt >&2; exit 1; }
+  curl -sf "http://127.0.0.1:$http_port/ticket" | grep -q 'data-ticket-state' || {
+    echo "run: the ticket page is not served" >&2; exit 1; }
   echo "run: self-test passed (demo ticket $code admitted, owner event seen)"
   exit 0
 fi
@@ -89,6 +91,8 @@ ticket-bridge is running.
   bridge   http://127.0.0.1:$http_port   (log: var/bridge.log, database: var/ticket-bridge.db)
 
 A demo ticket for uid 42: $code
+Open the customer's page (it closes the QR code when the ticket is admitted):
+  http://127.0.0.1:$http_port/ticket#code=$code&token=$token
 
 Watch the gate's answers and the owner's events (in another terminal):
   mosquitto_sub -p $mqtt_port -v -t 'tickets/result/#' -t 'users/42/events'

@@ -9,11 +9,11 @@ packages=(
   # libraries
   libpaho-mqttpp-dev libpaho-mqtt-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libssl-dev libsqlite3-dev libcli11-dev libspdlog-dev
-  libtomlplusplus-dev libgtest-dev
+  libtomlplusplus-dev libgtest-dev libqrencode-dev
   # the broker, its clients and its plugin headers
   mosquitto mosquitto-clients mosquitto-dev
-  # test helpers: a WebSocket client we did not write, sqlite shell, curl
-  python3 python3-websockets sqlite3 curl procps
+  # test helpers: a WebSocket client we did not write, sqlite shell, curl, a real browser
+  python3 python3-websockets sqlite3 curl procps chromium
 )
 
 missing=()

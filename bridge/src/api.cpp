@@ -10,7 +10,9 @@
 
 #include "jwt.hpp"
 #include "messages.hpp"
+#include "qr.hpp"
 #include "ticket_input.hpp"
+#include "web_assets.hpp"
 
 namespace tb {
 
@@ -119,9 +121,11 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
   // Count every answer under a fixed route label, so that /metrics stays small.
   static const std::string kTicketPrefix = "/api/v1/tickets/";
   if (path.rfind(kTicketPrefix, 0) == 0) route = "/api/v1/tickets/{code}";
+  static const std::string kOwnerPrefix = "/ticket/data/";
+  if (path.rfind(kOwnerPrefix, 0) == 0) route = "/ticket/data/{code}";
   static const std::set<std::string> kRoutes = {
-      "/healthz",       "/metrics", "/api/v1/push", "/api/v1/tickets", "/api/v1/tickets/{code}",
-      "/api/v1/tokens", "/ws"};
+      "/healthz",       "/metrics", "/api/v1/push", "/api/v1/tickets",   "/api/v1/tickets/{code}",
+      "/api/v1/tokens", "/ws",      "/ticket",      "/ticket-bridge.js", "/ticket/data/{code}"};
   if (kRoutes.count(route) == 0) route = "other";
   Responder respond = [this, route, respond_raw = std::move(respond_raw)](HttpResponse r) {
     metrics_.count_http(route, r.status);
@@ -140,6 +144,17 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
     return respond(error(400, "bad_request", "/ws expects a WebSocket upgrade"));
   }
   if (route == "other") return respond(error(404, "not_found", "no route " + path));
+  if (route == "/ticket" || route == "/ticket-bridge.js") {
+    if (m != "GET" && m != "HEAD") return respond(method_not_allowed("GET"));
+    return respond(route == "/ticket" ? HttpResponse{200, "text/html; charset=utf-8",
+                                                     std::string(kTicketPageHtml), ""}
+                                      : HttpResponse{200, "text/javascript; charset=utf-8",
+                                                     std::string(kTicketBridgeJs), ""});
+  }
+  if (route == "/ticket/data/{code}") {
+    if (m != "GET") return respond(method_not_allowed("GET"));
+    return owner_ticket(req, path.substr(kOwnerPrefix.size()), respond);
+  }
 
   // The API: method, then key, then body.
   const char* allow = route == "/api/v1/tickets/{code}" ? "GET, DELETE" : "POST";
@@ -231,6 +246,31 @@ void Api::get_ticket(const std::string& code, const Responder& respond) {
       const auto t = store.find_ticket(code);
       if (!t) return respond(error(404, "not_found", "no ticket with code " + code));
       respond(json_response(200, ticket_with_scans(*t, store.recent_scans(code, 20))));
+    } catch (const std::exception& e) {
+      respond(error(503, "unavailable", e.what()));
+    }
+  });
+}
+
+void Api::owner_ticket(const HttpRequest& req, const std::string& code, const Responder& respond) {
+  // The owner's own view: authenticated by the owner's token, not the API key. A ticket of
+  // another uid looks exactly like a missing one.
+  static constexpr std::string_view kBearer = "Bearer ";
+  std::string uid;
+  if (req.authorization.rfind(kBearer, 0) == 0) {
+    auto v = verify_token(std::string_view(req.authorization).substr(kBearer.size()),
+                          config_.jwt_secret, now_ms() / 1000);
+    if (auto* claims = std::get_if<TokenClaims>(&v)) uid = claims->uid;
+  }
+  if (uid.empty()) return respond(error(401, "unauthorized", "send Authorization: Bearer <token>"));
+  if (!is_valid_id(code)) return respond(error(404, "not_found", "no such ticket"));
+  reader_.submit([code, uid, respond](Store& store) {
+    try {
+      const auto t = store.find_ticket(code);
+      if (!t || t->uid != uid) return respond(error(404, "not_found", "no such ticket"));
+      json out = ticket_json(*t);
+      out["qr_svg"] = qr_svg(t->code);
+      respond(json_response(200, out));
     } catch (const std::exception& e) {
       respond(error(503, "unavailable", e.what()));
     }

@@ -32,6 +32,7 @@ class Api {
   void get_ticket(const std::string& code, const Responder& respond);
   void revoke_ticket(const std::string& code, const Responder& respond);
   void create_token(const HttpRequest& req, const Responder& respond);
+  void owner_ticket(const HttpRequest& req, const std::string& code, const Responder& respond);
   HttpResponse health() const;
 
   ApiConfig config_;

@@ -1,0 +1,34 @@
+// QR code to SVG: one path of 1x1 squares in module coordinates.
+#include "qr.hpp"
+
+#include <qrencode.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace tb {
+
+std::string qr_svg(std::string_view text) {
+  const std::string data(text);
+  const std::unique_ptr<QRcode, decltype(&QRcode_free)> qr(
+      QRcode_encodeString8bit(data.c_str(), 0, QR_ECLEVEL_M), &QRcode_free);
+  if (!qr) throw std::runtime_error("cannot encode a QR code");
+  const int w = qr->width;
+  const int quiet = 4;
+  const int size = w + 2 * quiet;
+  std::string path;
+  path.reserve(static_cast<std::size_t>(w * w) * 4);
+  for (int y = 0; y < w; ++y) {
+    for (int x = 0; x < w; ++x) {
+      if ((qr->data[y * w + x] & 1) != 0) {
+        path += "M" + std::to_string(x + quiet) + " " + std::to_string(y + quiet) + "h1v1h-1z";
+      }
+    }
+  }
+  const std::string dim = std::to_string(size);
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + dim + " " + dim +
+         "\" shape-rendering=\"crispEdges\"><rect width=\"" + dim + "\" height=\"" + dim +
+         "\" fill=\"#fff\"/><path fill=\"#000\" d=\"" + path + "\"/></svg>";
+}
+
+}  // namespace tb

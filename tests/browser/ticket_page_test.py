@@ -1,0 +1,218 @@
+"""The customer's ticket page in a real headless Chromium, against a real bridge and broker:
+the QR code shows, closes on admission, warns on a second scan, recovers after a bridge restart,
+and shows nothing without a valid token. Screenshots go to the artifacts directory.
+
+Usage: ticket_page_test.py --bridge BIN --source DIR --artifacts DIR"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+from cdp import Browser
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class System:
+    """mosquitto with the project's dev config, and ticket-bridge serve, in a temp dir."""
+
+    def __init__(self, bridge_bin, source):
+        self.dir = tempfile.mkdtemp(prefix="tb-browser-")
+        self.bin = bridge_bin
+        self.mqtt_port = free_port()
+        self.http_port = free_port()
+        conf = open(os.path.join(source, "broker-conf", "dev.conf")).read()
+        conf = conf.replace("listener 1883 127.0.0.1", f"listener {self.mqtt_port} 127.0.0.1")
+        open(os.path.join(self.dir, "mosquitto.conf"), "w").write(conf)
+        self.mosquitto = subprocess.Popen(
+            ["mosquitto", "-c", os.path.join(self.dir, "mosquitto.conf")],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "mosquitto.log"), "w"))
+        assert wait_port(self.mqtt_port), "mosquitto did not start"
+        self.bridge = None
+        self.start_bridge()
+
+    def cli(self, *args):
+        out = subprocess.run([self.bin, *args], cwd=self.dir, capture_output=True, text=True,
+                             timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    def start_bridge(self):
+        self.bridge = subprocess.Popen(
+            [self.bin, "serve", "--mqtt", f"mqtt://127.0.0.1:{self.mqtt_port}",
+             "--listen", f"127.0.0.1:{self.http_port}"],
+            cwd=self.dir, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.dir, "bridge.log"), "a"))
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("the bridge did not become healthy:\n" + self.log())
+
+    def stop_bridge(self):
+        self.bridge.terminate()
+        self.bridge.wait(15)
+
+    def scan(self, scan_id, code, gate="north"):
+        payload = json.dumps({"scan_id": scan_id, "code": code, "scanner": "gate-n-1", "gate": gate})
+        subprocess.run(["mosquitto_pub", "-p", str(self.mqtt_port), "-q", "1", "-t", "tickets/scan",
+                        "-m", payload], check=True, timeout=10)
+
+    def push(self, uid, data):
+        key = open(os.path.join(self.dir, "var", "api-key")).read().strip()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}/api/v1/push", method="POST",
+            data=json.dumps({"uid": uid, "data": data}).encode(),
+            headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+        return json.load(urllib.request.urlopen(req, timeout=10))
+
+    def log(self):
+        return open(os.path.join(self.dir, "bridge.log")).read()
+
+    def close(self):
+        for p in (self.bridge, self.mosquitto):
+            if p and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+STATE = "document.body.dataset.ticketState"
+QR_VISIBLE = ("(() => { const b = document.getElementById('qr-box'); const s = b && b.querySelector('svg');"
+              " return !!s && b.offsetParent !== null && s.getBoundingClientRect().width > 100; })()")
+
+
+def test_qr_closes_on_admission(system, browser, artifacts):
+    code = json.loads(system.cli("tickets", "add", "--uid", "42", "--holder", "A. Example"))["code"]
+    token = system.cli("token", "--uid", "42")
+    browser.goto(f"http://127.0.0.1:{system.http_port}/ticket#code={code}&token={token}")
+    browser.wait_for(f"{STATE} === 'showing'")
+    browser.wait_for(QR_VISIBLE)
+    browser.wait_for("document.getElementById('status').dataset.status === 'online'")
+    assert browser.eval("document.getElementById('holder').textContent") == "A. Example"
+    browser.screenshot(os.path.join(artifacts, "ticket-before.png"))
+
+    system.scan("browser:1", code)
+    browser.wait_for(f"{STATE} === 'admitted'", timeout=5)
+    assert not browser.eval(QR_VISIBLE), "the QR code is still shown after admission"
+    welcome = browser.eval("document.getElementById('welcome').textContent")
+    assert welcome.startswith("Welcome - admitted at gate north"), welcome
+    assert "Welcome" in browser.eval("document.getElementById('announce').textContent")
+    browser.screenshot(os.path.join(artifacts, "ticket-after.png"))
+    browser.call("Emulation.setDeviceMetricsOverride",
+                 {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+    browser.screenshot(os.path.join(artifacts, "ticket-after-laptop.png"))
+    browser.call("Emulation.clearDeviceMetricsOverride")
+
+    # A second scan of the same ticket, elsewhere: the owner is warned.
+    system.scan("browser:2", code, gate="south")
+    browser.wait_for(f"{STATE} === 'rejected'", timeout=5)
+    warning = browser.eval("document.getElementById('warning').textContent")
+    assert "already used at gate north" in warning, warning
+    assert not browser.eval(QR_VISIBLE), "a used ticket shows its code again"
+    assert browser.eval("document.getElementById('welcome').offsetParent !== null")
+    browser.screenshot(os.path.join(artifacts, "ticket-used-elsewhere.png"))
+
+    # A reload shows the admitted ticket, not the code.
+    browser.goto("about:blank")
+    browser.goto(f"http://127.0.0.1:{system.http_port}/ticket#code={code}&token={token}")
+    browser.wait_for(f"{STATE} === 'admitted' || {STATE} === 'rejected'")
+    assert not browser.eval(QR_VISIBLE)
+
+
+def test_reconnects_after_a_bridge_restart(system, browser, artifacts):
+    code = json.loads(system.cli("tickets", "add", "--uid", "77"))["code"]
+    token = system.cli("token", "--uid", "77")
+    browser.goto(f"http://127.0.0.1:{system.http_port}/ticket#code={code}&token={token}")
+    browser.wait_for("document.getElementById('status').dataset.status === 'online'")
+    system.stop_bridge()
+    browser.wait_for("document.getElementById('status').dataset.status !== 'online'")
+    # Pushed while the page is disconnected: the page catches up through `since` when it is back.
+    system.start_bridge()
+    reply = system.push("77", {"msg": "Doors open at 19:00"})
+    assert reply["seq"] >= 1
+    browser.wait_for("document.getElementById('messages').textContent.includes('Doors open at 19:00')",
+                     timeout=45)
+    assert browser.eval("document.getElementById('status').dataset.status") == "online"
+    assert browser.eval(STATE) == "showing"
+    browser.screenshot(os.path.join(artifacts, "ticket-push.png"))
+
+
+def test_no_valid_token_shows_no_code(system, browser, artifacts):
+    code = json.loads(system.cli("tickets", "add", "--uid", "42"))["code"]
+    other = system.cli("token", "--uid", "43")  # a valid token of someone else
+    for fragment in (f"code={code}", f"code={code}&token=forged.token.here", f"code={code}&token={other}"):
+        browser.goto("about:blank")
+        browser.goto(f"http://127.0.0.1:{system.http_port}/ticket#{fragment}")
+        browser.wait_for(f"{STATE} === 'unauthorized'")
+        time.sleep(0.3)
+        assert browser.eval(STATE) == "unauthorized"
+        assert not browser.eval("!!document.querySelector('#qr svg')"), fragment
+        assert code not in browser.eval("document.body.innerText"), fragment
+    browser.screenshot(os.path.join(artifacts, "ticket-unauthorized.png"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bridge", required=True)
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--artifacts", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.artifacts, exist_ok=True)
+    tests = [test_qr_closes_on_admission, test_reconnects_after_a_bridge_restart,
+             test_no_valid_token_shows_no_code]
+    passed = failed = 0
+    for test in tests:
+        system = System(args.bridge, args.source)
+        browser = None
+        try:
+            browser = Browser()
+            test(system, browser, args.artifacts)
+            print(f"[ OK ] {test.__name__}")
+            passed += 1
+        except Exception:
+            print(f"[FAIL] {test.__name__}")
+            traceback.print_exc()
+            print("----- bridge log -----\n" + system.log())
+            failed += 1
+        finally:
+            if browser:
+                browser.close()
+            system.close()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
