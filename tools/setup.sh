@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev libssl-dev libsqlite3-dev libcli11-dev libspdlog-dev
   libtomlplusplus-dev libgtest-dev libqrencode-dev
   # the broker, its clients and its plugin headers
-  mosquitto mosquitto-clients mosquitto-dev
+  mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev openssl
   # test helpers: a WebSocket client we did not write, sqlite shell, curl, a real browser
   python3 python3-websockets sqlite3 curl procps chromium
 )

@@ -1,0 +1,76 @@
+// The broker's access rules and password hashes, without a broker.
+#include "policy.hpp"
+
+#include <gtest/gtest.h>
+
+#include "process.hpp"
+
+namespace tbauth {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+
+TEST(Policy, Scanner) {
+  const Identity s{Role::Scanner, "gate-1", 0};
+  EXPECT_TRUE(allowed(s, kWrite, "tickets/scan", kNow));
+  EXPECT_TRUE(allowed(s, kWrite, "scanners/gate-1/status", kNow));
+  EXPECT_TRUE(allowed(s, kSubscribe, "tickets/result/gate-1", kNow));
+  EXPECT_TRUE(allowed(s, kRead, "tickets/result/gate-1", kNow));
+  EXPECT_FALSE(allowed(s, kWrite, "scanners/gate-2/status", kNow));
+  EXPECT_FALSE(allowed(s, kWrite, "users/42/events", kNow));
+  EXPECT_FALSE(allowed(s, kWrite, "tickets/result/gate-1", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "tickets/result/#", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "tickets/result/+", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "users/#", kNow));
+  EXPECT_FALSE(allowed(s, kRead, "tickets/scan", kNow));
+  EXPECT_TRUE(allowed(s, kUnsubscribe, "anything", kNow));
+}
+
+TEST(Policy, Bridge) {
+  const Identity b{Role::Bridge, "bridge", 0};
+  EXPECT_TRUE(allowed(b, kSubscribe, "tickets/scan", kNow));
+  EXPECT_TRUE(allowed(b, kSubscribe, "$share/bridges/tickets/scan", kNow));
+  EXPECT_TRUE(allowed(b, kRead, "tickets/scan", kNow));
+  EXPECT_TRUE(allowed(b, kWrite, "tickets/result/gate-1", kNow));
+  EXPECT_TRUE(allowed(b, kWrite, "users/42/events", kNow));
+  EXPECT_TRUE(allowed(b, kWrite, "bridge/main/status", kNow));
+  EXPECT_TRUE(allowed(b, kSubscribe, "users/+/events", kNow));
+  EXPECT_FALSE(allowed(b, kWrite, "users/42/other", kNow));
+  EXPECT_FALSE(allowed(b, kWrite, "users/42/events/x", kNow));
+  EXPECT_FALSE(allowed(b, kWrite, "tickets/scan", kNow));
+  EXPECT_FALSE(allowed(b, kWrite, "tickets/result/", kNow));
+  EXPECT_FALSE(allowed(b, kSubscribe, "#", kNow));
+  EXPECT_FALSE(allowed(b, kSubscribe, "$share/x/#", kNow));
+}
+
+TEST(Policy, CustomerReadsOnlyItsOwnEventsWhileTheTokenIsValid) {
+  const Identity c{Role::Customer, "42", kNow + 10};
+  EXPECT_TRUE(allowed(c, kSubscribe, "users/42/events", kNow));
+  EXPECT_TRUE(allowed(c, kRead, "users/42/events", kNow));
+  EXPECT_FALSE(allowed(c, kRead, "users/42/events", kNow + 10));  // expired
+  EXPECT_FALSE(allowed(c, kSubscribe, "users/43/events", kNow));
+  EXPECT_FALSE(allowed(c, kSubscribe, "users/+/events", kNow));
+  EXPECT_FALSE(allowed(c, kSubscribe, "users/#", kNow));
+  EXPECT_FALSE(allowed(c, kWrite, "users/42/events", kNow));
+  EXPECT_FALSE(allowed(c, kWrite, "tickets/scan", kNow));
+}
+
+TEST(PasswordFile, VerifiesMosquittoPasswdHashes) {
+  tbtest::TempDir dir;
+  const std::string file = dir.file("passwd");
+  ASSERT_EQ(tbtest::run({"mosquitto_passwd", "-c", "-b", file, "gate-1", "s3cret"}).exit_code, 0);
+  std::string error;
+  const auto pf = PasswordFile::load(file, error);
+  ASSERT_TRUE(pf) << error;
+  EXPECT_TRUE(pf->contains("gate-1"));
+  EXPECT_TRUE(pf->check("gate-1", "s3cret"));
+  EXPECT_FALSE(pf->check("gate-1", "s3cret "));
+  EXPECT_FALSE(pf->check("gate-1", ""));
+  EXPECT_FALSE(pf->check("gate-2", "s3cret"));
+  EXPECT_FALSE(verify_mosquitto_hash("$7$x$y$z", "a"));
+  EXPECT_FALSE(verify_mosquitto_hash("plain", "plain"));
+  EXPECT_FALSE(PasswordFile::load(dir.file("missing"), error));
+}
+
+}  // namespace
+}  // namespace tbauth
