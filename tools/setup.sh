@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   cmake g++ make pkg-config ccache clang-format
+  # the parser fuzzer (libFuzzer)
+  clang libclang-rt-14-dev
   # libraries
   libpaho-mqttpp-dev libpaho-mqtt-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libssl-dev libsqlite3-dev libcli11-dev libspdlog-dev

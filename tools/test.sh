@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install packages, check formatting, build, run every test
-# (unit, integration against a real mosquitto, the quick-start smoke test), then build and run the
+# (unit, integration against a real mosquitto, the browser page in Chromium, the quick-start smoke
+# test, a bounded fuzz run), then build and run the
 # suite again under ASan + UBSan. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,9 @@ ctest --test-dir build -j2 --timeout 600
 
 echo "== quick start smoke test"
 bash tools/run.sh --self-test
+
+echo "== fuzzing the token and scan parsers (bounded)"
+bash tools/fuzz.sh "${TB_FUZZ_SECONDS:-30}"
 
 if [ "${TB_SKIP_ASAN:-0}" != "1" ]; then
   echo "== sanitizer build (ASan + UBSan)"
