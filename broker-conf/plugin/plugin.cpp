@@ -38,7 +38,9 @@ struct State {
 
 std::unique_ptr<State> g_state;
 
-std::int64_t now_s() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now_s() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 std::string trimmed_file(const std::string& path) {
   std::ifstream in(path);
@@ -72,8 +74,9 @@ int on_basic_auth(int, void* event_data, void*) {
   const auto v = tb::verify_token(ed->password, st.jwt_secret, now_s());
   const auto* claims = std::get_if<tb::TokenClaims>(&v);
   if (claims == nullptr || claims->uid != user) {
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "tb_auth: token refused for %s: %s", user.c_str(),
-                         claims == nullptr ? std::get<std::string>(v).c_str() : "sub is another uid");
+    mosquitto_log_printf(
+        MOSQ_LOG_NOTICE, "tb_auth: token refused for %s: %s", user.c_str(),
+        claims == nullptr ? std::get<std::string>(v).c_str() : "sub is another uid");
     return MOSQ_ERR_AUTH;
   }
   st.clients[ed->client] = tbauth::Identity{tbauth::Role::Customer, user, claims->exp};
@@ -92,9 +95,9 @@ int on_acl_check(int, void* event_data, void*) {
   } else {
     // Authenticated by a client certificate (use_identity_as_username): the bridge users by
     // name, everyone else as a scanner. Customers always come through the token.
-    who = tbauth::Identity{st.bridge_users.count(username) != 0 ? tbauth::Role::Bridge
-                                                                 : tbauth::Role::Scanner,
-                           username, 0};
+    who = tbauth::Identity{
+        st.bridge_users.count(username) != 0 ? tbauth::Role::Bridge : tbauth::Role::Scanner,
+        username, 0};
   }
   if (tbauth::allowed(who, ed->access, ed->topic, now_s())) return MOSQ_ERR_SUCCESS;
   if (who.role == tbauth::Role::Customer && now_s() >= who.exp) {
@@ -102,7 +105,8 @@ int on_acl_check(int, void* event_data, void*) {
     // log in again with a fresh token.
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "tb_auth: token of %s expired; disconnecting",
                          who.name.c_str());
-    if (const char* id = mosquitto_client_id(ed->client)) mosquitto_kick_client_by_clientid(id, false);
+    if (const char* id = mosquitto_client_id(ed->client))
+      mosquitto_kick_client_by_clientid(id, false);
   }
   return MOSQ_ERR_ACL_DENIED;
 }

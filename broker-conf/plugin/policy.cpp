@@ -22,7 +22,9 @@ std::vector<std::string_view> levels(std::string_view topic) {
   }
 }
 
-bool has_wildcard(std::string_view t) { return t.find_first_of("+#") != std::string_view::npos; }
+bool has_wildcard(std::string_view t) {
+  return t.find_first_of("+#") != std::string_view::npos;
+}
 
 // users/<one concrete level>/events
 bool is_user_events(std::string_view topic) {
@@ -49,9 +51,8 @@ bool scanner_allowed(const std::string& id, int access, std::string_view topic) 
 
 bool bridge_allowed(int access, std::string_view topic) {
   if (access == kWrite) {
-    return !has_wildcard(topic) &&
-           ((starts_with(topic, "tickets/result/") && topic.size() > 15) || is_user_events(topic) ||
-            starts_with(topic, "bridge/"));
+    return !has_wildcard(topic) && ((starts_with(topic, "tickets/result/") && topic.size() > 15) ||
+                                    is_user_events(topic) || starts_with(topic, "bridge/"));
   }
   const auto t = access == kSubscribe ? unshare(topic) : topic;
   return t == "tickets/scan" || t == "users/+/events" || is_user_events(t);
@@ -131,10 +132,11 @@ bool verify_mosquitto_hash(std::string_view encoded, std::string_view password) 
     std::string digest(EVP_MAX_MD_SIZE, '\0');
     unsigned int len = 0;
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    const bool ok = EVP_DigestInit_ex(ctx, EVP_sha512(), nullptr) == 1 &&
-                    EVP_DigestUpdate(ctx, password.data(), password.size()) == 1 &&
-                    EVP_DigestUpdate(ctx, salt->data(), salt->size()) == 1 &&
-                    EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(digest.data()), &len) == 1;
+    const bool ok =
+        EVP_DigestInit_ex(ctx, EVP_sha512(), nullptr) == 1 &&
+        EVP_DigestUpdate(ctx, password.data(), password.size()) == 1 &&
+        EVP_DigestUpdate(ctx, salt->data(), salt->size()) == 1 &&
+        EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(digest.data()), &len) == 1;
     EVP_MD_CTX_free(ctx);
     digest.resize(len);
     return ok && equal(digest, *hash);

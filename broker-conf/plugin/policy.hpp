@@ -14,7 +14,7 @@ enum class Role { Scanner, Bridge, Customer };
 
 struct Identity {
   Role role = Role::Scanner;
-  std::string name;     // scanner id, bridge user, or the customer's uid
+  std::string name;      // scanner id, bridge user, or the customer's uid
   std::int64_t exp = 0;  // customers: when their token expires (seconds since the epoch)
 };
 

@@ -24,8 +24,14 @@ class SecureBroker : public ::testing::Test {
     const std::string conf_dir = tbtest::source_dir() + "/broker-conf";
     etc_ = dir_.file("etc");
     ASSERT_EQ(tbtest::run({"bash", conf_dir + "/gen-dev-certs.sh", etc_}).exit_code, 0);
-    ASSERT_EQ(tbtest::run({"bash", conf_dir + "/add-user.sh", etc_ + "/passwd", "bridge", "bridge-pw"}).exit_code, 0);
-    ASSERT_EQ(tbtest::run({"bash", conf_dir + "/add-user.sh", etc_ + "/passwd", "gate-1", "scan-pw"}).exit_code, 0);
+    ASSERT_EQ(
+        tbtest::run({"bash", conf_dir + "/add-user.sh", etc_ + "/passwd", "bridge", "bridge-pw"})
+            .exit_code,
+        0);
+    ASSERT_EQ(
+        tbtest::run({"bash", conf_dir + "/add-user.sh", etc_ + "/passwd", "gate-1", "scan-pw"})
+            .exit_code,
+        0);
     tbtest::write_file(etc_ + "/jwt-secret", std::string(kSecret) + "\n");
     tbtest::write_file(dir_.file("bridge-pw"), "bridge-pw\n");
 
@@ -35,15 +41,20 @@ class SecureBroker : public ::testing::Test {
     std::string conf = tbtest::read_file(conf_dir + "/mosquitto.conf");
     conf = std::regex_replace(conf, std::regex("/etc/mosquitto/ticket-bridge/"), etc_ + "/");
     conf = std::regex_replace(conf, std::regex("/var/lib/mosquitto/"), dir_.path() + "/");
-    conf = std::regex_replace(conf, std::regex("/usr/lib/ticket-bridge/tb_auth_plugin.so"), TB_AUTH_PLUGIN);
-    conf = std::regex_replace(conf, std::regex("listener 1883 127.0.0.1"), "listener " + std::to_string(plain_) + " 127.0.0.1");
-    conf = std::regex_replace(conf, std::regex("listener 8883"), "listener " + std::to_string(tls_));
+    conf = std::regex_replace(conf, std::regex("/usr/lib/ticket-bridge/tb_auth_plugin.so"),
+                              TB_AUTH_PLUGIN);
+    conf = std::regex_replace(conf, std::regex("listener 1883 127.0.0.1"),
+                              "listener " + std::to_string(plain_) + " 127.0.0.1");
+    conf =
+        std::regex_replace(conf, std::regex("listener 8883"), "listener " + std::to_string(tls_));
     conf = std::regex_replace(conf, std::regex("listener 8884"), "listener " + std::to_string(ws_));
     conf += "\n# test only: the temp files belong to root\nuser root\n";
     tbtest::write_file(dir_.file("mosquitto.conf"), conf);
-    broker_ = tbtest::Child({"mosquitto", "-c", dir_.file("mosquitto.conf")}, dir_.file("mosquitto.log"));
-    ASSERT_TRUE(tbtest::wait_until([&] { return tbtest::port_open(plain_) && tbtest::port_open(tls_); },
-                                   std::chrono::seconds(10)))
+    broker_ =
+        tbtest::Child({"mosquitto", "-c", dir_.file("mosquitto.conf")}, dir_.file("mosquitto.log"));
+    ASSERT_TRUE(
+        tbtest::wait_until([&] { return tbtest::port_open(plain_) && tbtest::port_open(tls_); },
+                           std::chrono::seconds(10)))
         << broker_.log();
   }
 
@@ -52,15 +63,26 @@ class SecureBroker : public ::testing::Test {
     if (HasFailure()) std::cerr << "----- mosquitto log -----\n" << broker_.log() << "\n";
   }
 
-  std::string token(const std::string& uid, std::int64_t ttl = 3600, const std::string& secret = kSecret) {
+  std::string token(const std::string& uid, std::int64_t ttl = 3600,
+                    const std::string& secret = kSecret) {
     return tb::sign_token(uid, ttl, secret, tb::now_ms() / 1000);
   }
 
   // mosquitto_sub as user/password on the plain listener; waits for `count` messages or `secs`.
   RunResult sub(const std::string& user, const std::string& password, const std::string& topic,
                 int count = 1, int secs = 3, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-t", topic,
-                                     "-C", std::to_string(count), "-W", std::to_string(secs), "-v"};
+    std::vector<std::string> argv = {"mosquitto_sub",
+                                     "-V",
+                                     "5",
+                                     "-p",
+                                     std::to_string(plain_),
+                                     "-t",
+                                     topic,
+                                     "-C",
+                                     std::to_string(count),
+                                     "-W",
+                                     std::to_string(secs),
+                                     "-v"};
     if (!user.empty()) argv.insert(argv.end(), {"-u", user, "-P", password});
     argv.insert(argv.end(), extra.begin(), extra.end());
     return tbtest::run(argv);
@@ -68,8 +90,8 @@ class SecureBroker : public ::testing::Test {
 
   RunResult pub(const std::string& user, const std::string& password, const std::string& topic,
                 const std::string& payload) {
-    return tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(plain_), "-q", "1", "-u", user, "-P",
-                        password, "-t", topic, "-m", payload});
+    return tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(plain_), "-q", "1", "-u",
+                        user, "-P", password, "-t", topic, "-m", payload});
   }
 
   TempDir dir_;
@@ -89,11 +111,13 @@ TEST_F(SecureBroker, AnonymousAndWrongPasswordsAreRefused) {
 
 TEST_F(SecureBroker, AScannerCanOnlyDoItsJob) {
   // It may publish a scan (the bridge role receives it) ...
-  tbtest::Child bridge_sub({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "bridge", "-P",
-                            "bridge-pw", "-t", "tickets/scan", "-C", "1", "-W", "5"},
-                           dir_.file("bridge-sub.log"));
+  tbtest::Child bridge_sub(
+      {"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "bridge", "-P", "bridge-pw",
+       "-t", "tickets/scan", "-C", "1", "-W", "5"},
+      dir_.file("bridge-sub.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_EQ(pub("gate-1", "scan-pw", "tickets/scan", R"({"code":"A","scanner":"gate-1"})").exit_code, 0);
+  EXPECT_EQ(
+      pub("gate-1", "scan-pw", "tickets/scan", R"({"code":"A","scanner":"gate-1"})").exit_code, 0);
   ASSERT_TRUE(bridge_sub.wait_exit(std::chrono::seconds(6)));
   EXPECT_NE(bridge_sub.log().find(R"("code":"A")"), std::string::npos);
 
@@ -103,8 +127,8 @@ TEST_F(SecureBroker, AScannerCanOnlyDoItsJob) {
     const auto r = sub("gate-1", "scan-pw", topic, 1, 2);
     EXPECT_NE((r.out + r.err).find("denied"), std::string::npos) << topic << ": " << r.out << r.err;
   }
-  tbtest::Child victim({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "42", "-P", token("42"), "-t",
-                        "users/42/events", "-C", "1", "-W", "3"},
+  tbtest::Child victim({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "42", "-P",
+                        token("42"), "-t", "users/42/events", "-C", "1", "-W", "3"},
                        dir_.file("victim.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   pub("gate-1", "scan-pw", "users/42/events", R"({"type":"ticket.admitted","seq":999})");
@@ -115,24 +139,27 @@ TEST_F(SecureBroker, AScannerCanOnlyDoItsJob) {
 
 TEST_F(SecureBroker, CustomersLogInWithTheirTokenAndReadOnlyTheirEvents) {
   // The whole pipeline on the locked-down broker: bridge with its password, scanner, customer.
-  tbtest::Bridge bridge(dir_, "mqtt://127.0.0.1:" + std::to_string(plain_),
-                        {"--mqtt-username", "bridge", "--mqtt-password-file", dir_.file("bridge-pw")});
+  tbtest::Bridge bridge(
+      dir_, "mqtt://127.0.0.1:" + std::to_string(plain_),
+      {"--mqtt-username", "bridge", "--mqtt-password-file", dir_.file("bridge-pw")});
   tbtest::write_file(dir_.file("jwt-secret"), std::string(kSecret) + "\n");
   ASSERT_EQ(bridge.cli({"tickets", "add", "--uid", "42", "--code", "SEC1"}).exit_code, 0);
   ASSERT_TRUE(bridge.start()) << bridge.log();
 
-  tbtest::Child mine({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "42", "-P", token("42"), "-t",
-                      "users/42/events", "-C", "1", "-W", "10"},
+  tbtest::Child mine({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "42", "-P",
+                      token("42"), "-t", "users/42/events", "-C", "1", "-W", "10"},
                      dir_.file("mine.log"));
-  tbtest::Child theirs({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "43", "-P", token("43"),
-                        "-t", "users/43/events", "-C", "1", "-W", "3"},
+  tbtest::Child theirs({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "43", "-P",
+                        token("43"), "-t", "users/43/events", "-C", "1", "-W", "3"},
                        dir_.file("theirs.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  EXPECT_EQ(pub("gate-1", "scan-pw", "tickets/scan", R"({"scan_id":"sec:1","code":"SEC1","scanner":"gate-1","gate":"north"})")
+  EXPECT_EQ(pub("gate-1", "scan-pw", "tickets/scan",
+                R"({"scan_id":"sec:1","code":"SEC1","scanner":"gate-1","gate":"north"})")
                 .exit_code,
             0);
   ASSERT_TRUE(mine.wait_exit(std::chrono::seconds(12)));
-  EXPECT_NE(mine.log().find(R"("type":"ticket.admitted")"), std::string::npos) << mine.log() << bridge.log();
+  EXPECT_NE(mine.log().find(R"("type":"ticket.admitted")"), std::string::npos)
+      << mine.log() << bridge.log();
   ASSERT_TRUE(theirs.wait_exit(std::chrono::seconds(5)));
   EXPECT_EQ(theirs.log().find("ticket."), std::string::npos);
 
@@ -162,8 +189,8 @@ TEST_F(SecureBroker, BadTokensAreRefusedAtConnect) {
 }
 
 TEST_F(SecureBroker, ATokenThatExpiresWhileConnectedStopsDelivery) {
-  tbtest::Child app({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "42", "-P", token("42", 2),
-                     "-t", "users/42/events", "-W", "8"},
+  tbtest::Child app({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "42", "-P",
+                     token("42", 2), "-t", "users/42/events", "-W", "8"},
                     dir_.file("app.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   pub("bridge", "bridge-pw", "users/42/events", "before-expiry");
@@ -175,18 +202,22 @@ TEST_F(SecureBroker, ATokenThatExpiresWhileConnectedStopsDelivery) {
 }
 
 TEST_F(SecureBroker, TlsWorksWithTheDevCaAndFailsWithout) {
-  const auto with_ca = tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_), "--cafile",
-                                    etc_ + "/ca.crt", "-u", "gate-1", "-P", "scan-pw", "-q", "1", "-t",
-                                    "tickets/scan", "-m", "tls"});
+  const auto with_ca = tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_),
+                                    "--cafile", etc_ + "/ca.crt", "-u", "gate-1", "-P", "scan-pw",
+                                    "-q", "1", "-t", "tickets/scan", "-m", "tls"});
   EXPECT_EQ(with_ca.exit_code, 0) << with_ca.err;
   // Another CA: the server's certificate does not verify.
-  ASSERT_EQ(tbtest::run({"bash", tbtest::source_dir() + "/broker-conf/gen-dev-certs.sh", dir_.file("other")}).exit_code, 0);
-  const auto other_ca = tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_), "--cafile",
-                                     dir_.file("other/ca.crt"), "-u", "gate-1", "-P", "scan-pw", "-t", "x", "-m", "x"});
+  ASSERT_EQ(tbtest::run({"bash", tbtest::source_dir() + "/broker-conf/gen-dev-certs.sh",
+                         dir_.file("other")})
+                .exit_code,
+            0);
+  const auto other_ca = tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_),
+                                     "--cafile", dir_.file("other/ca.crt"), "-u", "gate-1", "-P",
+                                     "scan-pw", "-t", "x", "-m", "x"});
   EXPECT_NE(other_ca.exit_code, 0);
   // No TLS at all on the TLS port.
-  const auto plain = tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_), "-u", "gate-1", "-P",
-                                  "scan-pw", "-t", "x", "-m", "x"});
+  const auto plain = tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_), "-u",
+                                  "gate-1", "-P", "scan-pw", "-t", "x", "-m", "x"});
   EXPECT_NE(plain.exit_code, 0);
 }
 
