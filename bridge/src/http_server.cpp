@@ -48,7 +48,10 @@ bool ignorable(const beast::error_code& ec) {
 class WsSession;
 
 // Shared by the acceptor, HTTP sessions and WebSocket sessions; outlives them all.
-struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+// Shared by the acceptor and the sessions, which hold a plain pointer to it: it owns the
+// io_context, so it outlives every handler (a shared_ptr in a handler would be a cycle through
+// the io_context and leak both).
+struct HttpServer::Impl {
   HttpOptions options;
   HttpHandler handler;
   WsServices ws;
@@ -66,9 +69,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 // One WebSocket client. All its handlers run on its strand.
 class WsSession : public std::enable_shared_from_this<WsSession>, public EventSubscriber {
  public:
-  WsSession(tcp::socket&& socket, std::shared_ptr<HttpServer::Impl> server)
+  WsSession(tcp::socket&& socket, HttpServer::Impl* server)
       : ws_(std::move(socket)),
-        server_(std::move(server)),
+        server_(server),
         opts_(server_->options.ws),
         timer_(ws_.get_executor()),
         close_timer_(ws_.get_executor()) {}
@@ -353,7 +356,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
   }
 
   websocket::stream<beast::tcp_stream> ws_;
-  std::shared_ptr<HttpServer::Impl> server_;
+  HttpServer::Impl* server_;
   const WsOptions& opts_;
   http::request<http::string_body> req_;
   beast::flat_buffer buf_;
@@ -381,8 +384,8 @@ namespace {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+  HttpSession(tcp::socket&& socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)), server_(server) {}
 
   void run() {
     beast::error_code ec;
@@ -466,14 +469,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<HttpServer::Impl> server_;
+  HttpServer::Impl* server_;
 };
 
 }  // namespace
 
 void HttpServer::Impl::accept() {
   acceptor.async_accept(net::make_strand(ioc),
-                        [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                        [self = this](beast::error_code ec, tcp::socket socket) {
                           if (ec) {
                             if (ec == net::error::operation_aborted) return;
                             // e.g. out of file descriptors: log, and keep accepting
@@ -486,7 +489,7 @@ void HttpServer::Impl::accept() {
 }
 
 void HttpServer::Impl::start_ws(tcp::socket socket, http::request<http::string_body> req) {
-  auto session = std::make_shared<WsSession>(std::move(socket), shared_from_this());
+  auto session = std::make_shared<WsSession>(std::move(socket), this);
   {
     std::lock_guard lock(sessions_mu);
     ws_sessions.insert(session);
@@ -495,7 +498,7 @@ void HttpServer::Impl::start_ws(tcp::socket socket, http::request<http::string_b
 }
 
 HttpServer::HttpServer(HttpOptions options, HttpHandler handler, WsServices ws)
-    : impl_(std::make_shared<Impl>()) {
+    : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->handler = std::move(handler);
   impl_->ws = std::move(ws);
@@ -520,7 +523,7 @@ std::optional<std::string> HttpServer::start() {
   }
   impl_->accept();
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
-    impl_->threads.emplace_back([impl = impl_] { impl->ioc.run(); });
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
   }
   return std::nullopt;
 }
@@ -531,7 +534,7 @@ std::uint16_t HttpServer::port() const {
 
 void HttpServer::stop() {
   if (!impl_ || impl_->threads.empty()) return;
-  net::post(impl_->ioc, [impl = impl_] {
+  net::post(impl_->ioc, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
   });
@@ -555,7 +558,7 @@ void HttpServer::stop() {
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
   std::lock_guard lock(impl_->sessions_mu);
-  impl_->ws_sessions.clear();
+  impl_->ws_sessions.clear();  // the rest goes with the io_context's pending handlers
 }
 
 }  // namespace tb

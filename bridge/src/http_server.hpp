@@ -83,7 +83,7 @@ class HttpServer {
   struct Impl;  // public so that the sessions in http_server.cpp can name it
 
  private:
-  std::shared_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace tb

@@ -155,6 +155,7 @@ int cmd_serve(const Settings& s) {
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   http.stop();       // no new requests; WebSocket clients get a close frame (1001)
+  reader.stop();     // replays still queued answer into the stopped server, harmlessly
   processor.stop();  // decides and answers what already arrived
   mqtt->stop();      // then says offline and leaves; the broker keeps new scans for our session
   spdlog::info("stopped");

@@ -221,4 +221,22 @@ TEST_F(SecureBroker, TlsWorksWithTheDevCaAndFailsWithout) {
   EXPECT_NE(plain.exit_code, 0);
 }
 
+TEST_F(SecureBroker, TheScannerAgentWorksOverTlsWithItsPassword) {
+  tbtest::write_file(dir_.file("scan-pw"), "scan-pw\n");
+  tbtest::Child bridge_sub(
+      {"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "bridge", "-P", "bridge-pw",
+       "-t", "tickets/scan", "-C", "1", "-W", "10"},
+      dir_.file("bridge-sub.log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto r = tbtest::run(
+      {tbtest::agent_bin(), "--broker", "ssl://127.0.0.1:" + std::to_string(tls_), "--cafile",
+       etc_ + "/ca.crt", "--username", "gate-1", "--password-file", dir_.file("scan-pw"), "--id",
+       "gate-1", "--gate", "north", "--timeout", "0.5", "--journal", dir_.file("agent.journal")},
+      {}, "TLS1\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(bridge_sub.wait_exit(std::chrono::seconds(12)));
+  EXPECT_NE(bridge_sub.log().find(R"("code":"TLS1")"), std::string::npos)
+      << bridge_sub.log() << r.err;
+}
+
 }  // namespace
