@@ -258,7 +258,13 @@ TEST_F(Ws, AClientThatStopsReadingIsClosedAndMemoryStaysFlat) {
     if (i % 100 == 0) reader->next(std::chrono::milliseconds(0));
   }
   const long growth_kib = rss_kib() - before;
+#ifdef TB_SANITIZED_BUILD
+  // ASan keeps freed memory in its quarantine (256 MB by default): RSS says nothing there. The
+  // release build checks the bound; here the rest of the behaviour is still checked.
+  std::cerr << "sanitizer build: RSS grew " << growth_kib << " KiB (not checked)\n";
+#else
   EXPECT_LT(growth_kib, 12 * 1024) << "the bridge kept what the stalled client did not read";
+#endif
 
   stalled->start_reading();
   const auto code = stalled->wait_closed(std::chrono::seconds(10));
