@@ -163,7 +163,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
     const auto hello = nlohmann::json::parse(text, nullptr, false);
     std::string why;
     std::optional<std::int64_t> since;
-    if (!hello.is_object() || hello.value("type", "") != "hello") {
+    // Compared as JSON: a "type" that is not a string is simply not a hello (no exception).
+    if (!hello.is_object() || !hello.contains("type") || hello["type"] != "hello") {
       why = "first message is not a hello";
     } else if (!hello.contains("token") || !hello["token"].is_string()) {
       why = "no token";
@@ -523,7 +524,17 @@ std::optional<std::string> HttpServer::start() {
   }
   impl_->accept();
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
-    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+    impl_->threads.emplace_back([impl = impl_.get()] {
+      // A handler that throws must not take the server down with it: log, and serve on.
+      for (;;) {
+        try {
+          impl->ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("http/websocket handler failed: {}", e.what());
+        }
+      }
+    });
   }
   return std::nullopt;
 }

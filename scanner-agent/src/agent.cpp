@@ -238,7 +238,7 @@ void Agent::on_answer(const std::string& payload, const std::optional<std::strin
   inflight_.erase(it);
   cv_.notify_all();
 
-  const std::string status = a.value("status", "");
+  const std::string status = text_field(a, "status");
   if (opt_.json) {
     json line = {
         {"event", "answer"}, {"scan_id", scan_id}, {"late", late}, {"message", reason_words(a)}};
@@ -250,15 +250,14 @@ void Agent::on_answer(const std::string& payload, const std::optional<std::strin
   } else {
     print(answer_line(a, opt_.color, late));
   }
-  run_hook(
-      status == "rejected" ? opt_.on_reject : opt_.on_admit,
-      {{"TB_SCAN_ID", scan_id},
-       {"TB_CODE", a.value("code", json()).is_string() ? a["code"].get<std::string>() : ""},
-       {"TB_STATUS", status},
-       {"TB_REASON", a.value("reason", json()).is_string() ? a["reason"].get<std::string>() : ""},
-       {"TB_HOLDER", a.value("holder", json()).is_string() ? a["holder"].get<std::string>() : ""},
-       {"TB_MESSAGE", reason_words(a)},
-       {"TB_LATE", late ? "1" : "0"}});
+  run_hook(status == "rejected" ? opt_.on_reject : opt_.on_admit,
+           {{"TB_SCAN_ID", scan_id},
+            {"TB_CODE", text_field(a, "code")},
+            {"TB_STATUS", status},
+            {"TB_REASON", text_field(a, "reason")},
+            {"TB_HOLDER", text_field(a, "holder")},
+            {"TB_MESSAGE", reason_words(a)},
+            {"TB_LATE", late ? "1" : "0"}});
 }
 
 void Agent::run_hook(const std::optional<std::string>& cmd,

@@ -16,17 +16,17 @@ constexpr const char* kRed = "\x1b[1;97;41m";
 constexpr const char* kYellow = "\x1b[1;30;43m";
 constexpr const char* kReset = "\x1b[0m";
 
-std::string str(const json& j, const char* key) {
-  const auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::string badge(const char* text, const char* color, bool use_color) {
   std::string word = text;
   word.resize(6, ' ');
   return use_color ? std::string(color) + " " + word + " " + kReset : word;
 }
 }  // namespace
+
+std::string text_field(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 
 std::string local_clock(const std::string& rfc3339) {
   const auto t = tb::parse_rfc3339(rfc3339);
@@ -40,8 +40,8 @@ std::string local_clock(const std::string& rfc3339) {
 }
 
 std::string reason_words(const json& a) {
-  const std::string reason = str(a, "reason");
-  if (reason == "ok") return str(a, "status") == "exited" ? "exit recorded" : "welcome";
+  const std::string reason = text_field(a, "reason");
+  if (reason == "ok") return text_field(a, "status") == "exited" ? "exit recorded" : "welcome";
   if (reason == "unknown") return "unknown ticket";
   if (reason == "revoked") return "ticket revoked";
   if (reason == "not_yet_valid") return "not valid yet";
@@ -53,8 +53,8 @@ std::string reason_words(const json& a) {
     const auto prev = a.find("previous");
     if (prev != a.end() && prev->is_object()) {
       std::string words = "already used";
-      if (const auto gate = str(*prev, "gate"); !gate.empty()) words += " at " + gate;
-      if (const auto at = str(*prev, "at"); !at.empty()) words += ", " + local_clock(at);
+      if (const auto gate = text_field(*prev, "gate"); !gate.empty()) words += " at " + gate;
+      if (const auto at = text_field(*prev, "at"); !at.empty()) words += ", " + local_clock(at);
       return words;
     }
     return "already used";
@@ -63,7 +63,7 @@ std::string reason_words(const json& a) {
 }
 
 std::string answer_line(const json& a, bool color, bool late) {
-  const std::string status = str(a, "status");
+  const std::string status = text_field(a, "status");
   std::string line;
   if (status == "admitted") {
     line = badge("ADMIT", kGreen, color);
@@ -72,12 +72,14 @@ std::string answer_line(const json& a, bool color, bool late) {
   } else {
     line = badge("REJECT", kRed, color);
   }
-  line += "  " + str(a, "code");
-  if (const auto holder = str(a, "holder"); !holder.empty()) line += "  " + holder;
+  line += "  " + text_field(a, "code");
+  if (const auto holder = text_field(a, "holder"); !holder.empty()) line += "  " + holder;
   line += "  " + reason_words(a);
-  if (status == "admitted" && a.value("max_entries", json()).is_number_integer() &&
-      a["max_entries"].get<long long>() > 1) {
-    line += " (entry " + std::to_string(a.value("entries", 0)) + " of " +
+  const auto max = a.find("max_entries");
+  const auto entries = a.find("entries");
+  if (status == "admitted" && max != a.end() && max->is_number_integer() &&
+      max->get<long long>() > 1 && entries != a.end() && entries->is_number_integer()) {
+    line += " (entry " + std::to_string(entries->get<long long>()) + " of " +
             std::to_string(a["max_entries"].get<long long>()) + ")";
   }
   if (late) line += "  [late answer]";

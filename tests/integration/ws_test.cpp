@@ -113,6 +113,9 @@ TEST_F(Ws, RefusesForgedExpiredAndMissingTokens) {
       {"token not a string", R"({"type":"hello","token":42})"},
       {"not JSON", "hello, I am uid 42"},
       {"self-declared uid (the old design)", R"({"type":"hello","uid":"42"})"},
+      {"type not a string", json{{"type", 5}, {"token", token_for("42")}}.dump()},
+      {"since not a number",
+       json{{"type", "hello"}, {"token", token_for("42")}, {"since", "7"}}.dump()},
       {"negative since", json{{"type", "hello"}, {"token", token_for("42")}, {"since", -1}}.dump()},
   };
   for (const auto& [name, hello] : hellos) {

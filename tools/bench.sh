@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Benchmarks on loopback, each next to the floor the broker alone sets. Bounded; stops by itself.
+#   tools/bench.sh [all|floor|peak|throughput|connections|push]      (default: all, ~12 minutes)
+# Results: out/bench/*.json, a table on stdout, and out/bench/latency.png (gnuplot).
+# Environment: TB_BENCH_SECONDS (peak duration, default 60), TB_BENCH_OWNERS (default 10000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+what=${1:-all}
+seconds=${TB_BENCH_SECONDS:-60}
+owners=${TB_BENCH_OWNERS:-10000}
+
+bash tools/setup.sh > /dev/null
+for p in wrk gnuplot-nox; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" > /dev/null
+done
+bash tools/build.sh release ticket-bridge loadgen > /dev/null
+bin=$root/build/bridge/ticket-bridge
+lg=$root/build/tools/loadgen/loadgen
+out=$root/out/bench
+mkdir -p "$out"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mqtt_port=$(free_port)
+http_port=$(free_port)
+sed "s/^listener 1883 127.0.0.1$/listener $mqtt_port 127.0.0.1/" broker-conf/dev.conf > "$work/mosquitto.conf"
+mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+pids+=($!)
+cd "$work"
+"$bin" serve --mqtt "mqtt://127.0.0.1:$mqtt_port" --listen "127.0.0.1:$http_port" --log-level warn ${TB_BENCH_SERVE_ARGS:-} \
+  > "$work/bridge.log" 2>&1 &
+bridge_pid=$!
+pids+=($bridge_pid)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/healthz" > /dev/null && break; sleep 0.1; done
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$bridge_pid/status"; }
+mqtt=mqtt://127.0.0.1:$mqtt_port
+
+tickets() {  # tickets PREFIX COUNT OWNERS: single-entry tickets PREFIX0.. for uids u<i % OWNERS>
+  python3 - "$1" "$2" "$3" > "$work/t.csv" <<'PY'
+import sys
+prefix, count, owners = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+print("code,uid")
+for i in range(count):
+    print(f"{prefix}{i},u{i % owners}")
+PY
+  "$bin" tickets import "$work/t.csv" > /dev/null
+}
+
+floor() {  # floor RATE SECONDS
+  "$lg" floor --mqtt "$mqtt" --rate "$1" --seconds "$2"
+}
+
+run_floor() {
+  echo "== floor: the broker alone at 1,000 msg/s for ${seconds}s"
+  floor 1000 "$seconds" > "$out/floor.json"
+}
+
+run_peak() {
+  echo "== gate peak: 1,000 scans/s for ${seconds}s with $owners owners on WebSocket"
+  tickets P $((1000 * seconds)) "$owners"
+  floor 1000 "$seconds" > "$out/peak-floor.json"
+  local before; before=$(rss_kib)
+  "$lg" scans --mqtt "$mqtt" --ws "127.0.0.1:$http_port" --secret-file var/jwt-secret --prefix P \
+    --owners "$owners" --rate 1000 --seconds "$seconds" --publishers 4 > "$out/peak.json"
+  echo "{\"rss_before_kib\": $before, \"rss_after_kib\": $(rss_kib)}" > "$out/peak-rss.json"
+}
+
+run_throughput() {
+  echo "== throughput: raise the rate until p99 passes 50 ms or answers fall behind"
+  : > "$out/throughput.jsonl"
+  for rate in 1000 2000 3000 4000 5000 6000 8000 10000; do
+    tickets "R$rate-" $((rate * 10)) 1000
+    floor "$rate" 10 > "$work/f.json"
+    "$lg" scans --mqtt "$mqtt" --ws "127.0.0.1:$http_port" --secret-file var/jwt-secret --prefix "R$rate-" \
+      --owners 1000 --ws-clients 1000 --rate "$rate" --seconds 10 --publishers 8 > "$work/s.json"
+    python3 - "$work/f.json" "$work/s.json" >> "$out/throughput.jsonl" <<'PY'
+import json, sys
+f, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+print(json.dumps({"rate": s["rate"], "floor": f, "scans": s}))
+PY
+    if python3 - "$work/s.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+ok = s["answer"]["p99_ms"] <= 50 and s["answer"]["lost"] == 0 and s["answered_per_s"] >= 0.95 * s["rate"]
+sys.exit(0 if ok else 1)
+PY
+    then echo "  $rate/s sustained"; else echo "  $rate/s: p99 over 50 ms or falling behind; stop"; break; fi
+  done
+}
+
+run_connections() {
+  echo "== connections: 19,000 idle WebSocket clients in two load processes, then one push each"
+  local before; before=$(rss_kib)
+  "$lg" connections --ws "127.0.0.1:$http_port" --secret-file var/jwt-secret --count 9500 --first 0 \
+    --hold 20 --push-key-file var/api-key --http "127.0.0.1:$http_port" > "$work/c1.jsonl" &
+  local a=$!
+  "$lg" connections --ws "127.0.0.1:$http_port" --secret-file var/jwt-secret --count 9500 --first 9500 \
+    --hold 20 --push-key-file var/api-key --http "127.0.0.1:$http_port" > "$work/c2.jsonl" &
+  local b=$!
+  # Both report "connected" first: measure the bridge then, before the pushes.
+  for _ in $(seq 600); do
+    [ "$(cat "$work"/c1.jsonl "$work"/c2.jsonl 2>/dev/null | grep -c '"phase":"connected"')" = 2 ] && break
+    sleep 0.1
+  done
+  local during; during=$(rss_kib)
+  wait $a $b
+  python3 - "$before" "$during" "$work/c1.jsonl" "$work/c2.jsonl" > "$out/connections.json" <<'PY'
+import json, sys
+before, during = int(sys.argv[1]), int(sys.argv[2])
+runs = [json.loads(open(p).read().splitlines()[-1]) for p in sys.argv[3:]]
+connected = sum(r["connected"] for r in runs)
+print(json.dumps({"connected": connected, "failed": sum(r["failed"] for r in runs),
+                  "connect_seconds": max(r["connect_seconds"] for r in runs),
+                  "rss_before_kib": before, "rss_connected_kib": during,
+                  "bytes_per_connection": (during - before) * 1024 / max(connected, 1),
+                  "pushes_accepted": sum(r.get("pushes_accepted", 0) for r in runs),
+                  "events_received": sum(r.get("events_received", 0) for r in runs)}))
+PY
+}
+
+run_push() {
+  echo "== push API: wrk with keep-alive, 10,000 WebSocket clients connected"
+  "$lg" connections --ws "127.0.0.1:$http_port" --secret-file var/jwt-secret --count 10000 --first 0 \
+    --hold 35 > "$work/push-conns.jsonl" &
+  local c=$!
+  for _ in $(seq 600); do grep -q '"phase":"connected"' "$work/push-conns.jsonl" 2>/dev/null && break; sleep 0.1; done
+  TB_API_KEY=$(cat var/api-key) wrk -t2 -c64 -d20s --latency -s "$root/tools/bench/push.lua" \
+    "http://127.0.0.1:$http_port/api/v1/push" > "$work/wrk.txt"
+  wait $c
+  python3 - "$work/wrk.txt" > "$out/push.json" <<'PY'
+import json, re, sys
+t = open(sys.argv[1]).read()
+def ms(v, unit): return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+lat = {p: ms(*re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", t).groups()) for p in ("50", "90", "99")}
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print(json.dumps({"requests_per_s": rps, "p50_ms": lat["50"], "p90_ms": lat["90"], "p99_ms": lat["99"],
+                  "non_2xx": int(non2xx.group(1)) if non2xx else 0, "wrk": t}))
+PY
+}
+
+case "$what" in
+  all) run_floor; run_peak; run_throughput; run_connections; run_push ;;
+  floor) run_floor ;;
+  peak) run_peak ;;
+  throughput) run_throughput ;;
+  connections) run_connections ;;
+  push) run_push ;;
+  *) echo "usage: tools/bench.sh [all|floor|peak|throughput|connections|push]" >&2; exit 2 ;;
+esac
+cd "$root"
+python3 tools/bench/report.py "$out"

@@ -1,0 +1,87 @@
+"""Prints the benchmark table from out/bench/*.json (floor next to the bridge, and the ratio) and
+draws out/bench/latency.png (p50/p99 against the scan rate) with gnuplot."""
+
+import json
+import os
+import subprocess
+import sys
+
+out = sys.argv[1]
+
+
+def load(name):
+    p = os.path.join(out, name)
+    return json.load(open(p)) if os.path.exists(p) else None
+
+
+def row(label, bridge, floor):
+    ratio = f"{bridge / floor:5.1f}x" if floor else "   - "
+    return f"  {label:<34} {bridge:9.2f} ms   floor {floor:7.2f} ms   {ratio}"
+
+
+peak, peak_floor, rss = load("peak.json"), load("peak-floor.json"), load("peak-rss.json")
+if peak and peak_floor:
+    print(f"Gate peak: {peak['scans']} scans at {peak['rate']:.0f}/s, {peak['ws_clients']} WebSocket owners")
+    two, one = peak_floor["two_hops"], peak_floor["one_hop"]
+    for q in ("p50", "p90", "p99", "p999", "max"):
+        print(row(f"answer {q}", peak["answer"][f"{q}_ms"], two[f"{q}_ms"]))
+    for q in ("p50", "p99"):
+        print(row(f"WebSocket event {q}", peak["ws_event"][f"{q}_ms"], two[f"{q}_ms"]))
+        print(row(f"MQTT event {q}", peak["mqtt_event"][f"{q}_ms"], two[f"{q}_ms"]))
+    for k in ("answer", "ws_event", "mqtt_event"):
+        print(f"  {k}: lost {peak[k]['lost']}, duplicated {peak[k]['duplicates']}")
+    print(f"  p99 added over the two-hop floor: {peak['answer']['p99_ms'] - two['p99_ms']:.2f} ms")
+    if rss:
+        print(f"  bridge RSS {rss['rss_before_kib'] / 1024:.0f} -> {rss['rss_after_kib'] / 1024:.0f} MiB")
+
+steps = []
+p = os.path.join(out, "throughput.jsonl")
+if os.path.exists(p):
+    steps = [json.loads(line) for line in open(p) if line.strip()]
+    print("Throughput (10 s per step):")
+    print("  rate/s   answered/s   p50 ms   p99 ms   floor p99   lost")
+    best = 0
+    for s in steps:
+        a = s["scans"]["answer"]
+        ok = a["p99_ms"] <= 50 and a["lost"] == 0 and s["scans"]["answered_per_s"] >= 0.95 * s["rate"]
+        if ok:
+            best = max(best, s["scans"]["answered_per_s"])
+        print(f"  {s['rate']:6.0f}   {s['scans']['answered_per_s']:10.0f}   {a['p50_ms']:6.2f}   "
+              f"{a['p99_ms']:6.2f}   {s['floor']['two_hops']['p99_ms']:9.2f}   {a['lost']}")
+    print(f"  highest sustained durable admissions: {best:.0f}/s")
+
+conns = load("connections.json")
+if conns:
+    print(f"Connections: {conns['connected']} idle WebSocket clients ({conns['failed']} failed), "
+          f"connected in {conns['connect_seconds']:.1f} s, {conns['bytes_per_connection']:.0f} bytes each; "
+          f"pushes {conns['pushes_accepted']}, events received {conns['events_received']}")
+
+push = load("push.json")
+if push:
+    print(f"Push API: {push['requests_per_s']:.0f} requests/s, p50 {push['p50_ms']:.2f} ms, "
+          f"p99 {push['p99_ms']:.2f} ms, non-2xx {push['non_2xx']}")
+
+if steps:
+    data = os.path.join(out, "latency.dat")
+    with open(data, "w") as f:
+        for s in steps:
+            a, fl = s["scans"]["answer"], s["floor"]["two_hops"]
+            f.write(f"{s['rate']} {a['p50_ms']} {a['p99_ms']} {fl['p50_ms']} {fl['p99_ms']}\n")
+    script = f"""
+set terminal pngcairo size 800,480
+set output '{os.path.join(out, 'latency.png')}'
+set title 'Scan to answer latency against load (loopback, 2 cores)'
+set xlabel 'scans per second'
+set ylabel 'milliseconds'
+set logscale y
+set key top left
+plot '{data}' using 1:2 with linespoints title 'bridge p50', \\
+     '{data}' using 1:3 with linespoints title 'bridge p99', \\
+     '{data}' using 1:4 with linespoints dashtype 2 title 'broker two hops p50', \\
+     '{data}' using 1:5 with linespoints dashtype 2 title 'broker two hops p99'
+"""
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+        print(f"Plot: {os.path.join(out, 'latency.png')}")
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"no plot: {e}")
