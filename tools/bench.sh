@@ -75,9 +75,9 @@ run_peak() {
 }
 
 run_throughput() {
-  echo "== throughput: raise the rate until p99 passes 50 ms or answers fall behind"
+  echo "== throughput: raise the rate until answers fall behind (the report marks p99 > 50 ms)"
   : > "$out/throughput.jsonl"
-  for rate in 1000 2000 3000 4000 5000 6000 8000 10000; do
+  for rate in 1000 1500 2000 2500 3000 4000 5000 6000; do
     tickets "R$rate-" $((rate * 10)) 1000
     floor "$rate" 10 > "$work/f.json"
     "$lg" scans --mqtt "$mqtt" --ws "127.0.0.1:$http_port" --secret-file var/jwt-secret --prefix "R$rate-" \
@@ -90,10 +90,10 @@ PY
     if python3 - "$work/s.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
-ok = s["answer"]["p99_ms"] <= 50 and s["answer"]["lost"] == 0 and s["answered_per_s"] >= 0.95 * s["rate"]
+ok = s["answer"]["lost"] == 0 and s["answered_per_s"] >= 0.95 * s["rate"] and s["answer"]["p99_ms"] < 1000
 sys.exit(0 if ok else 1)
 PY
-    then echo "  $rate/s sustained"; else echo "  $rate/s: p99 over 50 ms or falling behind; stop"; break; fi
+    then echo "  $rate/s kept up"; else echo "  $rate/s: answers fall behind; stop"; break; fi
   done
 }
 

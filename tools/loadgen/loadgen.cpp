@@ -124,7 +124,13 @@ struct Tally {
 };
 
 std::unique_ptr<mqtt::async_client> mqtt_client(const std::string& url, const std::string& id) {
-  auto create = mqtt::create_options_builder().mqtt_version(MQTTVERSION_5).finalize();
+  // A deep queue: at high rates Paho otherwise refuses publishes ("No more messages can be
+  // buffered") before the broker has acknowledged the earlier ones.
+  auto create = mqtt::create_options_builder()
+                    .mqtt_version(MQTTVERSION_5)
+                    .send_while_disconnected(true, false)
+                    .max_buffered_messages(1000000)
+                    .finalize();
   return std::make_unique<mqtt::async_client>(url, id, create);
 }
 
