@@ -120,6 +120,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
       spdlog::debug("websocket handshake: {}", ec.message());
       return finish();
     }
+    req_ = {};  // the upgrade request is no longer needed: do not keep it per connection
     metrics().ws_connections.fetch_add(1);
     counted_ = true;
     arm_timer(opts_.hello_timeout);
@@ -141,6 +142,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
     }
     const std::string text = beast::buffers_to_string(buf_.data());
     buf_.consume(buf_.size());
+    buf_.shrink_to_fit();  // idle connections keep no read buffer between client messages
     if (!within_rate()) {
       spdlog::info("websocket client of uid '{}' sends too fast; closing", uid_);
       return close_with(websocket::close_code::policy_error);
