@@ -15,6 +15,7 @@ self_test=0
 [ "${1:-}" = "--self-test" ] && self_test=1
 
 bash tools/setup.sh > /dev/null
+echo "run: building ticket-bridge and scanner-agent (the first build takes a few minutes)"
 bash tools/build.sh release ticket-bridge scanner-agent > /dev/null
 bin=$root/build/bridge/ticket-bridge
 agent=$root/build/scanner-agent/scanner-agent
