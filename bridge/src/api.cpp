@@ -102,12 +102,19 @@ json ticket_with_scans(const Ticket& t, const std::vector<ScanRecord>& scans) {
   return out;
 }
 
+// The credential of "Authorization: Bearer <credential>" (the API key, or an owner's token).
+std::optional<std::string_view> bearer(const HttpRequest& req) {
+  static constexpr std::string_view kBearer = "Bearer ";
+  if (req.authorization.rfind(kBearer, 0) != 0) return std::nullopt;
+  return std::string_view(req.authorization).substr(kBearer.size());
+}
+
 }  // namespace
 
 bool Api::authorized(const HttpRequest& req) const {
-  static constexpr std::string_view kBearer = "Bearer ";
-  if (req.authorization.rfind(kBearer, 0) != 0) return false;
-  const std::string_view given = std::string_view(req.authorization).substr(kBearer.size());
+  const auto credential = bearer(req);
+  if (!credential) return false;
+  const std::string_view given = *credential;
   // Compare digests: constant time whatever the lengths.
   unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
@@ -255,11 +262,9 @@ void Api::get_ticket(const std::string& code, const Responder& respond) {
 void Api::owner_ticket(const HttpRequest& req, const std::string& code, const Responder& respond) {
   // The owner's own view: authenticated by the owner's token, not the API key. A ticket of
   // another uid looks exactly like a missing one.
-  static constexpr std::string_view kBearer = "Bearer ";
   std::string uid;
-  if (req.authorization.rfind(kBearer, 0) == 0) {
-    auto v = verify_token(std::string_view(req.authorization).substr(kBearer.size()),
-                          config_.jwt_secret, now_ms() / 1000);
+  if (const auto token = bearer(req)) {
+    auto v = verify_token(*token, config_.jwt_secret, now_ms() / 1000);
     if (auto* claims = std::get_if<TokenClaims>(&v)) uid = claims->uid;
   }
   if (uid.empty()) return respond(error(401, "unauthorized", "send Authorization: Bearer <token>"));

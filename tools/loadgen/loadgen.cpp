@@ -24,17 +24,16 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "histogram.hpp"
 #include "jwt.hpp"
+#include "secrets.hpp"
 #include "timeutil.hpp"
 
 namespace beast = boost::beast;
@@ -60,15 +59,6 @@ std::string arg(const std::string& name, const std::string& def = "") {
 }
 long num(const std::string& name, const std::string& def = "") {
   return std::stol(arg(name, def));
-}
-
-std::string read_trimmed(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-  return s;
 }
 
 std::int64_t micros_since(Clock::time_point t) {
@@ -322,7 +312,7 @@ int run_scans() {
   const auto publishers = static_cast<std::size_t>(num("publishers", "4"));
   const auto ws_clients = static_cast<std::size_t>(num("ws-clients", std::to_string(owners)));
   const auto total = static_cast<std::size_t>(rate * static_cast<double>(seconds));
-  const std::string secret = read_trimmed(arg("secret-file"));
+  const std::string secret = tb::load_secret(arg("secret-file"), false, "JWT secret");
   Tally answers(total), ws_events(total), mqtt_events(total);
 
   const auto index_of_code = [&](const std::string& text, std::size_t& out) {
@@ -418,7 +408,7 @@ int run_connections() {
   const auto count = static_cast<std::size_t>(num("count"));
   const auto first = static_cast<std::size_t>(num("first", "0"));
   const auto hold = num("hold", "0");
-  const std::string secret = read_trimmed(arg("secret-file"));
+  const std::string secret = tb::load_secret(arg("secret-file"), false, "JWT secret");
   std::atomic<std::size_t> events{0};
   WsFleet fleet;
   const auto c0 = Clock::now();
@@ -441,7 +431,7 @@ int run_connections() {
 
   if (g_args.count("push-key-file") != 0) {
     // One push per uid over one keep-alive HTTP connection; every one must arrive.
-    const std::string key = read_trimmed(arg("push-key-file"));
+    const std::string key = tb::load_secret(arg("push-key-file"), false, "API key");
     const std::string hostport = arg("http");
     const auto colon = hostport.rfind(':');
     net::io_context ioc;
