@@ -35,6 +35,11 @@ class SubscribeListener : public mqtt::iaction_listener {
 
 SubscribeListener g_subscribe_listener;
 
+// Paho's own limit for one connect attempt. We always wait a little longer than this for the
+// attempt to end: destroying a client whose connect is still in flight crashes inside Paho.
+constexpr std::chrono::seconds kConnectTimeout{5};
+constexpr auto kConnectWait = kConnectTimeout + std::chrono::seconds(1);
+
 }  // namespace
 
 std::string MqttLink::scan_topic(const MqttOptions& o) {
@@ -61,7 +66,7 @@ MqttLink::MqttLink(MqttOptions options, Metrics& metrics, ScanHandler on_scan)
   opts.set_clean_session(false);  // MQTT 3 field; must be off for v5
   opts.set_clean_start(false);
   opts.set_keep_alive_interval(options_.keepalive);
-  opts.set_connect_timeout(std::chrono::seconds(5));
+  opts.set_connect_timeout(kConnectTimeout);
   opts.set_properties(mqtt::properties{
       {mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int32_t>(options_.session_expiry_s)}});
   if (options_.username) opts.set_user_name(*options_.username);
@@ -96,10 +101,10 @@ void MqttLink::refresh_will() {
                                                 status_payload("offline"), 1, true));
 }
 
-std::optional<std::string> MqttLink::start(std::chrono::milliseconds timeout) {
+std::optional<std::string> MqttLink::start() {
   try {
     auto tok = client_->connect(*connect_options_);
-    if (!tok->wait_for(timeout)) return "no answer from the broker at " + options_.uri;
+    if (!tok->wait_for(kConnectWait)) return "no answer from the broker at " + options_.uri;
   } catch (const mqtt::exception& e) {
     return "cannot connect to the broker at " + options_.uri + ": " + e.what();
   }
@@ -167,7 +172,7 @@ void MqttLink::reconnect_loop() {
     bool ok = false;
     try {
       refresh_will();
-      ok = client_->connect(*connect_options_)->wait_for(std::chrono::seconds(6));
+      ok = client_->connect(*connect_options_)->wait_for(kConnectWait);
     } catch (const mqtt::exception& e) {
       spdlog::warn("reconnect to {} failed: {}", options_.uri, e.what());
     }

@@ -46,8 +46,9 @@ class MqttLink {
   MqttLink& operator=(const MqttLink&) = delete;
   ~MqttLink();
 
-  // Connects once; returns an error text when the broker cannot be reached in `timeout`.
-  std::optional<std::string> start(std::chrono::milliseconds timeout);
+  // Connects once; returns an error text when the broker cannot be reached (the attempt ends
+  // within Paho's connect timeout, 5 s).
+  std::optional<std::string> start();
   // Publishes the offline status and disconnects.
   void stop();
 

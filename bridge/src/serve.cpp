@@ -114,7 +114,7 @@ int cmd_serve(const Settings& s) {
       mo, metrics, [&processor](InboundScan in) { processor.submit(std::move(in)); });
   processor.start();
 
-  if (auto err = mqtt->start(std::chrono::seconds(5))) {
+  if (auto err = mqtt->start()) {
     spdlog::critical("{}", *err);
     processor.stop();
     return 1;

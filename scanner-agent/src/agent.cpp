@@ -18,6 +18,7 @@ namespace sa {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+constexpr std::chrono::seconds kConnectTimeout{5};
 
 namespace {
 
@@ -53,7 +54,7 @@ Agent::Agent(AgentOptions options, std::ostream& out)
   o.set_clean_session(false);
   o.set_clean_start(false);  // answers published while we reconnect wait for us
   o.set_keep_alive_interval(std::chrono::seconds(15));
-  o.set_connect_timeout(std::chrono::seconds(5));
+  o.set_connect_timeout(kConnectTimeout);
   o.set_properties(mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}});
   o.set_will(
       mqtt::will_options("scanners/" + opt_.id + "/status", status_payload("offline"), 1, true));
@@ -69,9 +70,14 @@ Agent::Agent(AgentOptions options, std::ostream& out)
   }
 
   client_->set_connected_handler([this](const std::string&) {
-    client_->subscribe("tickets/result/" + opt_.id, 1);
-    client_->publish("scanners/" + opt_.id + "/status", status_payload("online"), 1, true);
-    spdlog::info("connected to {}", opt_.broker);
+    // Runs on a Paho thread: nothing may escape it (that would end the process).
+    try {
+      client_->subscribe("tickets/result/" + opt_.id, 1);
+      client_->publish("scanners/" + opt_.id + "/status", status_payload("online"), 1, true);
+      spdlog::info("connected to {}", opt_.broker);
+    } catch (const mqtt::exception& e) {
+      spdlog::warn("after connecting: {}", e.what());
+    }
     std::lock_guard lock(mu_);
     connected_ = true;
     connecting_ = false;
@@ -389,6 +395,16 @@ void Agent::stop() {
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  {
+    // Paho races when a client is destroyed while its connect attempt is still in flight (the
+    // process can abort), so let the attempt end first: it succeeds (and is disconnected below)
+    // or fails within the connect timeout.
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, kConnectTimeout + std::chrono::seconds(1),
+                      [this] { return !connecting_; })) {
+      spdlog::warn("the connect attempt to {} did not end in time", opt_.broker);
+    }
+  }
   try {
     if (client_->is_connected()) {
       client_->publish("scanners/" + opt_.id + "/status", status_payload("offline"), 1, true)

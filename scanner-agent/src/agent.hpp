@@ -81,8 +81,6 @@ class Agent {
   std::ostream& out_;
   Journal journal_;
   Debouncer debouncer_;
-  std::unique_ptr<mqtt::async_client> client_;
-  std::unique_ptr<mqtt::connect_options> connect_options_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -95,6 +93,9 @@ class Agent {
   int connect_failures_ = 0;
   std::chrono::steady_clock::time_point next_connect_;
   std::vector<std::shared_ptr<void>> listeners_;  // connect listeners Paho still refers to
+  std::unique_ptr<mqtt::connect_options> connect_options_;
+  // Declared after everything its callbacks and listeners use, so it is destroyed first.
+  std::unique_ptr<mqtt::async_client> client_;
   std::thread worker_;
 };
 
