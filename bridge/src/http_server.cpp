@@ -12,7 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <deque>
+#include <list>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -31,6 +31,7 @@ namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr auto kCloseGrace = std::chrono::seconds(5);
+constexpr std::size_t kReadPiece = 128;  // bytes per WebSocket read, see WsSession::read
 
 std::string error_body(const char* error, const std::string& detail) {
   return nlohmann::json{{"error", error}, {"detail", detail}}.dump();
@@ -127,10 +128,13 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
     read();
   }
 
+  // Reads in small pieces: the buffer a pending read holds is sized by the piece, and an idle
+  // connection always has a read pending (for pongs and the close), so this is per-connection
+  // memory (a whole-message read would hold 1.5 KiB). A message is handled once complete.
   void read() {
-    ws_.async_read(buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_read(ec);
-    });
+    ws_.async_read_some(
+        buf_, kReadPiece,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -140,6 +144,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
         return close_with(websocket::close_code::too_big);
       return finish();
     }
+    if (!ws_.is_message_done()) return read();
     const std::string text = beast::buffers_to_string(buf_.data());
     buf_.consume(buf_.size());
     buf_.shrink_to_fit();  // idle connections keep no read buffer between client messages
@@ -284,11 +289,12 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
     if (state_ == State::Done || close_code_) return;
     if (state_ != State::Closing) {
       // Drop unsent events: the client catches up with `since`. Keep forced last words.
-      std::deque<Outgoing> keep;
-      for (std::size_t i = 0; i < queue_.size(); ++i) {
-        if ((writing_ && i == 0) || !queue_[i].is_event) keep.push_back(std::move(queue_[i]));
-      }
-      queue_.swap(keep);
+      bool first = true;
+      std::erase_if(queue_, [&](const Outgoing& o) {
+        const bool in_flight = writing_ && first;
+        first = false;
+        return !in_flight && o.is_event;
+      });
       queued_bytes_ = 0;
       for (const auto& o : queue_) queued_bytes_ += o.text->size();
     }
@@ -310,8 +316,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
 
   void hard_close() {
     beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(ws_).socket().close(ec);
+    ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+    ws_.next_layer().close(ec);
     finish();
   }
 
@@ -358,7 +364,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
     server_->ws_sessions.erase(self);
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  // A plain socket underneath: the WebSocket stream has its own handshake timeout, and our pings
+  // and close grace cover the rest (a beast::tcp_stream would add ~500 bytes per connection).
+  websocket::stream<tcp::socket> ws_;
   HttpServer::Impl* server_;
   const WsOptions& opts_;
   http::request<http::string_body> req_;
@@ -371,7 +379,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
   std::optional<std::int64_t> since_;
   std::int64_t last_sent_ = 0;
   std::vector<std::shared_ptr<const StoredEvent>> pending_live_;
-  std::deque<Outgoing> queue_;
+  std::list<Outgoing> queue_;  // unlike std::deque, allocates nothing while empty
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   std::optional<websocket::close_code> close_code_;

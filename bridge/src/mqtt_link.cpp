@@ -109,6 +109,7 @@ std::optional<std::string> MqttLink::start() {
     return "cannot connect to the broker at " + options_.uri + ": " + e.what();
   }
   reconnector_ = std::thread([this] { reconnect_loop(); });
+  publisher_ = std::thread([this] { publisher_loop(); });
   return std::nullopt;
 }
 
@@ -120,6 +121,12 @@ void MqttLink::stop() {
   }
   cv_.notify_all();
   if (reconnector_.joinable()) reconnector_.join();
+  {
+    std::lock_guard lock(out_mu_);
+    out_stop_ = true;
+  }
+  out_cv_.notify_all();
+  if (publisher_.joinable()) publisher_.join();  // it hands everything queued to Paho first
   try {
     if (client_->is_connected()) {
       client_
@@ -196,18 +203,42 @@ void MqttLink::publish_answer(const Answer& a) {
   if (a.correlation) {
     msg->set_properties(mqtt::properties{{mqtt::property::CORRELATION_DATA, *a.correlation}});
   }
-  try {
-    client_->publish(msg);
-  } catch (const mqtt::exception& e) {
-    spdlog::error("answer to {} not sent: {}", a.topic, e.what());
-  }
+  enqueue(std::move(msg));
 }
 
 void MqttLink::publish_event(const StoredEvent& e) {
-  try {
-    client_->publish("users/" + e.uid + "/events", e.body, 1, false);
-  } catch (const mqtt::exception& ex) {
-    spdlog::error("event {} of uid {} not sent: {}", e.seq, e.uid, ex.what());
+  enqueue(mqtt::make_message("users/" + e.uid + "/events", e.body, 1, false));
+}
+
+void MqttLink::enqueue(std::shared_ptr<const mqtt::message> msg) {
+  bool was_empty = false;
+  {
+    std::lock_guard lock(out_mu_);
+    was_empty = outbox_.empty();
+    outbox_.push_back(std::move(msg));
+  }
+  if (was_empty) out_cv_.notify_one();
+}
+
+// Paho serializes every publish of the process on one lock shared with its own threads; waiting
+// for it here instead of on the writer thread lets the next batch be decided meanwhile.
+void MqttLink::publisher_loop() {
+  std::vector<std::shared_ptr<const mqtt::message>> batch;
+  std::unique_lock lock(out_mu_);
+  for (;;) {
+    out_cv_.wait(lock, [this] { return out_stop_ || !outbox_.empty(); });
+    if (outbox_.empty()) return;  // stopping, and everything was handed over
+    batch.swap(outbox_);
+    lock.unlock();
+    for (const auto& msg : batch) {
+      try {
+        client_->publish(msg);
+      } catch (const mqtt::exception& e) {
+        spdlog::error("message to {} not sent: {}", msg->get_topic(), e.what());
+      }
+    }
+    batch.clear();
+    lock.lock();
   }
 }
 

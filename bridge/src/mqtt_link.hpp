@@ -1,7 +1,8 @@
 // The bridge's MQTT v5 connection (Paho C++): a persistent session subscribed to the scan topic,
 // reconnection with backoff and jitter, a retained status with a Last Will, and publishing of
 // answers and owner events. Received scans are handed to a callback and nothing more is done on
-// Paho's thread.
+// Paho's thread. Answers and events are handed to Paho by a publisher thread of our own, in
+// order: the store's writer thread never waits on Paho's global lock.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "metrics.hpp"
 #include "scan_processor.hpp"
@@ -20,6 +22,7 @@
 namespace mqtt {
 class async_client;
 class connect_options;
+class message;
 }  // namespace mqtt
 
 namespace tb {
@@ -49,9 +52,10 @@ class MqttLink {
   // Connects once; returns an error text when the broker cannot be reached (the attempt ends
   // within Paho's connect timeout, 5 s).
   std::optional<std::string> start();
-  // Publishes the offline status and disconnects.
+  // Hands what is queued to Paho, publishes the offline status and disconnects.
   void stop();
 
+  // Queue a QoS 1 message for the publisher thread (any thread; never blocks on Paho).
   void publish_answer(const Answer& a);
   void publish_event(const StoredEvent& e);
   bool connected() const { return metrics_.mqtt_connected.load() != 0; }
@@ -64,6 +68,8 @@ class MqttLink {
   void reconnect_loop();
   void publish_status(const char* state);
   void refresh_will();
+  void enqueue(std::shared_ptr<const mqtt::message> msg);
+  void publisher_loop();
 
   MqttOptions options_;
   Metrics& metrics_;
@@ -76,6 +82,12 @@ class MqttLink {
   bool lost_ = false;
   bool stopping_ = false;
   std::thread reconnector_;
+
+  std::mutex out_mu_;
+  std::condition_variable out_cv_;
+  std::vector<std::shared_ptr<const mqtt::message>> outbox_;
+  bool out_stop_ = false;
+  std::thread publisher_;
 };
 
 }  // namespace tb

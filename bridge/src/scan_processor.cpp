@@ -180,18 +180,16 @@ std::string ScanProcessor::answer_topic(const InboundScan& in,
 ScanProcessor::Pending ScanProcessor::apply_task(WriteTask& task) {
   Pending out;
   out.task = &task;
-  store_.db().exec("SAVEPOINT task");
+  store_.savepoint();
   try {
     task.apply(store_, out.outcome);
-    store_.db().exec("RELEASE task");
+    store_.release_savepoint();
   } catch (const sql::Error& e) {
     if (!e.is_constraint()) throw;  // the store is in trouble: the whole batch retries
-    store_.db().exec("ROLLBACK TO task");
-    store_.db().exec("RELEASE task");
+    store_.rollback_to_savepoint();
     out.outcome = TaskOutcome{false, e.what(), 0, {}};
   } catch (const std::exception& e) {
-    store_.db().exec("ROLLBACK TO task");
-    store_.db().exec("RELEASE task");
+    store_.rollback_to_savepoint();
     out.outcome = TaskOutcome{false, e.what(), 0, {}};
   }
   return out;

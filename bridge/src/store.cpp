@@ -94,6 +94,9 @@ Store::Store(const std::string& path, Durability durability) : db_(path, true) {
   begin_ = db_.prepare("BEGIN IMMEDIATE");
   commit_ = db_.prepare("COMMIT");
   rollback_ = db_.prepare("ROLLBACK");
+  savepoint_ = db_.prepare("SAVEPOINT task");
+  release_ = db_.prepare("RELEASE task");
+  rollback_to_ = db_.prepare("ROLLBACK TO task");
   insert_ticket_ = db_.prepare(std::string("INSERT INTO tickets (") + kTicketColumns +
                                ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
   find_ticket_ =
@@ -157,6 +160,19 @@ Store::Transaction::~Transaction() {
 void Store::Transaction::commit() {
   store_.commit_.run();
   done_ = true;
+}
+
+void Store::savepoint() {
+  savepoint_.run();
+}
+
+void Store::release_savepoint() {
+  release_.run();
+}
+
+void Store::rollback_to_savepoint() {
+  rollback_to_.run();
+  release_.run();
 }
 
 void Store::insert_ticket(const Ticket& t) {

@@ -93,6 +93,12 @@ class Store {
   // Cheap check that the database answers.
   void ping();
 
+  // A savepoint around one task of a batch, inside the open transaction (statements prepared
+  // once: a batch runs one per task). rollback_to_savepoint() also releases it.
+  void savepoint();
+  void release_savepoint();
+  void rollback_to_savepoint();
+
   sql::Db& db() { return db_; }
 
  private:
@@ -100,6 +106,7 @@ class Store {
 
   sql::Db db_;
   sql::Stmt begin_, commit_, rollback_;
+  sql::Stmt savepoint_, release_, rollback_to_;
   sql::Stmt insert_ticket_, find_ticket_, save_usage_, revoke_;
   sql::Stmt find_result_, record_scan_, recent_scans_;
   sql::Stmt next_seq_, insert_event_, last_seq_, events_after_;
