@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks on loopback, each next to the floor the broker alone sets. Bounded; stops by itself.
-#   tools/bench.sh [all|floor|peak|throughput|connections|push]      (default: all, ~12 minutes)
+#   tools/bench.sh [all|floor|peak|throughput|connections|push]      (default: all, ~7 minutes)
 # Results: out/bench/*.json, a table on stdout, and out/bench/latency.png (gnuplot).
 # Environment: TB_BENCH_SECONDS (peak duration, default 60), TB_BENCH_OWNERS (default 10000).
 set -euo pipefail

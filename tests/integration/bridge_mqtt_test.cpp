@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "brokers.hpp"
@@ -166,6 +167,24 @@ TEST_F(BridgeMqtt, ScansWhileTheBridgeIsDownAreDecidedWhenItComesBack) {
     ASSERT_FALSE(r.is_null()) << "answer " << i << " missing";
     EXPECT_EQ(r["status"], "admitted");
   }
+}
+
+// SIGTERM in the middle of a burst: what the bridge decided before it stopped is answered before
+// it exits (its queued answers are handed to the broker first), the rest after it is back.
+TEST_F(BridgeMqtt, StoppingMidBurstLosesNoAnswer) {
+  constexpr int kScans = 300;
+  for (int i = 0; i < kScans; ++i) {
+    client_->publish("tickets/scan", scan("burst:" + std::to_string(i), "TB7QK2M9XW4R").dump());
+  }
+  ASSERT_EQ(bridge_->stop(SIGTERM), 0);
+  ASSERT_TRUE(bridge_->start()) << bridge_->log();
+  std::set<std::string> answered;
+  while (answered.size() < kScans) {
+    const json r = result();
+    if (r.is_null()) break;
+    answered.insert(r["scan_id"].get<std::string>());
+  }
+  EXPECT_EQ(answered.size(), static_cast<std::size_t>(kScans));
 }
 
 TEST_F(BridgeMqtt, SurvivesABrokerRestart) {
