@@ -273,6 +273,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public EventSu
 
   void on_write(beast::error_code ec) {
     writing_ = false;
+    if (state_ == State::Done) return;  // finish() ran meanwhile (hard close): the queue is gone
     if (ec) {
       if (!ignorable(ec)) spdlog::debug("websocket write: {}", ec.message());
       return finish();

@@ -75,7 +75,8 @@ std::string Metrics::render() const {
          "Redelivered scans answered with their stored result.",
          static_cast<double>(scans_duplicate.load()));
   scalar(out, "ticket_bridge_scans_unanswered_total", "counter",
-         "Scans left unanswered because the store failed; the scanner retries them.",
+         "Scans left unanswered (the store failed, or they arrived after the last batch of a "
+         "shutdown); the scanner retries them.",
          static_cast<double>(scans_unanswered.load()));
   scalar(out, "ticket_bridge_events_published_total", "counter", "Owner events handed to MQTT.",
          static_cast<double>(events_published.load()));

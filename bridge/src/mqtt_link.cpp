@@ -35,10 +35,11 @@ class SubscribeListener : public mqtt::iaction_listener {
 
 SubscribeListener g_subscribe_listener;
 
-// Paho's own limit for one connect attempt. We always wait a little longer than this for the
-// attempt to end: destroying a client whose connect is still in flight crashes inside Paho.
+// Paho's own limit for one connect attempt. Paho checks its timeouts only every 3 s, so an
+// attempt can take up to about 8 s to fail; we wait longer than that for it to end: destroying a
+// client (or connecting again) while its connect is still in flight crashes inside Paho.
 constexpr std::chrono::seconds kConnectTimeout{5};
-constexpr auto kConnectWait = kConnectTimeout + std::chrono::seconds(1);
+constexpr auto kConnectWait = kConnectTimeout + std::chrono::seconds(5);
 
 }  // namespace
 
@@ -129,9 +130,15 @@ void MqttLink::stop() {
   if (publisher_.joinable()) publisher_.join();  // it hands everything queued to Paho first
   try {
     if (client_->is_connected()) {
-      client_
-          ->publish("bridge/" + options_.instance + "/status", status_payload("offline"), 1, true)
-          ->wait_for(std::chrono::seconds(2));
+      // Acknowledged after everything published before it on this connection: a barrier for the
+      // answers and events just handed over.
+      if (!client_
+               ->publish("bridge/" + options_.instance + "/status", status_payload("offline"), 1,
+                         true)
+               ->wait_for(std::chrono::seconds(5))) {
+        spdlog::warn("leaving with {} messages not yet acknowledged by the broker",
+                     client_->get_pending_delivery_tokens().size());
+      }
       client_->disconnect(std::chrono::milliseconds(500))->wait_for(std::chrono::seconds(2));
     }
   } catch (const mqtt::exception& e) {

@@ -74,7 +74,6 @@ class MqttLink {
   MqttOptions options_;
   Metrics& metrics_;
   ScanHandler on_scan_;
-  std::unique_ptr<mqtt::async_client> client_;
   std::unique_ptr<mqtt::connect_options> connect_options_;
 
   std::mutex mu_;
@@ -88,6 +87,8 @@ class MqttLink {
   std::vector<std::shared_ptr<const mqtt::message>> outbox_;
   bool out_stop_ = false;
   std::thread publisher_;
+  // Last: destroyed first, while everything its callbacks use still exists.
+  std::unique_ptr<mqtt::async_client> client_;
 };
 
 }  // namespace tb

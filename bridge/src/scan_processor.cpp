@@ -51,10 +51,26 @@ void ScanProcessor::submit(WriteTask task) {
 void ScanProcessor::enqueue(Job job) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(job));
-    metrics_.queue_depth.store(static_cast<std::int64_t>(queue_.size()), std::memory_order_relaxed);
+    if (!finished_) {
+      queue_.push_back(std::move(job));
+      metrics_.queue_depth.store(static_cast<std::int64_t>(queue_.size()),
+                                 std::memory_order_relaxed);
+      cv_.notify_one();
+      return;
+    }
   }
-  cv_.notify_one();
+  // Shutting down and past the last batch. Paho has already acknowledged such a scan, so the
+  // broker will not deliver it again: it is decided when its scanner sends it again after the
+  // restart (the scanner agent re-sends every unanswered scan).
+  if (auto* task = std::get_if<WriteTask>(&job)) {
+    TaskOutcome outcome{false, "the bridge is shutting down", 0, {}};
+    if (task->done) task->done(outcome);
+    return;
+  }
+  metrics_.scans_unanswered.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn(
+      "a scan arrived after the last batch of the shutdown: not decided now; its "
+      "scanner's re-send decides it after the restart");
 }
 
 void ScanProcessor::run() {
@@ -65,7 +81,10 @@ void ScanProcessor::run() {
       std::unique_lock lock(mu_);
       const bool woke = cv_.wait_for(lock, std::chrono::seconds(1),
                                      [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_ && queue_.empty()) return;  // everything queued was decided
+      if (stopping_ && queue_.empty()) {
+        finished_ = true;  // everything queued was decided
+        return;
+      }
       batch.clear();
       const std::size_t n = woke ? std::min(queue_.size(), options_.max_batch) : 0;
       for (std::size_t i = 0; i < n; ++i) {

@@ -110,6 +110,7 @@ class ScanProcessor {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  bool finished_ = false;  // the thread decided its last batch: nothing more is taken
   std::thread thread_;
 };
 

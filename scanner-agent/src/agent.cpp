@@ -19,6 +19,8 @@ namespace sa {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kConnectTimeout{5};
+// Paho checks its timeouts only every 3 s: an attempt can take up to ~8 s to fail.
+constexpr auto kConnectWait = kConnectTimeout + std::chrono::seconds(5);
 
 namespace {
 
@@ -400,8 +402,7 @@ void Agent::stop() {
     // process can abort), so let the attempt end first: it succeeds (and is disconnected below)
     // or fails within the connect timeout.
     std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, kConnectTimeout + std::chrono::seconds(1),
-                      [this] { return !connecting_; })) {
+    if (!cv_.wait_for(lock, kConnectWait, [this] { return !connecting_; })) {
       spdlog::warn("the connect attempt to {} did not end in time", opt_.broker);
     }
   }

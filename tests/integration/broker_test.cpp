@@ -88,6 +88,36 @@ class SecureBroker : public ::testing::Test {
     return tbtest::run(argv);
   }
 
+  // A mosquitto_sub in the background (`count` messages, or until `secs` pass). It runs with -d
+  // and line-buffered output so that we can wait for its SUBACK instead of sleeping: a message
+  // published before the subscription exists would make a "not delivered" check pass for nothing.
+  tbtest::Child listener(const std::string& user, const std::string& password,
+                         const std::string& topic, int count, int secs, const std::string& log) {
+    std::vector<std::string> argv = {"stdbuf",
+                                     "-oL",
+                                     "mosquitto_sub",
+                                     "-d",
+                                     "-V",
+                                     "5",
+                                     "-p",
+                                     std::to_string(plain_),
+                                     "-u",
+                                     user,
+                                     "-P",
+                                     password,
+                                     "-t",
+                                     topic,
+                                     "-W",
+                                     std::to_string(secs)};
+    if (count > 0) argv.insert(argv.end(), {"-C", std::to_string(count)});
+    tbtest::Child c(argv, dir_.file(log));
+    EXPECT_TRUE(
+        tbtest::wait_until([&] { return c.log().find("received SUBACK") != std::string::npos; },
+                           std::chrono::seconds(10)))
+        << c.log();
+    return c;
+  }
+
   RunResult pub(const std::string& user, const std::string& password, const std::string& topic,
                 const std::string& payload) {
     return tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(plain_), "-q", "1", "-u",
@@ -111,11 +141,7 @@ TEST_F(SecureBroker, AnonymousAndWrongPasswordsAreRefused) {
 
 TEST_F(SecureBroker, AScannerCanOnlyDoItsJob) {
   // It may publish a scan (the bridge role receives it) ...
-  tbtest::Child bridge_sub(
-      {"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "bridge", "-P", "bridge-pw",
-       "-t", "tickets/scan", "-C", "1", "-W", "5"},
-      dir_.file("bridge-sub.log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto bridge_sub = listener("bridge", "bridge-pw", "tickets/scan", 1, 5, "bridge-sub.log");
   EXPECT_EQ(
       pub("gate-1", "scan-pw", "tickets/scan", R"({"code":"A","scanner":"gate-1"})").exit_code, 0);
   ASSERT_TRUE(bridge_sub.wait_exit(std::chrono::seconds(6)));
@@ -127,14 +153,12 @@ TEST_F(SecureBroker, AScannerCanOnlyDoItsJob) {
     const auto r = sub("gate-1", "scan-pw", topic, 1, 2);
     EXPECT_NE((r.out + r.err).find("denied"), std::string::npos) << topic << ": " << r.out << r.err;
   }
-  tbtest::Child victim({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "42", "-P",
-                        token("42"), "-t", "users/42/events", "-C", "1", "-W", "3"},
-                       dir_.file("victim.log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto victim = listener("42", token("42"), "users/42/events", 1, 3, "victim.log");
   pub("gate-1", "scan-pw", "users/42/events", R"({"type":"ticket.admitted","seq":999})");
   pub("gate-1", "scan-pw", "tickets/result/gate-2", R"({"status":"admitted"})");
   ASSERT_TRUE(victim.wait_exit(std::chrono::seconds(5)));
-  EXPECT_EQ(victim.log().find("999"), std::string::npos) << "a scanner faked an owner event";
+  EXPECT_EQ(victim.log().find(R"("seq":999)"), std::string::npos)
+      << "a scanner faked an owner event";
 }
 
 TEST_F(SecureBroker, CustomersLogInWithTheirTokenAndReadOnlyTheirEvents) {
@@ -146,13 +170,8 @@ TEST_F(SecureBroker, CustomersLogInWithTheirTokenAndReadOnlyTheirEvents) {
   ASSERT_EQ(bridge.cli({"tickets", "add", "--uid", "42", "--code", "SEC1"}).exit_code, 0);
   ASSERT_TRUE(bridge.start()) << bridge.log();
 
-  tbtest::Child mine({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "42", "-P",
-                      token("42"), "-t", "users/42/events", "-C", "1", "-W", "10"},
-                     dir_.file("mine.log"));
-  tbtest::Child theirs({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "43", "-P",
-                        token("43"), "-t", "users/43/events", "-C", "1", "-W", "3"},
-                       dir_.file("theirs.log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto mine = listener("42", token("42"), "users/42/events", 1, 10, "mine.log");
+  auto theirs = listener("43", token("43"), "users/43/events", 1, 3, "theirs.log");
   EXPECT_EQ(pub("gate-1", "scan-pw", "tickets/scan",
                 R"({"scan_id":"sec:1","code":"SEC1","scanner":"gate-1","gate":"north"})")
                 .exit_code,
@@ -189,10 +208,7 @@ TEST_F(SecureBroker, BadTokensAreRefusedAtConnect) {
 }
 
 TEST_F(SecureBroker, ATokenThatExpiresWhileConnectedStopsDelivery) {
-  tbtest::Child app({"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "42", "-P",
-                     token("42", 2), "-t", "users/42/events", "-W", "8"},
-                    dir_.file("app.log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto app = listener("42", token("42", 2), "users/42/events", 0, 8, "app.log");
   pub("bridge", "bridge-pw", "users/42/events", "before-expiry");
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   pub("bridge", "bridge-pw", "users/42/events", "after-expiry");
@@ -223,11 +239,7 @@ TEST_F(SecureBroker, TlsWorksWithTheDevCaAndFailsWithout) {
 
 TEST_F(SecureBroker, TheScannerAgentWorksOverTlsWithItsPassword) {
   tbtest::write_file(dir_.file("scan-pw"), "scan-pw\n");
-  tbtest::Child bridge_sub(
-      {"mosquitto_sub", "-V", "5", "-p", std::to_string(plain_), "-u", "bridge", "-P", "bridge-pw",
-       "-t", "tickets/scan", "-C", "1", "-W", "10"},
-      dir_.file("bridge-sub.log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto bridge_sub = listener("bridge", "bridge-pw", "tickets/scan", 1, 10, "bridge-sub.log");
   const auto r = tbtest::run(
       {tbtest::agent_bin(), "--broker", "ssl://127.0.0.1:" + std::to_string(tls_), "--cafile",
        etc_ + "/ca.crt", "--username", "gate-1", "--password-file", dir_.file("scan-pw"), "--id",

@@ -26,7 +26,8 @@ TEST(MqttLink, StopDeliversEverythingQueued) {
   tb::MqttOptions options;
   options.uri = broker.url();
   auto link = std::make_unique<tb::MqttLink>(options, metrics, [](tb::InboundScan) {});
-  ASSERT_FALSE(link->start());
+  const auto error = link->start();
+  ASSERT_FALSE(error) << *error;
   // Below the broker's in-flight window (max_inflight_messages), so none waits for an ack.
   constexpr int kAnswers = 900;
   for (int i = 0; i < kAnswers; ++i) {

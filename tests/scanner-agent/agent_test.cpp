@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/input.h>
+#include <netinet/in.h>
 #include <pty.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,6 +158,30 @@ TEST_F(Agent, InputThatEndsAtOnceStopsCleanlyDuringTheFirstConnect) {
     const auto r = run_agent(i % 2 == 0 ? "" : "not a code\n");
     ASSERT_EQ(r.exit_code, 0) << "run " << i << ":\n" << r.err;
   }
+}
+
+// The same against a broker that accepts the TCP connection and never answers CONNECT: the first
+// connect is surely in flight at the stop, and stays so until Paho gives up on it. The agent
+// waits for that (it must not tear the client down mid-connect), then exits 0.
+TEST_F(Agent, StopWaitsOutAConnectToASilentBroker) {
+  const int silent = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(listen(silent, 8), 0);  // the kernel completes handshakes; nobody ever reads
+  ASSERT_EQ(getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  auto args = agent_args();
+  args.at(2) = "mqtt://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = tbtest::run(args, {}, "", std::chrono::seconds(30));
+  const auto took = std::chrono::steady_clock::now() - started;
+  close(silent);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("did not end in time"), std::string::npos) << r.err;
+  EXPECT_LT(took, std::chrono::seconds(15));
 }
 
 TEST_F(Agent, HooksGetTheScanInTheEnvironment) {
