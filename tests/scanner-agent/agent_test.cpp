@@ -314,6 +314,53 @@ TEST_F(Agent, SerialScannerThroughAPseudoTerminal) {
   close(slave);
 }
 
+// A USB-serial scanner unplugged and plugged in again. The agent reads a stable path (as a udev
+// symlink such as /dev/serial/by-id/... would be) that points at one pseudo-terminal, then at
+// none (the master side hung up and the link is gone), then at a new one.
+TEST_F(Agent, SerialScannerUnpluggedAndPluggedInAgain) {
+  const std::string path = dir_.file("scanner-tty");
+  int master = -1, slave = -1;
+  char name[256];
+  // Close-on-exec: an agent that inherited the master would keep the line from hanging up.
+  const auto plug_in = [&] {
+    return openpty(&master, &slave, name, nullptr, nullptr) == 0 &&
+           fcntl(master, F_SETFD, FD_CLOEXEC) == 0 && fcntl(slave, F_SETFD, FD_CLOEXEC) == 0 &&
+           symlink(name, path.c_str()) == 0;
+  };
+  ASSERT_TRUE(plug_in());
+  tbtest::TestClient watcher(broker_->url(), "watcher");
+  watcher.subscribe("tickets/scan");
+  auto agent = spawn_agent({"--input", "serial:" + path, "--timeout", "0.2"});
+  const auto opened = [&](std::size_t times) {
+    return tbtest::wait_until([&] { return count(agent.log(), "reading scans from") >= times; },
+                              std::chrono::seconds(10));
+  };
+  const auto type_and_receive = [&](int fd, const std::string& code) -> std::string {
+    const std::string typed = code + "\r";
+    if (write(fd, typed.data(), typed.size()) != static_cast<ssize_t>(typed.size())) return {};
+    const auto m = watcher.next("tickets/scan", std::chrono::seconds(5));
+    return m ? json::parse(m->payload)["code"].get<std::string>() : std::string();
+  };
+  ASSERT_TRUE(opened(1)) << agent.log();
+  EXPECT_EQ(type_and_receive(master, "PLUG1"), "PLUG1");
+
+  // Unplugged: the line hangs up and the device node goes away.
+  close(master);
+  close(slave);
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  ASSERT_TRUE(tbtest::wait_until([&] { return agent.log().find("went away") != std::string::npos; },
+                                 std::chrono::seconds(10)))
+      << agent.log();
+
+  // Plugged in again: a new terminal behind the same path.
+  ASSERT_TRUE(plug_in());
+  ASSERT_TRUE(opened(2)) << agent.log();
+  EXPECT_EQ(type_and_receive(master, "PLUG2"), "PLUG2");
+  EXPECT_EQ(tbtest::exit_code_of(agent.stop(SIGTERM)), 0);
+  close(master);
+  close(slave);
+}
+
 TEST_F(Agent, EvdevScannerFromARecordedEventStream) {
   const std::string fifo = dir_.file("event0");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
