@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "paho_timing.hpp"
+
 namespace tb {
 
 namespace {
@@ -35,12 +37,6 @@ class SubscribeListener : public mqtt::iaction_listener {
 
 SubscribeListener g_subscribe_listener;
 
-// Paho's own limit for one connect attempt. Paho checks its timeouts only every 3 s, so an
-// attempt can take up to about 8 s to fail; we wait longer than that for it to end: destroying a
-// client (or connecting again) while its connect is still in flight crashes inside Paho.
-constexpr std::chrono::seconds kConnectTimeout{5};
-constexpr auto kConnectWait = kConnectTimeout + std::chrono::seconds(5);
-
 }  // namespace
 
 std::string MqttLink::scan_topic(const MqttOptions& o) {
@@ -67,7 +63,7 @@ MqttLink::MqttLink(MqttOptions options, Metrics& metrics, ScanHandler on_scan)
   opts.set_clean_session(false);  // MQTT 3 field; must be off for v5
   opts.set_clean_start(false);
   opts.set_keep_alive_interval(options_.keepalive);
-  opts.set_connect_timeout(kConnectTimeout);
+  opts.set_connect_timeout(kPahoConnectTimeout);
   opts.set_properties(mqtt::properties{
       {mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int32_t>(options_.session_expiry_s)}});
   if (options_.username) opts.set_user_name(*options_.username);
@@ -105,7 +101,7 @@ void MqttLink::refresh_will() {
 std::optional<std::string> MqttLink::start() {
   try {
     auto tok = client_->connect(*connect_options_);
-    if (!tok->wait_for(kConnectWait)) return "no answer from the broker at " + options_.uri;
+    if (!tok->wait_for(kPahoConnectWait)) return "no answer from the broker at " + options_.uri;
   } catch (const mqtt::exception& e) {
     return "cannot connect to the broker at " + options_.uri + ": " + e.what();
   }
@@ -186,7 +182,7 @@ void MqttLink::reconnect_loop() {
     bool ok = false;
     try {
       refresh_will();
-      ok = client_->connect(*connect_options_)->wait_for(kConnectWait);
+      ok = client_->connect(*connect_options_)->wait_for(kPahoConnectWait);
     } catch (const mqtt::exception& e) {
       spdlog::warn("reconnect to {} failed: {}", options_.uri, e.what());
     }

@@ -50,7 +50,7 @@ class MqttLink {
   ~MqttLink();
 
   // Connects once; returns an error text when the broker cannot be reached (the attempt ends
-  // within Paho's connect timeout, 5 s).
+  // within kPahoConnectWait, about 10 s).
   std::optional<std::string> start();
   // Hands what is queued to Paho, publishes the offline status and disconnects.
   void stop();

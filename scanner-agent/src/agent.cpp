@@ -11,6 +11,7 @@
 #include <random>
 
 #include "display.hpp"
+#include "paho_timing.hpp"
 
 extern char** environ;
 
@@ -18,9 +19,6 @@ namespace sa {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-constexpr std::chrono::seconds kConnectTimeout{5};
-// Paho checks its timeouts only every 3 s: an attempt can take up to ~8 s to fail.
-constexpr auto kConnectWait = kConnectTimeout + std::chrono::seconds(5);
 
 namespace {
 
@@ -56,7 +54,7 @@ Agent::Agent(AgentOptions options, std::ostream& out)
   o.set_clean_session(false);
   o.set_clean_start(false);  // answers published while we reconnect wait for us
   o.set_keep_alive_interval(std::chrono::seconds(15));
-  o.set_connect_timeout(kConnectTimeout);
+  o.set_connect_timeout(tb::kPahoConnectTimeout);
   o.set_properties(mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}});
   o.set_will(
       mqtt::will_options("scanners/" + opt_.id + "/status", status_payload("offline"), 1, true));
@@ -400,9 +398,9 @@ void Agent::stop() {
   {
     // Paho races when a client is destroyed while its connect attempt is still in flight (the
     // process can abort), so let the attempt end first: it succeeds (and is disconnected below)
-    // or fails within the connect timeout.
+    // or fails within tb::kPahoConnectWait.
     std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, kConnectWait, [this] { return !connecting_; })) {
+    if (!cv_.wait_for(lock, tb::kPahoConnectWait, [this] { return !connecting_; })) {
       spdlog::warn("the connect attempt to {} did not end in time", opt_.broker);
     }
   }
