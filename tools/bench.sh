@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks on loopback, each next to the floor the broker alone sets. Bounded; stops by itself.
-#   tools/bench.sh [all|floor|peak|throughput|connections|push]      (default: all, ~7 minutes)
+#   tools/bench.sh [all|floor|peak|throughput|connections|push|checks]  (default: all, ~7 minutes)
 # Results: out/bench/*.json, a table on stdout, and out/bench/latency.png (gnuplot).
 # Environment: TB_BENCH_SECONDS (peak duration, default 60), TB_BENCH_OWNERS (default 10000).
 set -euo pipefail
@@ -15,7 +15,7 @@ for p in wrk gnuplot-nox; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" > /dev/null
 done
-bash tools/build.sh release ticket-bridge loadgen > /dev/null
+bash tools/build.sh release ticket-bridge loadgen scan_checks > /dev/null
 bin=$root/build/bridge/ticket-bridge
 lg=$root/build/tools/loadgen/loadgen
 out=$root/out/bench
@@ -148,14 +148,21 @@ print(json.dumps({"requests_per_s": rps, "p50_ms": lat["50"], "p90_ms": lat["90"
 PY
 }
 
+# CPU per scan of the checks on untrusted MQTT input (no network).
+run_checks() {
+  echo "== checks: the plugin's scan check and the Response Topic rule, per scan"
+  "$root/build/tools/loadgen/scan_checks" > "$out/checks.json"
+}
+
 case "$what" in
-  all) run_floor; run_peak; run_throughput; run_connections; run_push ;;
+  all) run_floor; run_peak; run_throughput; run_connections; run_push; run_checks ;;
   floor) run_floor ;;
   peak) run_peak ;;
   throughput) run_throughput ;;
   connections) run_connections ;;
   push) run_push ;;
-  *) echo "usage: tools/bench.sh [all|floor|peak|throughput|connections|push]" >&2; exit 2 ;;
+  checks) run_checks ;;
+  *) echo "usage: tools/bench.sh [all|floor|peak|throughput|connections|push|checks]" >&2; exit 2 ;;
 esac
 cd "$root"
 python3 tools/bench/report.py "$out"

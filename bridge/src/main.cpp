@@ -35,8 +35,16 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the bridge: MQTT in, admission, HTTP out");
   tb::Settings serve_settings(*serve);
   tb::add_common_settings(serve_settings);
-  serve_settings.add("mqtt", "broker URL (mqtt://host:port, tcp://, ssl://)",
+  serve_settings.add("mqtt", "broker URL (mqtt://host:port, tcp://; TLS: ssl:// or mqtts://)",
                      "mqtt://127.0.0.1:1883");
+  serve_settings.add("mqtt-cafile",
+                     "TLS: CA certificate(s) that sign the broker's certificate (default: the "
+                     "system's CAs)");
+  serve_settings.add("mqtt-cert", "TLS: client certificate (PEM), when the broker asks for one");
+  serve_settings.add("mqtt-key", "TLS: the client certificate's private key (PEM)");
+  serve_settings.add("mqtt-tls-check-hostname",
+                     "TLS: the broker's certificate must name the host of --mqtt (true or false)",
+                     "true");
   serve_settings.add("listen", "HTTP listen address HOST:PORT", "127.0.0.1:8080");
   serve_settings.add("api-key-file",
                      "file holding the HTTP API key (generated when the default is missing)",

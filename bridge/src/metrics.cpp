@@ -87,6 +87,20 @@ std::string Metrics::render() const {
          static_cast<double>(batches.load()));
   scalar(out, "ticket_bridge_mqtt_reconnects_total", "counter", "Reconnections to the broker.",
          static_cast<double>(mqtt_reconnects.load()));
+  scalar(out, "ticket_bridge_scans_retained_ignored_total", "counter",
+         "Scans that arrived with the MQTT retain flag and were ignored.",
+         static_cast<double>(scans_retained_ignored.load()));
+  scalar(out, "ticket_bridge_response_topics_refused_total", "counter",
+         "Response Topics not used (wildcards, the bridge's namespaces, another scanner's "
+         "topic); the answer went to tickets/result/<scanner>.",
+         static_cast<double>(response_topics_refused.load()));
+  scalar(out, "ticket_bridge_answers_refused_by_broker_total", "counter",
+         "Answers to a Response Topic that the broker refused (PUBACK >= 0x80); sent again to "
+         "tickets/result/<scanner>.",
+         static_cast<double>(answers_refused_by_broker.load()));
+  scalar(out, "ticket_bridge_mqtt_publishes_dropped_total", "counter",
+         "Messages never handed to the broker because their topic is not a valid topic name.",
+         static_cast<double>(publishes_dropped.load()));
   scalar(out, "ticket_bridge_mqtt_connected", "gauge", "1 while connected to the broker.",
          static_cast<double>(mqtt_connected.load()));
   scalar(out, "ticket_bridge_store_up", "gauge", "1 while the store answers.",

@@ -36,6 +36,11 @@ struct Metrics {
   std::atomic<std::uint64_t> store_errors{0};
   std::atomic<std::uint64_t> batches{0};  // committed transactions of scans
   std::atomic<std::uint64_t> mqtt_reconnects{0};
+  // Untrusted MQTT input (SPEC.md v1.1).
+  std::atomic<std::uint64_t> scans_retained_ignored{0};     // scans that carried the retain flag
+  std::atomic<std::uint64_t> response_topics_refused{0};    // answered on tickets/result/<scanner>
+  std::atomic<std::uint64_t> answers_refused_by_broker{0};  // PUBACK >= 0x80: fell back
+  std::atomic<std::uint64_t> publishes_dropped{0};          // not a valid topic name: never sent
   std::atomic<std::int64_t> mqtt_connected{0};
   std::atomic<std::int64_t> store_ok{1};
   std::atomic<std::int64_t> queue_depth{0};

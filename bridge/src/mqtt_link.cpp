@@ -8,6 +8,9 @@
 #include <random>
 
 #include "paho_timing.hpp"
+#include "paho_tls.hpp"
+#include "tls_check.hpp"
+#include "topics.hpp"
 
 namespace tb {
 
@@ -39,12 +42,42 @@ SubscribeListener g_subscribe_listener;
 
 }  // namespace
 
+// Completes the publishes of answers to a scan's Response Topic. Each such publish carries, as
+// its user context, the same answer addressed to tickets/result/<scanner>; when the broker
+// refuses the publish (a PUBACK reason code >= 0x80, as the production ACL does outside
+// tickets/result/), that one is sent instead. Runs on Paho's thread: it only queues.
+class MqttLink::FallbackListener : public mqtt::iaction_listener {
+ public:
+  explicit FallbackListener(MqttLink& link) : link_(link) {}
+  void on_success(const mqtt::token& tok) override {
+    delete static_cast<mqtt::const_message_ptr*>(tok.get_user_context());
+  }
+  void on_failure(const mqtt::token& tok) override {
+    std::unique_ptr<mqtt::const_message_ptr> fallback(
+        static_cast<mqtt::const_message_ptr*>(tok.get_user_context()));
+    if (!fallback) return;
+    link_.metrics_.answers_refused_by_broker.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn(
+        "the broker refused an answer on the scan's Response Topic (reason code {}); "
+        "answering on {}",
+        static_cast<int>(tok.get_reason_code()), (*fallback)->get_topic());
+    link_.enqueue(Outgoing{std::move(*fallback), nullptr});
+  }
+
+ private:
+  MqttLink& link_;
+};
+
 std::string MqttLink::scan_topic(const MqttOptions& o) {
-  return o.shared_group ? "$share/" + *o.shared_group + "/tickets/scan" : "tickets/scan";
+  const std::string scan(topics::kScan);
+  return o.shared_group ? "$share/" + *o.shared_group + "/" + scan : scan;
 }
 
 MqttLink::MqttLink(MqttOptions options, Metrics& metrics, ScanHandler on_scan)
-    : options_(std::move(options)), metrics_(metrics), on_scan_(std::move(on_scan)) {
+    : options_(std::move(options)),
+      metrics_(metrics),
+      on_scan_(std::move(on_scan)),
+      fallback_listener_(std::make_unique<FallbackListener>(*this)) {
   auto create = mqtt::create_options_builder()
                     .mqtt_version(MQTTVERSION_5)
                     .send_while_disconnected(true, true)
@@ -68,6 +101,9 @@ MqttLink::MqttLink(MqttOptions options, Metrics& metrics, ScanHandler on_scan)
       {mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int32_t>(options_.session_expiry_s)}});
   if (options_.username) opts.set_user_name(*options_.username);
   if (options_.password) opts.set_password(*options_.password);
+  if (is_tls_url(options_.uri)) {
+    opts.set_ssl(make_ssl_options(options_.tls));
+  }
   refresh_will();
 
   client_->set_connected_handler([this](const std::string&) { on_connected(); });
@@ -76,6 +112,14 @@ MqttLink::MqttLink(MqttOptions options, Metrics& metrics, ScanHandler on_scan)
     on_lost("broker disconnected us, reason code " + std::to_string(static_cast<int>(rc)));
   });
   client_->set_message_callback([this](mqtt::const_message_ptr msg) {
+    if (msg->is_retained()) {
+      // A retained scan would be delivered, and decided, again at every subscribe.
+      metrics_.scans_retained_ignored.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn(
+          "a scan with the retain flag set was ignored (SPEC.md: retained scans are "
+          "never decided)");
+      return;
+    }
     InboundScan in;
     in.payload = msg->get_payload_str();
     const auto& props = msg->get_properties();
@@ -94,7 +138,7 @@ MqttLink::~MqttLink() {
 }
 
 void MqttLink::refresh_will() {
-  connect_options_->set_will(mqtt::will_options("bridge/" + options_.instance + "/status",
+  connect_options_->set_will(mqtt::will_options(topics::bridge_status(options_.instance),
                                                 status_payload("offline"), 1, true));
 }
 
@@ -103,7 +147,12 @@ std::optional<std::string> MqttLink::start() {
     auto tok = client_->connect(*connect_options_);
     if (!tok->wait_for(kPahoConnectWait)) return "no answer from the broker at " + options_.uri;
   } catch (const mqtt::exception& e) {
-    return "cannot connect to the broker at " + options_.uri + ": " + e.what();
+    std::string error = "cannot connect to the broker at " + options_.uri + ": " + e.what();
+    if (is_tls_url(options_.uri)) {
+      const auto why = diagnose_tls(options_.uri, options_.tls);
+      error += why.empty() ? "; TLS itself works: check the credentials" : "; " + why;
+    }
+    return error;
   }
   reconnector_ = std::thread([this] { reconnect_loop(); });
   publisher_ = std::thread([this] { publisher_loop(); });
@@ -129,7 +178,7 @@ void MqttLink::stop() {
       // Acknowledged after everything published before it on this connection: a barrier for the
       // answers and events just handed over.
       if (!client_
-               ->publish("bridge/" + options_.instance + "/status", status_payload("offline"), 1,
+               ->publish(topics::bridge_status(options_.instance), status_payload("offline"), 1,
                          true)
                ->wait_for(std::chrono::seconds(5))) {
         spdlog::warn("leaving with {} messages not yet acknowledged by the broker",
@@ -150,7 +199,11 @@ void MqttLink::on_connected() {
   try {
     // Subscribing again is harmless when the session kept the subscription, and needed when it
     // did not (a shared subscription after a broker restart, a session that expired).
-    client_->subscribe(scan_topic(options_), 1, nullptr, g_subscribe_listener);
+    // Retained scans are never decided: the broker sends none at subscribe, and flags a live
+    // retained publish as retained (retain as published) so that the handler can ignore it.
+    client_->subscribe(
+        scan_topic(options_), 1, nullptr, g_subscribe_listener,
+        mqtt::subscribe_options(false, true, mqtt::subscribe_options::DONT_SEND_RETAINED));
     publish_status("online");
   } catch (const mqtt::exception& e) {
     spdlog::error("subscribe after connect: {}", e.what());
@@ -198,46 +251,67 @@ void MqttLink::reconnect_loop() {
 }
 
 void MqttLink::publish_status(const char* state) {
-  client_->publish("bridge/" + options_.instance + "/status", status_payload(state), 1, true);
+  client_->publish(topics::bridge_status(options_.instance), status_payload(state), 1, true);
 }
 
 void MqttLink::publish_answer(const Answer& a) {
-  auto msg = mqtt::make_message(a.topic, a.payload, 1, false);
-  if (a.correlation) {
-    msg->set_properties(mqtt::properties{{mqtt::property::CORRELATION_DATA, *a.correlation}});
-  }
-  enqueue(std::move(msg));
+  const auto make = [&a](const std::string& topic) {
+    auto msg = mqtt::make_message(topic, a.payload, 1, false);
+    if (a.correlation) {
+      msg->set_properties(mqtt::properties{{mqtt::property::CORRELATION_DATA, *a.correlation}});
+    }
+    return msg;
+  };
+  enqueue(Outgoing{make(a.topic), a.fallback_topic ? make(*a.fallback_topic) : nullptr});
 }
 
 void MqttLink::publish_event(const StoredEvent& e) {
-  enqueue(mqtt::make_message("users/" + e.uid + "/events", e.body, 1, false));
+  enqueue(Outgoing{mqtt::make_message(topics::user_events(e.uid), e.body, 1, false), nullptr});
 }
 
-void MqttLink::enqueue(std::shared_ptr<const mqtt::message> msg) {
+void MqttLink::enqueue(Outgoing out) {
   bool was_empty = false;
   {
     std::lock_guard lock(out_mu_);
     was_empty = outbox_.empty();
-    outbox_.push_back(std::move(msg));
+    outbox_.push_back(std::move(out));
   }
   if (was_empty) out_cv_.notify_one();
+}
+
+// The last gate before the broker: a PUBLISH to anything but a valid topic name makes Mosquitto
+// disconnect us, and Paho would send it again at every reconnect. Nothing invalid gets past here.
+void MqttLink::send(const Outgoing& out) {
+  if (!topics::is_valid_topic_name(out.msg->get_topic())) {
+    metrics_.publishes_dropped.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("a message for an invalid topic name was dropped, not sent");
+    if (out.fallback) send(Outgoing{out.fallback, nullptr});
+    return;
+  }
+  if (!out.fallback) {
+    client_->publish(out.msg);
+    return;
+  }
+  auto context = std::make_unique<mqtt::const_message_ptr>(out.fallback);
+  client_->publish(out.msg, context.get(), *fallback_listener_);
+  context.release();  // owned by the publish now: its listener deletes it
 }
 
 // Paho serializes every publish of the process on one lock shared with its own threads; waiting
 // for it here instead of on the writer thread lets the next batch be decided meanwhile.
 void MqttLink::publisher_loop() {
-  std::vector<std::shared_ptr<const mqtt::message>> batch;
+  std::vector<Outgoing> batch;
   std::unique_lock lock(out_mu_);
   for (;;) {
     out_cv_.wait(lock, [this] { return out_stop_ || !outbox_.empty(); });
     if (outbox_.empty()) return;  // stopping, and everything was handed over
     batch.swap(outbox_);
     lock.unlock();
-    for (const auto& msg : batch) {
+    for (const auto& out : batch) {
       try {
-        client_->publish(msg);
+        send(out);
       } catch (const mqtt::exception& e) {
-        spdlog::error("message to {} not sent: {}", msg->get_topic(), e.what());
+        spdlog::error("message to {} not sent: {}", out.msg->get_topic(), e.what());
       }
     }
     batch.clear();

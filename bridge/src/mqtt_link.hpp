@@ -18,6 +18,7 @@
 
 #include "metrics.hpp"
 #include "scan_processor.hpp"
+#include "tls_settings.hpp"
 
 namespace mqtt {
 class async_client;
@@ -33,6 +34,9 @@ struct MqttOptions {
   std::optional<std::string> username;
   std::optional<std::string> password;
   std::optional<std::string> shared_group;  // subscribe via $share/<group>/tickets/scan
+  // TLS (ssl:// and mqtts:// URLs): the CA that signs the broker's certificate (else the system's
+  // CAs), an optional client certificate and key, and the host name check (on unless turned off).
+  TlsSettings tls;
   std::chrono::seconds keepalive{20};
   std::int32_t session_expiry_s = 7 * 24 * 3600;  // how long the broker keeps our session
   std::chrono::milliseconds backoff_min{250};
@@ -68,8 +72,17 @@ class MqttLink {
   void reconnect_loop();
   void publish_status(const char* state);
   void refresh_will();
-  void enqueue(std::shared_ptr<const mqtt::message> msg);
+  // A message for the broker and, for an answer to a Response Topic, where it goes instead if
+  // the broker refuses it.
+  struct Outgoing {
+    std::shared_ptr<const mqtt::message> msg;
+    std::shared_ptr<const mqtt::message> fallback;  // may be null
+  };
+  void enqueue(Outgoing out);
   void publisher_loop();
+  void send(const Outgoing& out);
+  class FallbackListener;
+  friend class FallbackListener;
 
   MqttOptions options_;
   Metrics& metrics_;
@@ -84,7 +97,8 @@ class MqttLink {
 
   std::mutex out_mu_;
   std::condition_variable out_cv_;
-  std::vector<std::shared_ptr<const mqtt::message>> outbox_;
+  std::vector<Outgoing> outbox_;
+  std::unique_ptr<FallbackListener> fallback_listener_;
   bool out_stop_ = false;
   std::thread publisher_;
   // Last: destroyed first, while everything its callbacks use still exists.

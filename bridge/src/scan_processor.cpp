@@ -8,6 +8,7 @@
 #include "admission.hpp"
 #include "messages.hpp"
 #include "scan.hpp"
+#include "topics.hpp"
 
 namespace tb {
 
@@ -189,11 +190,19 @@ void ScanProcessor::process(std::vector<Job>& batch) {
   }
 }
 
-std::string ScanProcessor::answer_topic(const InboundScan& in,
-                                        const std::optional<std::string>& scanner) {
-  if (in.response_topic && !in.response_topic->empty()) return *in.response_topic;
-  if (scanner) return "tickets/result/" + *scanner;
-  return {};
+ScanProcessor::Route ScanProcessor::answer_route(const InboundScan& in,
+                                                 const std::optional<std::string>& scanner) {
+  std::optional<std::string> own;
+  if (scanner) own = topics::result(*scanner);
+  if (in.response_topic && !in.response_topic->empty()) {
+    // The Response Topic is the scanner's to choose: untrusted. It is never logged as is.
+    const auto refusal = topics::response_topic_refusal(*in.response_topic, scanner);
+    if (!refusal) return Route{*in.response_topic, own};
+    metrics_.response_topics_refused.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("scan from {}: Response Topic not used ({}); answering on {}",
+                 scanner.value_or("an unknown scanner"), *refusal, own.value_or("no topic"));
+  }
+  return Route{own.value_or(std::string()), std::nullopt};
 }
 
 ScanProcessor::Pending ScanProcessor::apply_task(WriteTask& task) {
@@ -218,9 +227,11 @@ ScanProcessor::Pending ScanProcessor::decide_one(InboundScan& in, Millis now) {
   Pending out;
   out.received = in.received;
   ParsedScan parsed = parse_scan(in.payload);
-  const std::string topic = answer_topic(in, parsed.scanner);
+  const Route route = answer_route(in, parsed.scanner);
   const auto answer = [&](std::string payload) {
-    if (!topic.empty()) out.answer = Answer{topic, in.correlation, std::move(payload)};
+    if (!route.topic.empty()) {
+      out.answer = Answer{route.topic, in.correlation, std::move(payload), route.fallback};
+    }
   };
 
   // Exactly once: a scan_id seen before gets its first answer again and changes nothing.
@@ -241,7 +252,8 @@ ScanProcessor::Pending ScanProcessor::decide_one(InboundScan& in, Millis now) {
     metrics_.count_scan(d.status, d.reason);
     spdlog::warn("malformed scan from {}: {}", parsed.scanner.value_or("an unknown scanner"),
                  parsed.error);
-    if (!parsed.scanner && topic.empty()) return out;  // nobody to answer, nothing to audit by
+    if (!parsed.scanner && route.topic.empty())
+      return out;  // nobody to answer, nothing to audit by
     rec.code = parsed.code;
     rec.scanner = parsed.scanner;
     rec.status = to_string(d.status);

@@ -33,6 +33,9 @@ struct Answer {
   std::string topic;
   std::optional<std::string> correlation;
   std::string payload;
+  // Set when `topic` is the scan's Response Topic: where the answer goes instead when the broker
+  // refuses that publish (tickets/result/<scanner>).
+  std::optional<std::string> fallback_topic;
 };
 
 using AnswerSink = std::function<void(Answer)>;
@@ -98,7 +101,13 @@ class ScanProcessor {
   Pending decide_one(InboundScan& in, Millis now);
   Pending apply_task(WriteTask& task);
   void enqueue(Job job);
-  static std::string answer_topic(const InboundScan& in, const std::optional<std::string>& scanner);
+  // Where the answer goes: the Response Topic when SPEC.md v1.1 allows it, else the scanner's
+  // own topic; empty when nobody can be answered.
+  struct Route {
+    std::string topic;
+    std::optional<std::string> fallback;
+  };
+  Route answer_route(const InboundScan& in, const std::optional<std::string>& scanner);
 
   Store& store_;
   Metrics& metrics_;

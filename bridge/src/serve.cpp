@@ -2,6 +2,10 @@
 // together, and shuts them down in order on SIGINT or SIGTERM.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -64,6 +68,26 @@ int cmd_serve(const Settings& s) {
   mo.username = s.get_opt("mqtt-username");
   if (auto f = s.get_opt("mqtt-password-file"))
     mo.password = load_secret(*f, false, "MQTT password");
+  auto& tls = mo.tls;
+  tls.cafile = s.get_opt("mqtt-cafile");
+  tls.certfile = s.get_opt("mqtt-cert");
+  tls.keyfile = s.get_opt("mqtt-key");
+  const auto& check_hostname = s.get("mqtt-tls-check-hostname");
+  if (check_hostname != "true" && check_hostname != "false") {
+    throw UsageError("--mqtt-tls-check-hostname must be true or false");
+  }
+  tls.check_hostname = check_hostname == "true";
+  if (!is_tls_url(mo.uri) && (tls.cafile || tls.certfile || tls.keyfile)) {
+    throw UsageError("--mqtt-cafile, --mqtt-cert and --mqtt-key need an ssl:// or mqtts:// URL");
+  }
+  if (tls.certfile.has_value() != tls.keyfile.has_value()) {
+    throw UsageError("--mqtt-cert and --mqtt-key go together");
+  }
+  for (const auto& file : {tls.cafile, tls.certfile, tls.keyfile}) {
+    if (file && ::access(file->c_str(), R_OK) != 0) {
+      throw UsageError("cannot read " + *file + ": " + std::strerror(errno));
+    }
+  }
   mo.shared_group = s.get_opt("mqtt-shared-group");
   if (mo.shared_group && !is_valid_id(*mo.shared_group)) {
     throw UsageError("--mqtt-shared-group must be a valid MQTT topic level");

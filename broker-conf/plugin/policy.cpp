@@ -4,8 +4,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <charconv>
 #include <fstream>
 #include <vector>
+
+#include "scan.hpp"
+#include "ticket.hpp"
+#include "topics.hpp"
 
 namespace tbauth {
 
@@ -45,20 +50,58 @@ std::string_view unshare(std::string_view filter) {
 }
 
 bool scanner_allowed(const std::string& id, int access, std::string_view topic) {
-  if (access == kWrite) return topic == "tickets/scan" || topic == "scanners/" + id + "/status";
-  return topic == "tickets/result/" + id;  // read and subscribe: its own answers, exactly
+  if (access == kWrite)
+    return topic == tb::topics::kScan || topic == tb::topics::scanner_status(id);
+  // Read and subscribe: its own answers, tickets/result/<id> and below, never another's.
+  return tb::topics::is_scanners_own(topic, id);
 }
 
 bool bridge_allowed(int access, std::string_view topic) {
   if (access == kWrite) {
-    return !has_wildcard(topic) && ((starts_with(topic, "tickets/result/") && topic.size() > 15) ||
+    return !has_wildcard(topic) && ((starts_with(topic, tb::topics::kResultPrefix) &&
+                                     topic.size() > tb::topics::kResultPrefix.size()) ||
                                     is_user_events(topic) || starts_with(topic, "bridge/"));
   }
   const auto t = access == kSubscribe ? unshare(topic) : topic;
-  return t == "tickets/scan" || t == "users/+/events" || is_user_events(t);
+  return t == tb::topics::kScan || t == "users/+/events" || is_user_events(t);
+}
+
+// "<prefix><rest>" -> rest, or nothing when `s` does not start with `prefix`.
+std::optional<std::string_view> after(std::string_view s, std::string_view prefix) {
+  if (!starts_with(s, prefix)) return std::nullopt;
+  return s.substr(prefix.size());
 }
 
 }  // namespace
+
+bool client_id_allowed(const Identity& who, std::string_view client_id, int max_app_sessions) {
+  switch (who.role) {
+    case Role::Bridge: {
+      const auto instance = after(client_id, "ticket-bridge-");
+      return instance && tb::is_valid_id(*instance);
+    }
+    case Role::Scanner:
+      return after(client_id, "scanner-") == std::string_view(who.name);
+    case Role::Customer: {
+      const auto rest = after(client_id, "app-" + who.name + "-");
+      if (!rest || rest->empty() || rest->size() > 4) return false;
+      if (rest->size() > 1 && rest->front() == '0') return false;  // one spelling per session
+      int n = -1;
+      const auto [end, ec] = std::from_chars(rest->data(), rest->data() + rest->size(), n);
+      return ec == std::errc() && end == rest->data() + rest->size() && n >= 0 &&
+             n < max_app_sessions;
+    }
+  }
+  return false;
+}
+
+std::optional<std::string> scan_refusal(const Identity& who, std::string_view payload,
+                                        bool retain) {
+  if (retain) return std::string("a retained scan");
+  const tb::ParsedScan parsed = tb::parse_scan(payload);
+  if (parsed.scanner && *parsed.scanner != who.name) return "names scanner " + *parsed.scanner;
+  return std::nullopt;
+}
 
 bool allowed(const Identity& who, int access, std::string_view topic, std::int64_t now_s) {
   if (access == kUnsubscribe) return true;
@@ -164,6 +207,11 @@ std::optional<PasswordFile> PasswordFile::load(const std::string& path, std::str
 
 bool PasswordFile::contains(std::string_view user) const {
   return hashes_.count(std::string(user)) > 0;
+}
+
+std::string PasswordFile::hash_of(std::string_view user) const {
+  const auto it = hashes_.find(std::string(user));
+  return it == hashes_.end() ? std::string() : it->second;
 }
 
 bool PasswordFile::check(std::string_view user, std::string_view password) const {

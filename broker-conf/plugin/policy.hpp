@@ -22,10 +22,27 @@ struct Identity {
 inline constexpr int kRead = 0x01, kWrite = 0x02, kSubscribe = 0x04, kUnsubscribe = 0x08;
 
 //   scanner S: write tickets/scan and scanners/S/status; subscribe to and read tickets/result/S
+//              and below it (tickets/result/S/...)
 //   bridge:    subscribe to and read tickets/scan (also as $share/<group>/tickets/scan) and
 //              users/+/events; write tickets/result/<anything>, users/<uid>/events, bridge/...
 //   customer U: subscribe to and read users/U/events only (while the token is valid); no writes
 bool allowed(const Identity& who, int access, std::string_view topic, std::int64_t now_s);
+
+// How many persistent sessions (client ids app-<uid>-0 ... app-<uid>-<N-1>) one ticket holder
+// may have, unless plugin_opt_max_app_sessions says otherwise.
+inline constexpr int kDefaultAppSessions = 8;
+
+// The client id each identity must use (SPEC.md v1.1): the bridge `ticket-bridge-<instance>`, a
+// scanner `scanner-<its user name>`, a customer's app `app-<uid>-<n>` with n from 0 to
+// max_app_sessions - 1 in plain decimal. The three prefixes are disjoint and the whole id is
+// matched, so no identity can ever use an id that belongs to another.
+bool client_id_allowed(const Identity& who, std::string_view client_id, int max_app_sessions);
+
+// Why a PUBLISH on tickets/scan is refused, or nothing: a retained scan (it would be decided
+// again at every subscribe), or a scan whose `scanner` is not the publisher. The payload is read
+// with the bridge's own parser; what it cannot read at all passes, for the bridge to answer as
+// malformed.
+std::optional<std::string> scan_refusal(const Identity& who, std::string_view payload, bool retain);
 
 // A password file in mosquitto_passwd's format ("user:$7$iterations$salt$hash" or "$6$").
 class PasswordFile {
@@ -34,6 +51,8 @@ class PasswordFile {
   static std::optional<PasswordFile> load(const std::string& path, std::string& error);
   bool contains(std::string_view user) const;
   bool check(std::string_view user, std::string_view password) const;
+  // The stored hash of `user` (empty when absent): a changed hash means a changed password.
+  std::string hash_of(std::string_view user) const;
 
  private:
   std::unordered_map<std::string, std::string> hashes_;

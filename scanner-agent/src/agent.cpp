@@ -12,6 +12,7 @@
 
 #include "display.hpp"
 #include "paho_timing.hpp"
+#include "paho_tls.hpp"
 
 extern char** environ;
 
@@ -60,13 +61,8 @@ Agent::Agent(AgentOptions options, std::ostream& out)
       mqtt::will_options("scanners/" + opt_.id + "/status", status_payload("offline"), 1, true));
   if (opt_.username) o.set_user_name(*opt_.username);
   if (opt_.password) o.set_password(*opt_.password);
-  if (opt_.cafile || opt_.certfile) {
-    mqtt::ssl_options ssl;
-    if (opt_.cafile) ssl.set_trust_store(*opt_.cafile);
-    if (opt_.certfile) ssl.set_key_store(*opt_.certfile);
-    if (opt_.keyfile) ssl.set_private_key(*opt_.keyfile);
-    ssl.set_enable_server_cert_auth(true);
-    o.set_ssl(std::move(ssl));
+  if (tb::is_tls_url(opt_.broker)) {
+    o.set_ssl(tb::make_ssl_options(opt_.tls));
   }
 
   client_->set_connected_handler([this](const std::string&) {
@@ -313,8 +309,10 @@ void Agent::connect_async() {
     const double base = std::min(15000.0, 500.0 * (1 << std::min(connect_failures_, 5)));
     const auto delay = std::chrono::milliseconds(
         static_cast<long>(base * std::uniform_real_distribution<double>(0.5, 1.5)(rng)));
-    if (connect_failures_ == 1)
-      spdlog::warn("broker {} unreachable ({}); retrying", opt_.broker, why);
+    if (connect_failures_ == 1) {
+      const std::string hint = tb::is_tls_url(opt_.broker) ? tb::tls_failure_hint(opt_.tls) : "";
+      spdlog::warn("broker {} unreachable ({}{}); retrying", opt_.broker, why, hint);
+    }
     next_connect_ = Clock::now() + delay;
     cv_.notify_all();
   });

@@ -16,6 +16,7 @@
 
 #include "input.hpp"
 #include "journal.hpp"
+#include "tls_settings.hpp"
 
 namespace mqtt {
 class async_client;
@@ -38,7 +39,7 @@ struct AgentOptions {
   std::chrono::milliseconds retry_max{300000};
   std::string journal_path;
   std::optional<std::string> username, password;
-  std::optional<std::string> cafile, certfile, keyfile;
+  tb::TlsSettings tls;  // for ssl:// and mqtts:// brokers
   std::optional<std::string> on_admit, on_reject, on_timeout;
 };
 

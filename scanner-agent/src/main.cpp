@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
   app.add_option("--cafile", cafile, "CA certificate to verify the broker (TLS)");
   app.add_option("--cert", certfile, "client certificate (TLS)");
   app.add_option("--key", keyfile, "client private key (TLS)");
+  bool no_hostname_check = false;
+  app.add_flag("--tls-no-hostname-check", no_hostname_check,
+               "TLS: accept a broker certificate that does not name the host of --broker");
   app.add_option("--on-admit", on_admit, "shell command run on ADMIT/EXIT (TB_* variables set)");
   app.add_option("--on-reject", on_reject, "shell command run on REJECT");
   app.add_option("--on-timeout", on_timeout, "shell command run on NO ANSWER");
@@ -118,9 +121,10 @@ int main(int argc, char** argv) {
   o.retry_min = seconds_option(retry_s);
   o.color = color == "always" || (color == "auto" && !o.json && isatty(STDOUT_FILENO) != 0);
   if (!username.empty()) o.username = username;
-  if (!cafile.empty()) o.cafile = cafile;
-  if (!certfile.empty()) o.certfile = certfile;
-  if (!keyfile.empty()) o.keyfile = keyfile;
+  if (!cafile.empty()) o.tls.cafile = cafile;
+  if (!certfile.empty()) o.tls.certfile = certfile;
+  if (!keyfile.empty()) o.tls.keyfile = keyfile;
+  o.tls.check_hostname = !no_hostname_check;
   if (!on_admit.empty()) o.on_admit = on_admit;
   if (!on_reject.empty()) o.on_reject = on_reject;
   if (!on_timeout.empty()) o.on_timeout = on_timeout;

@@ -80,6 +80,25 @@ TEST_F(ScanProcessorTest, ResponseTopicAndCorrelationWin) {
   ASSERT_EQ(answers_.size(), 1U);
   EXPECT_EQ(answers_[0].topic, "my/replies");
   EXPECT_EQ(answers_[0].correlation, "corr-7");
+  // Should the broker refuse that publish, the answer goes to the scanner's own topic.
+  EXPECT_EQ(answers_[0].fallback_topic, "tickets/result/gate-1");
+}
+
+TEST_F(ScanProcessorTest, AnUntrustedResponseTopicIsReplacedByTheScannersOwn) {
+  add("C1", "42", 0);
+  for (const std::string rt : {"#", "users/42/events", "tickets/result/gate-2", "$SYS/x"}) {
+    process({scan({{"code", "C1"}, {"scanner", "gate-1"}}, rt, "c")});
+  }
+  ASSERT_EQ(answers_.size(), 4U);
+  for (const auto& a : answers_) {
+    EXPECT_EQ(a.topic, "tickets/result/gate-1");
+    EXPECT_EQ(a.correlation, "c");
+    EXPECT_FALSE(a.fallback_topic);
+  }
+  EXPECT_EQ(metrics_.response_topics_refused.load(), 4U);
+  // A malformed scan that names no scanner cannot be answered on a refused topic.
+  process({scan("garbage", "#")});
+  EXPECT_EQ(answers_.size(), 4U);
 }
 
 TEST_F(ScanProcessorTest, RepeatedScanIdGetsTheStoredResultAndChangesNothing) {

@@ -24,6 +24,44 @@ TEST(Policy, Scanner) {
   EXPECT_FALSE(allowed(s, kSubscribe, "users/#", kNow));
   EXPECT_FALSE(allowed(s, kRead, "tickets/scan", kNow));
   EXPECT_TRUE(allowed(s, kUnsubscribe, "anything", kNow));
+  // Its own answers' subtopics (a Response Topic of its own), never another scanner's.
+  EXPECT_TRUE(allowed(s, kSubscribe, "tickets/result/gate-1/#", kNow));
+  EXPECT_TRUE(allowed(s, kRead, "tickets/result/gate-1/replies", kNow));
+  EXPECT_FALSE(allowed(s, kRead, "tickets/result/gate-10", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "tickets/result/gate-1#", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "tickets/result/gate-1+/x", kNow));
+}
+
+TEST(Policy, ClientIdsBelongToOneIdentity) {
+  const Identity bridge{Role::Bridge, "bridge", 0};
+  const Identity scanner{Role::Scanner, "gate-1", 0};
+  const Identity customer{Role::Customer, "42", kNow + 60};
+  EXPECT_TRUE(client_id_allowed(bridge, "ticket-bridge-main", kDefaultAppSessions));
+  EXPECT_FALSE(client_id_allowed(bridge, "ticket-bridge-", kDefaultAppSessions));
+  EXPECT_FALSE(client_id_allowed(bridge, "ticket-bridge-a/b", kDefaultAppSessions));
+  EXPECT_FALSE(client_id_allowed(bridge, "scanner-gate-1", kDefaultAppSessions));
+  EXPECT_TRUE(client_id_allowed(scanner, "scanner-gate-1", kDefaultAppSessions));
+  EXPECT_FALSE(client_id_allowed(scanner, "scanner-gate-10", kDefaultAppSessions));
+  EXPECT_FALSE(client_id_allowed(scanner, "ticket-bridge-main", kDefaultAppSessions));
+  for (int n = 0; n < kDefaultAppSessions; ++n) {
+    EXPECT_TRUE(client_id_allowed(customer, "app-42-" + std::to_string(n), kDefaultAppSessions));
+  }
+  for (const char* id : {"app-42-8", "app-42-01", "app-42--1", "app-42-", "app-42-1x", "app-420-0",
+                         "app-4-0", "app-42-99999", "42", "scanner-42", "ticket-bridge-42"}) {
+    EXPECT_FALSE(client_id_allowed(customer, id, kDefaultAppSessions)) << id;
+  }
+  EXPECT_FALSE(client_id_allowed(customer, "app-42-2", 2));
+}
+
+TEST(Policy, ScansAreRefusedWhenRetainedOrNamingAnotherScanner) {
+  const Identity s{Role::Scanner, "gate-1", 0};
+  EXPECT_FALSE(scan_refusal(s, R"({"code":"A","scanner":"gate-1"})", false));
+  EXPECT_TRUE(scan_refusal(s, R"({"code":"A","scanner":"gate-1"})", true));
+  EXPECT_TRUE(scan_refusal(s, R"({"code":"A","scanner":"gate-2"})", false));
+  EXPECT_TRUE(scan_refusal(s, R"({"code":5,"scanner":"gate-2"})", false));  // malformed, named
+  EXPECT_FALSE(scan_refusal(s, "not json", false));  // for the bridge to answer as malformed
+  EXPECT_FALSE(scan_refusal(s, R"({"code":"A","scanner":"a/b"})", false));  // no valid scanner
+  EXPECT_FALSE(scan_refusal(s, "", false));
 }
 
 TEST(Policy, Bridge) {

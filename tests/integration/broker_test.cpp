@@ -1,134 +1,19 @@
-// broker-conf/mosquitto.conf, the production configuration, run for real (paths and ports moved
-// into a temp dir) with the tb_auth plugin: anonymous clients, scanners, the bridge and
-// customers' apps can each do exactly their job, over plain TCP and TLS.
+// broker-conf/mosquitto.conf, the production configuration, run for real (tests/support's
+// SecureBroker) with the tb_auth plugin: anonymous clients, scanners, the bridge and customers'
+// apps can each do exactly their job, over plain TCP and TLS. tests/security/ plays the attacker.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <thread>
 
-#include "brokers.hpp"
 #include "jwt.hpp"
+#include "secure_broker.hpp"
 
 namespace {
 
 using nlohmann::json;
-using tbtest::RunResult;
-using tbtest::TempDir;
 
-constexpr const char* kSecret = "broker-test-secret-0123456789abcdef";
-
-class SecureBroker : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const std::string conf_dir = tbtest::source_dir() + "/broker-conf";
-    etc_ = dir_.file("etc");
-    ASSERT_EQ(tbtest::run({"bash", conf_dir + "/gen-dev-certs.sh", etc_}).exit_code, 0);
-    ASSERT_EQ(
-        tbtest::run({"bash", conf_dir + "/add-user.sh", etc_ + "/passwd", "bridge", "bridge-pw"})
-            .exit_code,
-        0);
-    ASSERT_EQ(
-        tbtest::run({"bash", conf_dir + "/add-user.sh", etc_ + "/passwd", "gate-1", "scan-pw"})
-            .exit_code,
-        0);
-    tbtest::write_file(etc_ + "/jwt-secret", std::string(kSecret) + "\n");
-    tbtest::write_file(dir_.file("bridge-pw"), "bridge-pw\n");
-
-    plain_ = tbtest::free_port();
-    tls_ = tbtest::free_port();
-    ws_ = tbtest::free_port();
-    std::string conf = tbtest::read_file(conf_dir + "/mosquitto.conf");
-    conf = std::regex_replace(conf, std::regex("/etc/mosquitto/ticket-bridge/"), etc_ + "/");
-    conf = std::regex_replace(conf, std::regex("/var/lib/mosquitto/"), dir_.path() + "/");
-    conf = std::regex_replace(conf, std::regex("/usr/lib/ticket-bridge/tb_auth_plugin.so"),
-                              TB_AUTH_PLUGIN);
-    conf = std::regex_replace(conf, std::regex("listener 1883 127.0.0.1"),
-                              "listener " + std::to_string(plain_) + " 127.0.0.1");
-    conf =
-        std::regex_replace(conf, std::regex("listener 8883"), "listener " + std::to_string(tls_));
-    conf = std::regex_replace(conf, std::regex("listener 8884"), "listener " + std::to_string(ws_));
-    conf += "\n# test only: the temp files belong to root\nuser root\n";
-    tbtest::write_file(dir_.file("mosquitto.conf"), conf);
-    broker_ =
-        tbtest::Child({"mosquitto", "-c", dir_.file("mosquitto.conf")}, dir_.file("mosquitto.log"));
-    ASSERT_TRUE(
-        tbtest::wait_until([&] { return tbtest::port_open(plain_) && tbtest::port_open(tls_); },
-                           std::chrono::seconds(10)))
-        << broker_.log();
-  }
-
-  void TearDown() override {
-    broker_.stop();
-    if (HasFailure()) std::cerr << "----- mosquitto log -----\n" << broker_.log() << "\n";
-  }
-
-  std::string token(const std::string& uid, std::int64_t ttl = 3600,
-                    const std::string& secret = kSecret) {
-    return tb::sign_token(uid, ttl, secret, tb::now_ms() / 1000);
-  }
-
-  // mosquitto_sub as user/password on the plain listener; waits for `count` messages or `secs`.
-  RunResult sub(const std::string& user, const std::string& password, const std::string& topic,
-                int count = 1, int secs = 3, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {"mosquitto_sub",
-                                     "-V",
-                                     "5",
-                                     "-p",
-                                     std::to_string(plain_),
-                                     "-t",
-                                     topic,
-                                     "-C",
-                                     std::to_string(count),
-                                     "-W",
-                                     std::to_string(secs),
-                                     "-v"};
-    if (!user.empty()) argv.insert(argv.end(), {"-u", user, "-P", password});
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return tbtest::run(argv);
-  }
-
-  // A mosquitto_sub in the background (`count` messages, or until `secs` pass). It runs with -d
-  // and line-buffered output so that we can wait for its SUBACK instead of sleeping: a message
-  // published before the subscription exists would make a "not delivered" check pass for nothing.
-  tbtest::Child listener(const std::string& user, const std::string& password,
-                         const std::string& topic, int count, int secs, const std::string& log) {
-    std::vector<std::string> argv = {"stdbuf",
-                                     "-oL",
-                                     "mosquitto_sub",
-                                     "-d",
-                                     "-V",
-                                     "5",
-                                     "-p",
-                                     std::to_string(plain_),
-                                     "-u",
-                                     user,
-                                     "-P",
-                                     password,
-                                     "-t",
-                                     topic,
-                                     "-W",
-                                     std::to_string(secs)};
-    if (count > 0) argv.insert(argv.end(), {"-C", std::to_string(count)});
-    tbtest::Child c(argv, dir_.file(log));
-    EXPECT_TRUE(
-        tbtest::wait_until([&] { return c.log().find("received SUBACK") != std::string::npos; },
-                           std::chrono::seconds(10)))
-        << c.log();
-    return c;
-  }
-
-  RunResult pub(const std::string& user, const std::string& password, const std::string& topic,
-                const std::string& payload) {
-    return tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(plain_), "-q", "1", "-u",
-                        user, "-P", password, "-t", topic, "-m", payload});
-  }
-
-  TempDir dir_;
-  std::string etc_;
-  std::uint16_t plain_ = 0, tls_ = 0, ws_ = 0;
-  tbtest::Child broker_;
-};
+using tbtest::SecureBroker;
 
 TEST_F(SecureBroker, AnonymousAndWrongPasswordsAreRefused) {
   const auto anon = sub("", "", "tickets/scan");
@@ -163,10 +48,8 @@ TEST_F(SecureBroker, AScannerCanOnlyDoItsJob) {
 
 TEST_F(SecureBroker, CustomersLogInWithTheirTokenAndReadOnlyTheirEvents) {
   // The whole pipeline on the locked-down broker: bridge with its password, scanner, customer.
-  tbtest::Bridge bridge(
-      dir_, "mqtt://127.0.0.1:" + std::to_string(plain_),
-      {"--mqtt-username", "bridge", "--mqtt-password-file", dir_.file("bridge-pw")});
-  tbtest::write_file(dir_.file("jwt-secret"), std::string(kSecret) + "\n");
+  auto bridge_ptr = make_bridge();
+  auto& bridge = *bridge_ptr;
   ASSERT_EQ(bridge.cli({"tickets", "add", "--uid", "42", "--code", "SEC1"}).exit_code, 0);
   ASSERT_TRUE(bridge.start()) << bridge.log();
 
@@ -218,9 +101,10 @@ TEST_F(SecureBroker, ATokenThatExpiresWhileConnectedStopsDelivery) {
 }
 
 TEST_F(SecureBroker, TlsWorksWithTheDevCaAndFailsWithout) {
-  const auto with_ca = tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_),
-                                    "--cafile", etc_ + "/ca.crt", "-u", "gate-1", "-P", "scan-pw",
-                                    "-q", "1", "-t", "tickets/scan", "-m", "tls"});
+  const auto with_ca =
+      tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_), "--cafile",
+                   etc_ + "/ca.crt", "-u", "gate-1", "-P", "scan-pw", "-i", "scanner-gate-1", "-q",
+                   "1", "-t", "tickets/scan", "-m", "tls"});
   EXPECT_EQ(with_ca.exit_code, 0) << with_ca.err;
   // Another CA: the server's certificate does not verify.
   ASSERT_EQ(tbtest::run({"bash", tbtest::source_dir() + "/broker-conf/gen-dev-certs.sh",
@@ -229,11 +113,13 @@ TEST_F(SecureBroker, TlsWorksWithTheDevCaAndFailsWithout) {
             0);
   const auto other_ca = tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_),
                                      "--cafile", dir_.file("other/ca.crt"), "-u", "gate-1", "-P",
-                                     "scan-pw", "-t", "x", "-m", "x"});
+                                     "scan-pw", "-i", "scanner-gate-1", "-t", "x", "-m", "x"});
   EXPECT_NE(other_ca.exit_code, 0);
+  EXPECT_NE(other_ca.err.find("TLS error"), std::string::npos) << other_ca.err;
   // No TLS at all on the TLS port.
-  const auto plain = tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_), "-u",
-                                  "gate-1", "-P", "scan-pw", "-t", "x", "-m", "x"});
+  const auto plain =
+      tbtest::run({"mosquitto_pub", "-V", "5", "-p", std::to_string(tls_), "-u", "gate-1", "-P",
+                   "scan-pw", "-i", "scanner-gate-1", "-t", "x", "-m", "x"});
   EXPECT_NE(plain.exit_code, 0);
 }
 

@@ -60,6 +60,38 @@ TEST_F(Cli, ServeFailsClearlyWithoutABroker) {
   EXPECT_NE(r.err.find("broker"), std::string::npos) << r.err;
 }
 
+// The TLS settings of the broker link, in each of their three forms, are checked before anything
+// starts: a TLS option on a plain URL, a half client certificate, an unreadable CA file, a bad
+// boolean.
+TEST_F(Cli, TlsSettingsAreCheckedInEveryForm) {
+  const std::string plain = "mqtt://127.0.0.1:1";
+  const std::string tls = "ssl://127.0.0.1:1";
+  const std::string ca = dir_.file("secret");  // any readable file
+  struct Case {
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    std::string config, expect;
+  };
+  const std::vector<Case> cases = {
+      {{"--mqtt", plain, "--mqtt-cafile", ca}, {}, "", "need an ssl:// or mqtts:// URL"},
+      {{"--mqtt", tls, "--mqtt-cert", ca}, {}, "", "go together"},
+      {{"--mqtt", tls}, {{"TICKET_BRIDGE_MQTT_CAFILE", dir_.file("none.pem")}}, "", "cannot read"},
+      {{"--mqtt", tls}, {}, "mqtt_tls_check_hostname = \"maybe\"\n", "must be true or false"},
+      {{"--mqtt", tls}, {}, "mqtt_key = \"" + ca + "\"\n", "go together"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    if (!c.config.empty()) {
+      tbtest::write_file(dir_.file("tls.toml"), c.config);
+      args.insert(args.end(), {"--config", dir_.file("tls.toml")});
+    }
+    const auto r = tb(args, c.env);
+    EXPECT_EQ(r.exit_code, 2) << c.expect << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(Cli, ServeFailsClearlyWithoutADatabase) {
   const auto r = run({tbtest::bridge_bin(), "serve", "--db", "/proc/no/such/dir/t.db",
                       "--jwt-secret-file", dir_.file("secret")});

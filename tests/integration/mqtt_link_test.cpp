@@ -32,7 +32,7 @@ TEST(MqttLink, StopDeliversEverythingQueued) {
   constexpr int kAnswers = 900;
   for (int i = 0; i < kAnswers; ++i) {
     link->publish_answer(tb::Answer{"tickets/result/gate-1", "id-" + std::to_string(i),
-                                    R"({"n":)" + std::to_string(i) + "}"});
+                                    R"({"n":)" + std::to_string(i) + "}", std::nullopt});
   }
   link->stop();
   link.reset();

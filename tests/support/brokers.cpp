@@ -164,7 +164,8 @@ HttpReply http_request(std::uint16_t port, const std::string& method, const std:
   return reply;
 }
 
-TestClient::TestClient(const std::string& url, const std::string& client_id, bool clean) {
+TestClient::TestClient(const std::string& url, const std::string& client_id, bool clean,
+                       const ClientAuth& auth) {
   auto create = mqtt::create_options_builder().mqtt_version(MQTTVERSION_5).finalize();
   cli_ = std::make_unique<mqtt::async_client>(url, client_id, create);
   cli_->set_message_callback([this](mqtt::const_message_ptr m) {
@@ -190,7 +191,19 @@ TestClient::TestClient(const std::string& url, const std::string& client_id, boo
   if (!clean) {
     opts.set_properties(mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}});
   }
-  cli_->connect(opts)->wait_for(std::chrono::seconds(10));
+  if (auth.username) opts.set_user_name(*auth.username);
+  if (auth.password) opts.set_password(*auth.password);
+  if (auth.cafile) {
+    mqtt::ssl_options ssl;
+    ssl.set_trust_store(*auth.cafile);
+    ssl.set_enable_server_cert_auth(true);
+    opts.set_ssl(std::move(ssl));
+  }
+  try {
+    cli_->connect(opts)->wait_for(std::chrono::seconds(10));
+  } catch (const mqtt::exception& e) {
+    throw std::runtime_error("test client could not connect to " + url + ": " + e.what());
+  }
   if (!cli_->is_connected()) throw std::runtime_error("test client could not connect to " + url);
 }
 
@@ -205,19 +218,37 @@ void TestClient::disconnect() {
   }
 }
 
-void TestClient::subscribe(const std::string& filter, int qos) {
-  cli_->subscribe(filter, qos)->wait_for(std::chrono::seconds(5));
+bool TestClient::connected() const {
+  return cli_->is_connected();
 }
 
-void TestClient::publish(const std::string& topic, const std::string& payload, int qos,
-                         const std::optional<std::string>& response_topic,
-                         const std::optional<std::string>& correlation) {
-  auto msg = mqtt::make_message(topic, payload, qos, false);
+int TestClient::subscribe(const std::string& filter, int qos) {
+  auto tok = cli_->subscribe(filter, qos);
+  try {
+    if (!tok->wait_for(std::chrono::seconds(5))) return -1;
+    const auto response = tok->get_subscribe_response();
+    const auto codes = response.get_reason_codes();
+    return codes.empty() ? -1 : static_cast<int>(codes.front());
+  } catch (const mqtt::exception& e) {
+    return e.get_reason_code() != 0 ? e.get_reason_code() : -1;
+  }
+}
+
+int TestClient::publish(const std::string& topic, const std::string& payload, int qos,
+                        const std::optional<std::string>& response_topic,
+                        const std::optional<std::string>& correlation, bool retain) {
+  auto msg = mqtt::make_message(topic, payload, qos, retain);
   mqtt::properties props;
   if (response_topic) props.add({mqtt::property::RESPONSE_TOPIC, *response_topic});
   if (correlation) props.add({mqtt::property::CORRELATION_DATA, *correlation});
   msg->set_properties(props);
-  cli_->publish(msg)->wait_for(std::chrono::seconds(5));
+  try {
+    auto tok = cli_->publish(msg);
+    if (!tok->wait_for(std::chrono::seconds(5))) return -1;
+    return static_cast<int>(tok->get_reason_code());
+  } catch (const mqtt::exception& e) {
+    return e.get_reason_code() != 0 ? e.get_reason_code() : -1;
+  }
 }
 
 std::optional<Received> TestClient::next(const std::string& topic,

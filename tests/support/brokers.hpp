@@ -85,15 +85,26 @@ struct Received {
   std::optional<std::string> response_topic;
 };
 
+// Log-in and TLS settings of a TestClient (all optional).
+struct ClientAuth {
+  std::optional<std::string> username, password;
+  std::optional<std::string> cafile;  // TLS: the CA that signed the broker's certificate
+};
+
 // A Paho MQTT v5 client for tests: connect, subscribe, publish, and wait for messages.
 class TestClient {
  public:
-  TestClient(const std::string& url, const std::string& client_id, bool clean = true);
+  TestClient(const std::string& url, const std::string& client_id, bool clean = true,
+             const ClientAuth& auth = {});
   ~TestClient();
-  void subscribe(const std::string& filter, int qos = 1);
-  void publish(const std::string& topic, const std::string& payload, int qos = 1,
-               const std::optional<std::string>& response_topic = {},
-               const std::optional<std::string>& correlation = {});
+  // Returns the broker's reason code for the subscription (0-2: granted QoS; >= 0x80 refused).
+  int subscribe(const std::string& filter, int qos = 1);
+  // Returns the broker's reason code (0 accepted, >= 0x80 refused, e.g. 0x87 not authorized), or
+  // -1 when no acknowledgement came within 5 s.
+  int publish(const std::string& topic, const std::string& payload, int qos = 1,
+              const std::optional<std::string>& response_topic = {},
+              const std::optional<std::string>& correlation = {}, bool retain = false);
+  bool connected() const;
   // The next message whose topic is `topic` (any topic when empty), waiting up to `timeout`.
   std::optional<Received> next(const std::string& topic = {},
                                std::chrono::milliseconds timeout = std::chrono::seconds(5));

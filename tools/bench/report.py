@@ -90,3 +90,8 @@ plot '{data}' using 1:2 with linespoints title 'bridge p50', \\
         print(f"Plot: {os.path.join(out, 'latency.png')}")
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"no plot: {e}")
+
+checks = load("checks.json")
+if checks:
+    print(f"Checks per scan: broker plugin {checks['plugin_scan_check_us']:.2f} us, "
+          f"Response Topic rule {checks['response_topic_check_us']:.3f} us")

@@ -1,0 +1,64 @@
+// Topic names and the Response Topic rule.
+#include "topics.hpp"
+
+#include "ticket.hpp"
+
+namespace tb::topics {
+
+namespace {
+
+std::string join(std::string_view a, std::string_view b, std::string_view c = {}) {
+  std::string out;
+  out.reserve(a.size() + b.size() + c.size());
+  out.append(a).append(b).append(c);
+  return out;
+}
+
+// `topic` is `prefix` or lies below it (prefix/...).
+bool at_or_below(std::string_view topic, std::string_view prefix) {
+  return topic.substr(0, prefix.size()) == prefix &&
+         (topic.size() == prefix.size() || topic[prefix.size()] == '/');
+}
+
+}  // namespace
+
+std::string result(std::string_view scanner) {
+  return join(kResultPrefix, scanner);
+}
+std::string user_events(std::string_view uid) {
+  return join("users/", uid, "/events");
+}
+std::string bridge_status(std::string_view instance) {
+  return join("bridge/", instance, "/status");
+}
+std::string scanner_status(std::string_view scanner) {
+  return join("scanners/", scanner, "/status");
+}
+
+bool is_scanners_own(std::string_view topic, std::string_view scanner) {
+  return !scanner.empty() && topic.substr(0, kResultPrefix.size()) == kResultPrefix &&
+         at_or_below(topic.substr(kResultPrefix.size()), scanner);
+}
+
+bool is_valid_topic_name(std::string_view topic) {
+  return !topic.empty() && topic.size() <= 1024 && topic.front() != '$' &&
+         topic.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos &&
+         utf8_length(topic).has_value();
+}
+
+std::optional<std::string_view> response_topic_refusal(std::string_view topic,
+                                                       const std::optional<std::string>& scanner) {
+  if (!is_valid_topic_name(topic)) {
+    return "not a valid topic name (wildcard, $, NUL, bad UTF-8 or over 1,024 bytes)";
+  }
+  if (at_or_below(topic, "tickets/result")) {
+    if (scanner && is_scanners_own(topic, *scanner)) return std::nullopt;
+    return "another scanner's answer topic";
+  }
+  for (const std::string_view ns : {"users", "bridge", "scanners", "tickets/scan"}) {
+    if (at_or_below(topic, ns)) return "inside the bridge's own namespaces";
+  }
+  return std::nullopt;
+}
+
+}  // namespace tb::topics

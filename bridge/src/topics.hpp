@@ -1,0 +1,34 @@
+// The MQTT topics of ticket-bridge (SPEC.md), in one place, and the checks that keep untrusted
+// topic names (a scan's Response Topic) out of the bridge's own namespaces. Shared by the bridge
+// and the broker plugin.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tb::topics {
+
+inline constexpr std::string_view kScan = "tickets/scan";             // scanners -> bridge
+inline constexpr std::string_view kResultPrefix = "tickets/result/";  // + <scanner>
+
+std::string result(std::string_view scanner);          // tickets/result/<scanner>
+std::string user_events(std::string_view uid);         // users/<uid>/events
+std::string bridge_status(std::string_view instance);  // bridge/<instance>/status
+std::string scanner_status(std::string_view scanner);  // scanners/<scanner>/status
+
+// True for tickets/result/<scanner> and tickets/result/<scanner>/... (a topic or a filter).
+bool is_scanners_own(std::string_view topic, std::string_view scanner);
+
+// A topic NAME a client may publish to: 1 to 1,024 bytes of valid UTF-8, no `+`, `#` or NUL, not
+// starting with `$`. Mosquitto disconnects a client that publishes to anything else.
+bool is_valid_topic_name(std::string_view topic);
+
+// Why a scan's Response Topic must not be used (SPEC.md v1.1), or nothing when it may: it must be
+// a valid topic name outside the bridge's own namespaces (users/..., bridge/..., scanners/...,
+// tickets/scan and below, tickets/result and below) unless it is the scanning scanner's own
+// tickets/result/<scanner>[/...]. `scanner` is the scanner the scan names, when known.
+std::optional<std::string_view> response_topic_refusal(std::string_view topic,
+                                                       const std::optional<std::string>& scanner);
+
+}  // namespace tb::topics
