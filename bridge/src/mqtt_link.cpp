@@ -56,11 +56,17 @@ class MqttLink::FallbackListener : public mqtt::iaction_listener {
     std::unique_ptr<mqtt::const_message_ptr> fallback(
         static_cast<mqtt::const_message_ptr*>(tok.get_user_context()));
     if (!fallback) return;
-    link_.metrics_.answers_refused_by_broker.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn(
-        "the broker refused an answer on the scan's Response Topic (reason code {}); "
-        "answering on {}",
-        static_cast<int>(tok.get_reason_code()), (*fallback)->get_topic());
+    const auto rc = static_cast<int>(tok.get_reason_code());
+    if (rc >= 0x80) {
+      link_.metrics_.answers_refused_by_broker.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn(
+          "the broker refused an answer on the scan's Response Topic (reason code {}); "
+          "answering on {}",
+          rc, (*fallback)->get_topic());
+    } else {  // not sent at all (the client went away): the scanner's own topic is as good
+      spdlog::warn("an answer on the scan's Response Topic failed (Paho code {}); answering on {}",
+                   tok.get_return_code(), (*fallback)->get_topic());
+    }
     link_.enqueue(Outgoing{std::move(*fallback), nullptr});
   }
 
@@ -184,6 +190,14 @@ void MqttLink::stop() {
         spdlog::warn("leaving with {} messages not yet acknowledged by the broker",
                      client_->get_pending_delivery_tokens().size());
       }
+      // Answers the broker refused on a Response Topic came back (before the barrier's ack) as
+      // fallbacks to tickets/result/<scanner>: they go out too.
+      std::vector<Outgoing> late;
+      {
+        std::lock_guard lock(out_mu_);
+        late.swap(outbox_);
+      }
+      for (const auto& out : late) send(out);
       client_->disconnect(std::chrono::milliseconds(500))->wait_for(std::chrono::seconds(2));
     }
   } catch (const mqtt::exception& e) {

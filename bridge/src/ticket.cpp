@@ -8,55 +8,68 @@
 
 namespace tb {
 
+namespace {
+
+// Decodes the code point at s[i]; returns its length in bytes, 0 when it is not UTF-8 (overlong
+// forms, surrogates and values past U+10FFFF are not).
+std::size_t next_code_point(std::string_view s, std::size_t i, std::uint32_t& cp) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  static constexpr std::array<std::uint32_t, 5> kMin = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+}  // namespace
+
 std::optional<std::size_t> utf8_length(std::string_view s) {
   std::size_t n = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      len = 1;
-      cp = c;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return std::nullopt;
-    }
-    if (i + len > s.size()) return std::nullopt;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return std::nullopt;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    static constexpr std::array<std::uint32_t, 5> kMin = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+  std::uint32_t cp = 0;
+  for (std::size_t i = 0; i < s.size(); ++n) {
+    const auto len = next_code_point(s, i, cp);
+    if (len == 0) return std::nullopt;
     i += len;
-    ++n;
   }
   return n;
 }
 
-namespace {
-bool is_control(unsigned char c) {
-  return c < 0x20 || c == 0x7F;
+bool is_mqtt_text(std::string_view s) {
+  std::uint32_t cp = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto len = next_code_point(s, i, cp);
+    if (len == 0) return false;
+    const bool control = cp <= 0x1F || (cp >= 0x7F && cp <= 0x9F);
+    const bool nonchar = (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE;
+    if (control || nonchar) return false;
+    i += len;
+  }
+  return true;
 }
-}  // namespace
 
 bool is_valid_label(std::string_view s, std::size_t max_chars) {
   const auto n = utf8_length(s);
-  if (!n || *n == 0 || *n > max_chars) return false;
-  for (const char ch : s) {
-    if (is_control(static_cast<unsigned char>(ch))) return false;
-  }
-  return true;
+  return n && *n > 0 && *n <= max_chars && is_mqtt_text(s);
 }
 
 bool is_valid_id(std::string_view s) {

@@ -21,11 +21,12 @@ struct HostPort {
   std::string host, port;
 };
 
-// "ssl://host:port", "mqtts://[::1]:8883", "ssl://host" -> host and port (default 8883).
+// "ssl://host:port", "mqtts://[::1]:8883", "ssl://host" -> host and port (default 8883, or 443
+// for wss://).
 HostPort parse_uri(const std::string& uri) {
   auto rest = uri.substr(uri.find("://") == std::string::npos ? 0 : uri.find("://") + 3);
   rest = rest.substr(0, rest.find('/'));
-  HostPort out{rest, "8883"};
+  HostPort out{rest, uri.rfind("wss://", 0) == 0 ? "443" : "8883"};
   if (!rest.empty() && rest.front() == '[') {
     const auto close = rest.find(']');
     out.host = rest.substr(1, close - 1);

@@ -24,10 +24,9 @@ inline bool is_tls_url(std::string_view uri) {
 
 // What to check after a failed TLS connect, when nothing more precise is known.
 inline std::string tls_failure_hint(const TlsSettings& tls) {
-  std::string out =
-      "; TLS: check that the CA file holds the CA that signed the broker's certificate";
-  if (tls.check_hostname) out += ", and that the certificate names the host name of the URL";
-  return out;
+  std::string out = "; check that the CA file holds the CA that signed the broker's certificate";
+  if (tls.check_hostname) out += ", that the certificate names the host name of the URL";
+  return out + " and the credentials";
 }
 
 }  // namespace tb

@@ -1,6 +1,8 @@
 // Topic names and the Response Topic rule.
 #include "topics.hpp"
 
+#include <algorithm>
+
 #include "ticket.hpp"
 
 namespace tb::topics {
@@ -41,15 +43,19 @@ bool is_scanners_own(std::string_view topic, std::string_view scanner) {
 }
 
 bool is_valid_topic_name(std::string_view topic) {
-  return !topic.empty() && topic.size() <= 1024 && topic.front() != '$' &&
-         topic.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos &&
-         utf8_length(topic).has_value();
+  if (topic.empty() || topic.size() > kMaxTopicBytes || topic.front() == '$') return false;
+  if (topic.find_first_of("+#") != std::string_view::npos) return false;
+  if (static_cast<std::size_t>(std::count(topic.begin(), topic.end(), '/')) > kMaxTopicSlashes) {
+    return false;
+  }
+  return is_mqtt_text(topic);
 }
 
 std::optional<std::string_view> response_topic_refusal(std::string_view topic,
                                                        const std::optional<std::string>& scanner) {
   if (!is_valid_topic_name(topic)) {
-    return "not a valid topic name (wildcard, $, NUL, bad UTF-8 or over 1,024 bytes)";
+    return "not a valid topic name (a wildcard, $, a control character, bad UTF-8, over 1,024 "
+           "bytes or over 200 levels)";
   }
   if (at_or_below(topic, "tickets/result")) {
     if (scanner && is_scanners_own(topic, *scanner)) return std::nullopt;

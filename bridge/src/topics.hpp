@@ -20,8 +20,13 @@ std::string scanner_status(std::string_view scanner);  // scanners/<scanner>/sta
 // True for tickets/result/<scanner> and tickets/result/<scanner>/... (a topic or a filter).
 bool is_scanners_own(std::string_view topic, std::string_view scanner);
 
-// A topic NAME a client may publish to: 1 to 1,024 bytes of valid UTF-8, no `+`, `#` or NUL, not
-// starting with `$`. Mosquitto disconnects a client that publishes to anything else.
+// A topic NAME a client may publish to without being disconnected: 1 to 1,024 bytes of MQTT text
+// (is_mqtt_text: valid UTF-8, no control characters or noncharacters), no `+` or `#`, not
+// starting with `$`, at most 200 `/` (Mosquitto's TOPIC_HIERARCHY_LIMIT). Mosquitto 2.0 refuses
+// a PUBLISH to anything else with a protocol error, and Paho would send it again at every
+// reconnect.
+inline constexpr std::size_t kMaxTopicBytes = 1024;
+inline constexpr std::size_t kMaxTopicSlashes = 200;
 bool is_valid_topic_name(std::string_view topic);
 
 // Why a scan's Response Topic must not be used (SPEC.md v1.1), or nothing when it may: it must be

@@ -50,6 +50,7 @@ class PasswordFile {
   // Nothing when the file cannot be read.
   static std::optional<PasswordFile> load(const std::string& path, std::string& error);
   bool contains(std::string_view user) const;
+  bool empty() const { return hashes_.empty(); }
   bool check(std::string_view user, std::string_view password) const;
   // The stored hash of `user` (empty when absent): a changed hash means a changed password.
   std::string hash_of(std::string_view user) const;

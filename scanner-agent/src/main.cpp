@@ -121,6 +121,14 @@ int main(int argc, char** argv) {
   o.retry_min = seconds_option(retry_s);
   o.color = color == "always" || (color == "auto" && !o.json && isatty(STDOUT_FILENO) != 0);
   if (!username.empty()) o.username = username;
+  if (!username.empty() && username != o.id) {
+    // The production broker binds a scanner to its user name: client id scanner-<user>, scans
+    // naming it as `scanner`.
+    spdlog::warn(
+        "--username {} differs from --id {}: the production broker (tb_auth) refuses "
+        "this scanner; use the same name for both",
+        username, o.id);
+  }
   if (!cafile.empty()) o.tls.cafile = cafile;
   if (!certfile.empty()) o.tls.certfile = certfile;
   if (!keyfile.empty()) o.tls.keyfile = keyfile;

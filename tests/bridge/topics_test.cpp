@@ -26,6 +26,13 @@ TEST(Topics, ValidTopicNames) {
   EXPECT_FALSE(is_valid_topic_name(std::string("a\0b", 3)));
   EXPECT_FALSE(is_valid_topic_name("a/\xff"));      // not UTF-8
   EXPECT_FALSE(is_valid_topic_name("a/\xc0\xaf"));  // an overlong '/'
+  // What Mosquitto refuses with a disconnect: controls (C0, DEL, C1), noncharacters, deep trees.
+  for (const std::string t : {"a/\x01", "a/\x7f", "a/\xc2\x85", "a/\xef\xb7\x90", "a/\xef\xbf\xbf",
+                              "a/\xf0\x9f\xbf\xbe"}) {
+    EXPECT_FALSE(is_valid_topic_name(t)) << t;
+  }
+  EXPECT_TRUE(is_valid_topic_name(std::string(200, '/')));
+  EXPECT_FALSE(is_valid_topic_name(std::string(201, '/')));
 }
 
 TEST(Topics, AResponseTopicStaysOutOfTheBridgesNamespaces) {

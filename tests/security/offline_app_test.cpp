@@ -26,11 +26,12 @@ TEST_F(SecureBroker, AnOfflineAppReceivesWhatWasPublishedWhileItWasAway) {
 
 TEST_F(SecureBroker, NothingIsQueuedForAnOfflineAppAfterItsTokenExpired) {
   {
-    auto app = client("42", token("42", 3), "app-42-1", /*clean=*/false);
+    // exp is in whole seconds: this token is valid for 3 to 4 s.
+    auto app = client("42", token("42", 4), "app-42-1", /*clean=*/false);
     ASSERT_EQ(app->subscribe("users/42/events"), 1);
   }
   pub("bridge", "bridge-pw", "users/42/events", "before-expiry");
-  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5000));
   pub("bridge", "bridge-pw", "users/42/events", "after-expiry");
   auto app = client("42", token("42"), "app-42-1", /*clean=*/false);  // a fresh token
   std::vector<std::string> got;
@@ -54,6 +55,23 @@ TEST_F(SecureBroker, AFailedLoginDoesNotForgetTheAppsIdentity) {
   const auto m = app->next("users/42/events", std::chrono::seconds(5));
   ASSERT_TRUE(m);
   EXPECT_EQ(m->payload, "while-away");
+}
+
+// The broker restarts (its persistent sessions are restored from disk) while the app is away: the
+// app's identity comes back with them, and what is published after the restart is kept for it.
+TEST_F(SecureBroker, AnOfflineAppStillGetsItsEventsAfterABrokerRestart) {
+  {
+    auto app = client("42", token("42"), "app-42-3", /*clean=*/false);
+    ASSERT_EQ(app->subscribe("users/42/events"), 1);
+  }
+  stop_broker();
+  start_broker();
+  EXPECT_NE(broker_.log().find("1 customers restored"), std::string::npos) << broker_.log();
+  EXPECT_EQ(pub("bridge", "bridge-pw", "users/42/events", "after-restart").exit_code, 0);
+  auto app = client("42", token("42"), "app-42-3", /*clean=*/false);
+  const auto m = app->next("users/42/events", std::chrono::seconds(5));
+  ASSERT_TRUE(m) << "the event for the offline app was dropped after the broker restart";
+  EXPECT_EQ(m->payload, "after-restart");
 }
 
 }  // namespace

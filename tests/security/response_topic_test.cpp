@@ -22,15 +22,21 @@ TEST_F(AttackedGate, WildcardAndSystemResponseTopicsAreAnsweredOnTheScannersTopi
   gate_ = scanner("gate-1");
   ASSERT_EQ(gate_->subscribe("tickets/result/gate-1"), 1);
   int n = 0;
-  for (const std::string& topic : std::vector<std::string>{
-           "#", "a/+/b", "tickets/result/#", "tickets/result/+", "+", "$SYS/broker/x",
-           "$share/g/tickets/result/gate-1", "a//#", std::string(1100, 'x')}) {
+  // (Control characters in a Response Topic never get this far: Mosquitto refuses such a PUBLISH
+  // from the scanner itself. tests/bridge/topics_test.cpp covers them.)
+  std::string deep = "r";  // 201 levels: Mosquitto's limit is 200 '/'
+  for (int i = 0; i < 201; ++i) deep += "/r";
+  for (const std::string& topic :
+       std::vector<std::string>{"#", "a/+/b", "tickets/result/#", "tickets/result/+", "+",
+                                "$SYS/broker/x", "$share/g/tickets/result/gate-1", "a//#",
+                                std::string(1100, 'x'), deep, std::string(201, '/')}) {
     const std::string id = "rt:" + std::to_string(n++);
     EXPECT_EQ(gate_->publish("tickets/scan", scan_payload(id, "T99"), 1, topic, "c"), 0);
     const auto a = answer(*gate_, id);
     EXPECT_FALSE(a.is_null()) << "no answer for Response Topic " << topic.substr(0, 40);
   }
   gate_still_works("rt:after");
+  EXPECT_EQ(metric(*bridge_, "ticket_bridge_response_topics_refused_total"), n + 1);  // + '#'
 }
 
 // The bridge may publish into users/..., bridge/..., tickets/result/...: a scanner must not be
@@ -50,6 +56,8 @@ TEST_F(AttackedGate, ResponseTopicsInTheBridgesNamespacesAreRefused) {
     EXPECT_FALSE(a.is_null()) << "no answer on tickets/result/gate-1 for " << topic;
   }
   gate_still_works("ns:after");
+  // Refused by the bridge's rule, not merely by the production ACL.
+  EXPECT_EQ(metric(*bridge_, "ticket_bridge_response_topics_refused_total"), n);
   EXPECT_TRUE(other_gate->drain().empty()) << "another scanner's topic got an answer";
   victim.stop();
   EXPECT_EQ(victim.log().find("scan_id"), std::string::npos)
@@ -76,6 +84,9 @@ TEST_F(AttackedGate, AnAnswerTheBrokerRefusesFallsBackToTheScannersTopic) {
   ASSERT_TRUE(m) << "no answer after the broker refused the Response Topic\n" << bridge_->log();
   EXPECT_EQ(nlohmann::json::parse(m->payload)["scan_id"], "acl:1");
   EXPECT_EQ(m->correlation, std::string("corr-1"));
+  // The bridge did use the Response Topic; the broker refused it.
+  EXPECT_EQ(metric(*bridge_, "ticket_bridge_response_topics_refused_total"), 0);
+  EXPECT_EQ(metric(*bridge_, "ticket_bridge_answers_refused_by_broker_total"), 1);
   gate_still_works("acl:after");
 }
 

@@ -76,33 +76,53 @@ TEST_F(AttackedGate, AFloodOfGarbageLeavesTheGateWorking) {
 
 namespace {
 
-// Without the plugin (the development broker), anyone may publish a retained scan: the bridge
-// itself ignores a scan that carries the retain flag, live or delivered again at a subscribe.
-TEST(DevelopmentBroker, TheBridgeIgnoresRetainedScans) {
-  tbtest::TempDir dir;
-  tbtest::Mosquitto broker(dir);
-  tbtest::Bridge bridge(dir, broker.url());
-  ASSERT_EQ(bridge.cli({"tickets", "add", "--uid", "42", "--code", "RET1"}).exit_code, 0);
-  ASSERT_TRUE(bridge.start()) << bridge.log();
-  tbtest::TestClient gate(broker.url(), "scanner-gate-1");
-  gate.subscribe("tickets/result/gate-1");
-  gate.publish("tickets/scan", R"({"code":"RET1","scanner":"gate-1"})", 1, {}, {}, true);
+// The development broker (no plugin, anonymous) with a bridge, a ticket and a scanner client.
+class DevelopmentBroker : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(bridge_.cli({"tickets", "add", "--uid", "42", "--code", "RET1"}).exit_code, 0);
+    ASSERT_TRUE(bridge_.start()) << bridge_.log();
+    gate_ = std::make_unique<tbtest::TestClient>(broker_.url(), "scanner-gate-1");
+    gate_->subscribe("tickets/result/#");
+  }
+  tbtest::TempDir dir_;
+  tbtest::Mosquitto broker_{dir_};
+  tbtest::Bridge bridge_{dir_, broker_.url()};
+  std::unique_ptr<tbtest::TestClient> gate_;
+};
+
+// Without the plugin anyone may publish a retained scan: the bridge itself ignores a scan that
+// carries the retain flag, live or delivered again at a subscribe.
+TEST_F(DevelopmentBroker, TheBridgeIgnoresRetainedScans) {
+  gate_->publish("tickets/scan", R"({"code":"RET1","scanner":"gate-1"})", 1, {}, {}, true);
   ASSERT_TRUE(tbtest::wait_until(
       [&] {
-        return tbtest::SecureBroker::metric(bridge, "ticket_bridge_scans_retained_ignored_total") ==
-               1;
+        return tbtest::SecureBroker::metric(bridge_,
+                                            "ticket_bridge_scans_retained_ignored_total") == 1;
       },
       std::chrono::seconds(5)))
-      << bridge.log();
+      << bridge_.log();
   // Restarted, the bridge subscribes again: the broker still holds the retained scan.
-  ASSERT_EQ(bridge.stop(), 0);
-  ASSERT_TRUE(bridge.start());
-  const auto shown = bridge.cli({"tickets", "show", "RET1"});
+  ASSERT_EQ(bridge_.stop(), 0);
+  ASSERT_TRUE(bridge_.start());
+  const auto shown = bridge_.cli({"tickets", "show", "RET1"});
   EXPECT_EQ(json::parse(shown.out)["entries"], 0) << shown.out;
-  EXPECT_TRUE(gate.drain("tickets/result/gate-1").empty()) << "a retained scan was answered";
+  EXPECT_TRUE(gate_->drain("tickets/result/gate-1").empty()) << "a retained scan was answered";
   // A real scan of the same ticket is the first entry.
-  gate.publish("tickets/scan", tbtest::SecureBroker::scan_payload("ret:real", "RET1"));
-  EXPECT_EQ(tbtest::SecureBroker::answer(gate, "ret:real")["status"], "admitted");
+  gate_->publish("tickets/scan", tbtest::SecureBroker::scan_payload("ret:real", "RET1"));
+  EXPECT_EQ(tbtest::SecureBroker::answer(*gate_, "ret:real")["status"], "admitted");
+}
+
+// A scanner id (or a uid) with a C1 control character would become a topic Mosquitto refuses
+// with a disconnect: the parser and the id rules refuse it first, and the bridge stays on.
+TEST_F(DevelopmentBroker, ControlCharactersNeverReachATopic) {
+  EXPECT_EQ(bridge_.cli({"tickets", "add", "--uid", "u\xc2\x80", "--code", "C2"}).exit_code, 2);
+  gate_->publish("tickets/scan", R"({"scan_id":"c1:1","code":"RET1","scanner":"g\u0080"})");
+  gate_->publish("tickets/scan", R"({"scan_id":"c1:2","code":"RET1","scanner":"g\ufdd0"})");
+  gate_->publish("tickets/scan", tbtest::SecureBroker::scan_payload("c1:real", "RET1"));
+  EXPECT_EQ(tbtest::SecureBroker::answer(*gate_, "c1:real")["status"], "admitted") << bridge_.log();
+  EXPECT_EQ(tbtest::SecureBroker::metric(bridge_, "ticket_bridge_mqtt_reconnects_total"), 0);
+  EXPECT_EQ(tbtest::SecureBroker::metric(bridge_, "ticket_bridge_mqtt_publishes_dropped_total"), 0);
 }
 
 }  // namespace
