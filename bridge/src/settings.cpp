@@ -9,26 +9,10 @@
 namespace tb {
 
 namespace {
-// Every key any command accepts in the config file; one file serves all commands.
-const std::set<std::string>& known_keys() {
-  static const std::set<std::string> keys = {"mqtt",
-                                             "listen",
-                                             "db",
-                                             "jwt_secret_file",
-                                             "api_key_file",
-                                             "instance",
-                                             "mqtt_username",
-                                             "mqtt_password_file",
-                                             "mqtt_shared_group",
-                                             "mqtt_cafile",
-                                             "mqtt_cert",
-                                             "mqtt_key",
-                                             "mqtt_tls_check_hostname",
-                                             "log_level",
-                                             "db_sync",
-                                             "http_threads",
-                                             "retention_events",
-                                             "retention_age"};
+// Every key any command accepts in the config file: one file serves all commands, so a key is known
+// when any command registered the option (main() registers every command's before parsing).
+std::set<std::string>& known_keys() {
+  static std::set<std::string> keys;
   return keys;
 }
 
@@ -57,6 +41,7 @@ std::string Settings::env_name(const std::string& name) {
 
 void Settings::add(const std::string& name, const std::string& help, std::string default_value) {
   auto& e = entries_[name];
+  known_keys().insert(key_of(name));
   e.default_value = std::move(default_value);
   std::string full_help = help + " (env " + env_name(name) + ")";
   e.option = app_.add_option("--" + name, e.cli_value, full_help);

@@ -1,7 +1,9 @@
 // The ticket-bridge command line as a user runs it: exit codes, messages, the CSV import, tokens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "brokers.hpp"
 #include "jwt.hpp"
@@ -164,6 +166,37 @@ TEST_F(Cli, TokenIsSignedWithTheTrimmedSecretFile) {
   EXPECT_EQ(std::get<tb::TokenClaims>(v).uid, "42");
   EXPECT_NEAR(static_cast<double>(std::get<tb::TokenClaims>(v).exp), static_cast<double>(now + 900),
               5);
+}
+
+// One config file serves every command: each option that `serve --help` lists is a key that any
+// command accepts in the file (the ws-* options of serve used to be refused as unknown keys).
+TEST_F(Cli, EveryServeOptionIsAConfigFileKey) {
+  const auto help = run({tbtest::bridge_bin(), "serve", "--help"});
+  ASSERT_EQ(help.exit_code, 0);
+  std::string config;
+  std::size_t keys = 0;
+  static const std::regex option(R"(\n\s+--([a-z][a-z-]*))");
+  for (auto it = std::sregex_iterator(help.out.begin(), help.out.end(), option);
+       it != std::sregex_iterator(); ++it) {
+    std::string key = (*it)[1];
+    if (key == "help" || key == "config" || key == "db" || key == "jwt-secret-file" ||
+        key == "log-level") {
+      continue;  // used by `tickets show` itself, given on its command line
+    }
+    std::replace(key.begin(), key.end(), '-', '_');
+    config += key + " = \"1\"\n";
+    ++keys;
+  }
+  EXPECT_GE(keys, 15U) << help.out;  // the regex found the options
+  tbtest::write_file(dir_.file("all.toml"), config);
+  const auto r = tb({"tickets", "show", "NOPE", "--config", dir_.file("all.toml")});
+  EXPECT_EQ(r.err.find("unknown key"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // no such ticket: the file itself was fine
+  // A key that is no option at all is still refused.
+  tbtest::write_file(dir_.file("typo.toml"), "mqtt_cafil = \"x\"\n");
+  const auto typo = tb({"tickets", "show", "NOPE", "--config", dir_.file("typo.toml")});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("unknown key 'mqtt_cafil'"), std::string::npos) << typo.err;
 }
 
 TEST_F(Cli, SettingsFromEnvironmentAndConfigFile) {
