@@ -19,8 +19,13 @@ inline const std::string kDefaultApiKeyFile = "var/api-key";
 // Registers the settings every command shares (--db, --jwt-secret-file, --log-level).
 void add_common_settings(Settings& s);
 void apply_log_level(const Settings& s);
-std::unique_ptr<Store> open_store(const Settings& s);
-std::string jwt_secret(const Settings& s);
+// Whether a missing database or secret may be created where the settings point: `serve` creates
+// them at the default paths on first start; other commands create only what is named explicitly
+// (--db, --jwt-secret-file, env or config file) and refuse a missing default, so that run from
+// another directory they never start a second, empty venue.
+enum class Create { Always, OnlyNamed };
+std::unique_ptr<Store> open_store(const Settings& s, Create create);
+std::string jwt_secret(const Settings& s, Create create);
 
 int cmd_serve(const Settings& s);
 int cmd_tickets_add(const Settings& s, const TicketFields& fields);

@@ -107,14 +107,14 @@ int cmd_serve(const Settings& s) {
 
   std::unique_ptr<Store> store, read_store;
   try {
-    store = open_store(s);
-    read_store = open_store(s);
+    store = open_store(s, Create::Always);
+    read_store = open_store(s, Create::Always);
   } catch (const sql::Error& e) {
     spdlog::critical("cannot open the database {}: {}", s.get("db"), e.what());
     return 1;
   }
   ApiConfig api_config;
-  api_config.jwt_secret = jwt_secret(s);
+  api_config.jwt_secret = jwt_secret(s, Create::Always);
   api_config.api_key =
       load_secret(s.get("api-key-file"), s.source("api-key-file") == "default", "API key");
 

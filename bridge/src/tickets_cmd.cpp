@@ -2,6 +2,7 @@
 // secret as `serve`, safe to run while it runs (SQLite locking, short transactions).
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -33,15 +34,29 @@ void apply_log_level(const Settings& s) {
   spdlog::set_level(level);
 }
 
-std::unique_ptr<Store> open_store(const Settings& s) {
+namespace {
+void refuse_missing_default(const Settings& s, const std::string& name, const char* what) {
+  const auto& path = s.get(name);
+  if (s.source(name) != "default" || std::filesystem::exists(path)) return;
+  throw UsageError(std::string("no ") + what + " at " + std::filesystem::absolute(path).string() +
+                   " (the default path), and only `serve` creates one there. Point this command "
+                   "at the server's with --config FILE (or TICKET_BRIDGE_CONFIG), --" +
+                   name + " PATH (or " + Settings::env_name(name) +
+                   "), or run it in the server's working directory");
+}
+}  // namespace
+
+std::unique_ptr<Store> open_store(const Settings& s, Create create) {
   const auto& path = s.get("db");
+  if (create == Create::OnlyNamed) refuse_missing_default(s, "db", "database");
   ensure_parent_dir(path);
   const std::string sync = s.get_opt("db-sync").value_or("full");
   if (sync != "full" && sync != "normal") throw UsageError("--db-sync must be full or normal");
   return std::make_unique<Store>(path, sync == "full" ? Durability::Full : Durability::Normal);
 }
 
-std::string jwt_secret(const Settings& s) {
+std::string jwt_secret(const Settings& s, Create create) {
+  if (create == Create::OnlyNamed) refuse_missing_default(s, "jwt-secret-file", "JWT secret");
   return load_secret(s.get("jwt-secret-file"), s.source("jwt-secret-file") == "default",
                      "JWT secret");
 }
@@ -50,7 +65,7 @@ int cmd_tickets_add(const Settings& s, const TicketFields& fields) {
   auto parsed = ticket_from_fields(fields, now_ms());
   if (auto* err = std::get_if<std::string>(&parsed)) throw UsageError(*err);
   const auto& ticket = std::get<Ticket>(parsed);
-  auto store = open_store(s);
+  auto store = open_store(s, Create::OnlyNamed);
   try {
     store->insert_ticket(ticket);
   } catch (const DuplicateTicket& e) {
@@ -109,7 +124,7 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
     return 1;
   }
 
-  auto store = open_store(s);
+  auto store = open_store(s, Create::OnlyNamed);
   const Millis now = now_ms();
   std::vector<std::string> errors;
   std::vector<Ticket> tickets;
@@ -160,7 +175,7 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
 }
 
 int cmd_tickets_revoke(const Settings& s, const std::string& code) {
-  auto store = open_store(s);
+  auto store = open_store(s, Create::OnlyNamed);
   if (!store->revoke_ticket(code)) {
     std::cerr << "ticket-bridge: no ticket with code " << code << "\n";
     return 1;
@@ -170,7 +185,7 @@ int cmd_tickets_revoke(const Settings& s, const std::string& code) {
 }
 
 int cmd_tickets_show(const Settings& s, const std::string& code) {
-  auto store = open_store(s);
+  auto store = open_store(s, Create::OnlyNamed);
   const auto ticket = store->find_ticket(code);
   if (!ticket) {
     std::cerr << "ticket-bridge: no ticket with code " << code << "\n";
@@ -188,7 +203,7 @@ int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl)
   const auto ttl_s = parse_duration_s(ttl);
   if (!ttl_s || *ttl_s == 0)
     throw UsageError("--ttl must be a duration such as 3600, 90s, 15m, 1h or 2d");
-  std::cout << sign_token(uid, *ttl_s, jwt_secret(s), now_ms() / 1000) << "\n";
+  std::cout << sign_token(uid, *ttl_s, jwt_secret(s, Create::OnlyNamed), now_ms() / 1000) << "\n";
   return 0;
 }
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -197,6 +198,28 @@ TEST_F(Cli, EveryServeOptionIsAConfigFileKey) {
   const auto typo = tb({"tickets", "show", "NOPE", "--config", dir_.file("typo.toml")});
   EXPECT_EQ(typo.exit_code, 2);
   EXPECT_NE(typo.err.find("unknown key 'mqtt_cafil'"), std::string::npos) << typo.err;
+}
+
+// Run from another directory, `tickets` and `token` used to create a new database and a new secret
+// under ./var/: the tokens they printed were refused by the running server and the tickets landed
+// where it never looks. Only `serve` creates them at the default paths.
+TEST_F(Cli, OnlyServeCreatesTheDefaultStoreAndSecret) {
+  const std::string elsewhere = dir_.file("elsewhere");
+  std::filesystem::create_directories(elsewhere);
+  for (const std::string command : {"tickets add --uid 1", "tickets show X", "token --uid 1"}) {
+    const auto r =
+        run({"bash", "-c", "cd '" + elsewhere + "' && " + tbtest::bridge_bin() + " " + command},
+            {{"TICKET_BRIDGE_CONFIG", ""}});
+    EXPECT_EQ(r.exit_code, 2) << command << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find(elsewhere + "/var/"), std::string::npos) << command << ": " << r.err;
+    EXPECT_NE(r.err.find("--config"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(elsewhere + "/var")) << command << " created var/";
+  }
+  // Named explicitly, a new database may be filled before its first `serve`.
+  const auto named = run({tbtest::bridge_bin(), "tickets", "add", "--uid", "1", "--db",
+                          dir_.file("new.db"), "--jwt-secret-file", dir_.file("secret")});
+  EXPECT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("new.db")));
 }
 
 TEST_F(Cli, SettingsFromEnvironmentAndConfigFile) {
