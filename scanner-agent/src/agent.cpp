@@ -13,6 +13,7 @@
 #include "display.hpp"
 #include "paho_timing.hpp"
 #include "paho_tls.hpp"
+#include "topics.hpp"
 
 extern char** environ;
 
@@ -58,7 +59,7 @@ Agent::Agent(AgentOptions options, std::ostream& out)
   o.set_connect_timeout(tb::kPahoConnectTimeout);
   o.set_properties(mqtt::properties{{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}});
   o.set_will(
-      mqtt::will_options("scanners/" + opt_.id + "/status", status_payload("offline"), 1, true));
+      mqtt::will_options(tb::topics::scanner_status(opt_.id), status_payload("offline"), 1, true));
   if (opt_.username) o.set_user_name(*opt_.username);
   if (opt_.password) o.set_password(*opt_.password);
   if (tb::is_tls_url(opt_.broker)) {
@@ -68,8 +69,8 @@ Agent::Agent(AgentOptions options, std::ostream& out)
   client_->set_connected_handler([this](const std::string&) {
     // Runs on a Paho thread: nothing may escape it (that would end the process).
     try {
-      client_->subscribe("tickets/result/" + opt_.id, 1);
-      client_->publish("scanners/" + opt_.id + "/status", status_payload("online"), 1, true);
+      client_->subscribe(tb::topics::result(opt_.id), 1);
+      client_->publish(tb::topics::scanner_status(opt_.id), status_payload("online"), 1, true);
       spdlog::info("connected to {}", opt_.broker);
     } catch (const mqtt::exception& e) {
       spdlog::warn("after connecting: {}", e.what());
@@ -203,9 +204,9 @@ void Agent::on_line(std::string line) {
 bool Agent::send(const std::string& scan_id, Inflight& f) {
   f.sends++;
   f.next_send = Clock::now() + retry_delay(f.sends);
-  auto msg = mqtt::make_message("tickets/scan", f.payload, 1, false);
+  auto msg = mqtt::make_message(std::string(tb::topics::kScan), f.payload, 1, false);
   msg->set_properties(
-      mqtt::properties{{mqtt::property::RESPONSE_TOPIC, "tickets/result/" + opt_.id},
+      mqtt::properties{{mqtt::property::RESPONSE_TOPIC, tb::topics::result(opt_.id)},
                        {mqtt::property::CORRELATION_DATA, scan_id}});
   try {
     client_->publish(msg);
@@ -404,7 +405,7 @@ void Agent::stop() {
   }
   try {
     if (client_->is_connected()) {
-      client_->publish("scanners/" + opt_.id + "/status", status_payload("offline"), 1, true)
+      client_->publish(tb::topics::scanner_status(opt_.id), status_payload("offline"), 1, true)
           ->wait_for(std::chrono::seconds(1));
       client_->disconnect(std::chrono::milliseconds(300))->wait_for(std::chrono::seconds(2));
     }

@@ -10,10 +10,6 @@ namespace {
 using tbtest::AttackedGate;
 using tbtest::SecureBroker;
 
-bool refused(const tbtest::RunResult& r) {
-  return r.exit_code != 0 && r.err.find("ot authori") != std::string::npos;
-}
-
 TEST_F(AttackedGate, NobodyElseCanLogInWithTheBridgesClientId) {
   const auto customer =
       sub("42", token("42"), "users/42/events", 1, 2, {"-i", "ticket-bridge-main"});

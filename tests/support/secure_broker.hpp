@@ -65,6 +65,10 @@ class SecureBroker : public ::testing::Test {
                                    const std::vector<std::string>& args);
 
  public:
+  // A mosquitto_sub/pub run whose login the broker refused (CONNACK "not authorised").
+  static bool refused(const RunResult& r) {
+    return r.exit_code != 0 && r.err.find("ot authori") != std::string::npos;
+  }
   // A scan on `tickets/scan` as the agent publishes it.
   static std::string scan_payload(const std::string& scan_id, const std::string& code,
                                   const std::string& scanner = "gate-1");

@@ -35,6 +35,7 @@
 #include "jwt.hpp"
 #include "secrets.hpp"
 #include "timeutil.hpp"
+#include "topics.hpp"
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -357,7 +358,7 @@ int run_scans() {
   for (auto& t : pending) t->wait();
   native->subscribe("users/+/events", 1)->wait();
   for (std::size_t p = 0; p < publishers; ++p) {
-    pubs[p]->subscribe("tickets/result/lg-" + std::to_string(p), 1)->wait();
+    pubs[p]->subscribe(tb::topics::result("lg-" + std::to_string(p)), 1)->wait();
   }
 
   std::cerr << "scans: " << total << " at " << rate << "/s over " << publishers << " connections\n";
@@ -370,7 +371,7 @@ int run_scans() {
   paced(total, rate, start, [&](std::size_t i) {
     const std::size_t p = i % publishers;
     const std::string scanner = "lg-" + std::to_string(p);
-    auto msg = mqtt::make_message("tickets/scan",
+    auto msg = mqtt::make_message(std::string(tb::topics::kScan),
                                   json{{"scan_id", "lg:" + run_id + ":" + std::to_string(i)},
                                        {"code", prefix + std::to_string(i)},
                                        {"scanner", scanner},
@@ -378,7 +379,7 @@ int run_scans() {
                                       .dump(),
                                   1, false);
     msg->set_properties(
-        mqtt::properties{{mqtt::property::RESPONSE_TOPIC, "tickets/result/" + scanner},
+        mqtt::properties{{mqtt::property::RESPONSE_TOPIC, tb::topics::result(scanner)},
                          {mqtt::property::CORRELATION_DATA, std::to_string(i)}});
     pubs[p]->publish(msg);
   });
