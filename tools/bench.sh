@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks on loopback, each next to the floor the broker alone sets. Bounded; stops by itself.
-#   tools/bench.sh [all|floor|peak|throughput|connections|push|checks]  (default: all, ~7 minutes)
+#   tools/bench.sh [all|floor|peak|syscalls|throughput|connections|push|checks] (default: all, ~8 min)
 # Results: out/bench/*.json, a table on stdout, and out/bench/latency.png (gnuplot).
-# Environment: TB_BENCH_SECONDS (peak duration, default 60), TB_BENCH_OWNERS (default 10000).
+# Environment: TB_BENCH_SECONDS (peak duration, default 60), TB_BENCH_OWNERS (default 10000),
+# TB_BENCH_BRIDGE (another ticket-bridge binary to measure, e.g. an older build, with this
+# load generator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -16,7 +18,7 @@ for p in wrk gnuplot-nox; do
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" > /dev/null
 done
 bash tools/build.sh release ticket-bridge loadgen scan_checks > /dev/null
-bin=$root/build/bridge/ticket-bridge
+bin=${TB_BENCH_BRIDGE:-$root/build/bridge/ticket-bridge}
 lg=$root/build/tools/loadgen/loadgen
 out=$root/out/bench
 mkdir -p "$out"
@@ -42,6 +44,8 @@ bridge_pid=$!
 pids+=($bridge_pid)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/healthz" > /dev/null && break; sleep 0.1; done
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$bridge_pid/status"; }
+# The bridge's CPU time so far (user + system), in microseconds.
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000000 / hz}' "/proc/$bridge_pid/stat"; }
 mqtt=mqtt://127.0.0.1:$mqtt_port
 
 tickets() {  # tickets PREFIX COUNT OWNERS: single-entry tickets PREFIX0.. for uids u<i % OWNERS>
@@ -68,10 +72,34 @@ run_peak() {
   echo "== gate peak: 1,000 scans/s for ${seconds}s with $owners owners on WebSocket"
   tickets P $((1000 * seconds)) "$owners"
   floor 1000 "$seconds" > "$out/peak-floor.json"
-  local before; before=$(rss_kib)
+  local before cpu0; before=$(rss_kib); cpu0=$(cpu_us)
   "$lg" scans --mqtt "$mqtt" --ws "127.0.0.1:$http_port" --secret-file var/jwt-secret --prefix P \
     --owners "$owners" --rate 1000 --seconds "$seconds" --publishers 4 > "$out/peak.json"
-  echo "{\"rss_before_kib\": $before, \"rss_after_kib\": $(rss_kib)}" > "$out/peak-rss.json"
+  echo "{\"rss_before_kib\": $before, \"rss_after_kib\": $(rss_kib), \"cpu_us\": $(cpu_us), \"cpu0_us\": $cpu0}" \
+    > "$out/peak-rss.json"
+}
+
+# System calls per scan: 10 s more at 1,000 scans/s with strace counting every thread of the
+# bridge (strace slows the bridge: no latency is taken from this run).
+run_syscalls() {
+  echo "== syscalls: strace -c -f on the bridge for 10 s at 1,000 scans/s"
+  tickets S 10000 1000
+  strace -c -f -q -p "$bridge_pid" -o "$work/strace.txt" &
+  local strace_pid=$!
+  sleep 1
+  "$lg" scans --mqtt "$mqtt" --ws "127.0.0.1:$http_port" --secret-file var/jwt-secret --prefix S \
+    --owners 1000 --ws-clients 1000 --rate 1000 --seconds 10 --publishers 4 > "$work/s.json"
+  kill -INT "$strace_pid"; wait "$strace_pid" 2>/dev/null || true
+  python3 - "$work/strace.txt" "$work/s.json" > "$out/syscalls.json" <<'PY'
+import json, re, sys
+text, scans = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))["scans"]
+calls = {m.group(2): int(m.group(1)) for m in
+         re.finditer(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", text, re.M)}
+calls.pop("total", None)
+total = sum(calls.values())
+print(json.dumps({"scans": scans, "syscalls": total, "per_scan": total / max(scans, 1),
+                  "top": dict(sorted(calls.items(), key=lambda kv: -kv[1])[:8])}))
+PY
 }
 
 run_throughput() {
@@ -155,14 +183,15 @@ run_checks() {
 }
 
 case "$what" in
-  all) run_floor; run_peak; run_throughput; run_connections; run_push; run_checks ;;
+  all) run_floor; run_peak; run_syscalls; run_throughput; run_connections; run_push; run_checks ;;
   floor) run_floor ;;
   peak) run_peak ;;
   throughput) run_throughput ;;
   connections) run_connections ;;
   push) run_push ;;
   checks) run_checks ;;
-  *) echo "usage: tools/bench.sh [all|floor|peak|throughput|connections|push|checks]" >&2; exit 2 ;;
+  syscalls) run_syscalls ;;
+  *) echo "usage: tools/bench.sh [all|floor|peak|syscalls|throughput|connections|push|checks]" >&2; exit 2 ;;
 esac
 cd "$root"
 python3 tools/bench/report.py "$out"

@@ -33,6 +33,9 @@ if peak and peak_floor:
     print(f"  p99 added over the two-hop floor: {peak['answer']['p99_ms'] - two['p99_ms']:.2f} ms")
     if rss:
         print(f"  bridge RSS {rss['rss_before_kib'] / 1024:.0f} -> {rss['rss_after_kib'] / 1024:.0f} MiB")
+        if "cpu_us" in rss:
+            per_scan = (rss["cpu_us"] - rss["cpu0_us"]) / max(peak["scans"], 1)
+            print(f"  bridge CPU {per_scan:.0f} us per scan (user + system)")
 
 steps = []
 p = os.path.join(out, "throughput.jsonl")
@@ -90,6 +93,11 @@ plot '{data}' using 1:2 with linespoints title 'bridge p50', \\
         print(f"Plot: {os.path.join(out, 'latency.png')}")
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"no plot: {e}")
+
+sc = load("syscalls.json")
+if sc:
+    top = ", ".join(f"{k} {v / max(sc['scans'], 1):.1f}" for k, v in sc["top"].items())
+    print(f"System calls per scan: {sc['per_scan']:.1f} ({top})")
 
 checks = load("checks.json")
 if checks:
