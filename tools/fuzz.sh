@@ -9,8 +9,8 @@ out=build-fuzz
 mkdir -p "$out/corpus"
 cp -n tests/fuzz/corpus/* "$out/corpus/" 2>/dev/null || true
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -Ibridge/src tests/fuzz/token_fuzz.cpp bridge/src/jwt.cpp bridge/src/ticket.cpp \
-  bridge/src/scan.cpp bridge/src/timeutil.cpp -lcrypto -o "$out/token_fuzz"
+  -Icommon/src tests/fuzz/token_fuzz.cpp common/src/jwt.cpp common/src/ids.cpp \
+  common/src/scan.cpp common/src/timeutil.cpp -lcrypto -o "$out/token_fuzz"
 echo "fuzz: running the token and scan parsers for ${seconds}s"
 "$out/token_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
   -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -n 12

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ids.hpp"
 #include "timeutil.hpp"
 
 namespace tb {
@@ -37,24 +38,6 @@ struct Ticket {
   Millis created_at = 0;
   TicketUsage usage;
 };
-
-inline constexpr std::size_t kMaxIdLength = 128;
-
-// Ticket codes, uids and scanner ids: 1 to 128 characters, none of them '/', '+', '#',
-// whitespace or control characters (they become parts of MQTT topic names), valid UTF-8.
-bool is_valid_id(std::string_view s);
-
-// Free text such as a gate or holder name: 1..max_chars characters of valid UTF-8, no control
-// characters (C0, DEL, C1) and no Unicode noncharacters.
-bool is_valid_label(std::string_view s, std::size_t max_chars);
-
-// Number of code points of valid UTF-8, or nothing when `s` is not valid UTF-8.
-std::optional<std::size_t> utf8_length(std::string_view s);
-
-// Valid UTF-8 without the code points MQTT forbids in its strings and Mosquitto refuses in a topic
-// (a client that publishes one is disconnected): U+0000-U+001F, U+007F-U+009F, U+FDD0-U+FDEF and
-// U+xFFFE/U+xFFFF.
-bool is_mqtt_text(std::string_view s);
 
 // A fresh random ticket code: 12 characters from an alphabet without look-alikes (0/O, 1/I).
 std::string random_ticket_code();

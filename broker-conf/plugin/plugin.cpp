@@ -23,10 +23,10 @@
 #include <variant>
 
 #include "config.hpp"
+#include "ids.hpp"
 #include "jwt.hpp"
 #include "policy.hpp"
 #include "sessions.hpp"
-#include "ticket.hpp"
 #include "topics.hpp"
 
 namespace {

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <vector>
 
+#include "ids.hpp"
 #include "scan.hpp"
-#include "ticket.hpp"
 #include "topics.hpp"
 
 namespace tbauth {

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "ticket.hpp"
+#include "ids.hpp"
 
 namespace tbauth {
 

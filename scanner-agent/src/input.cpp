@@ -12,8 +12,8 @@
 #include <cstring>
 #include <thread>
 
+#include "ids.hpp"
 #include "keymap.hpp"
-#include "ticket.hpp"
 
 namespace sa {
 

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "agent.hpp"
+#include "ids.hpp"
 #include "secrets.hpp"
-#include "ticket.hpp"
 
 namespace {
 

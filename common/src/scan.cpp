@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ticket.hpp"
+#include "ids.hpp"
 
 namespace tb {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "ticket.hpp"
+#include "ids.hpp"
 
 namespace tb::topics {
 

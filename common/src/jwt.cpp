@@ -8,7 +8,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
-#include "ticket.hpp"
+#include "ids.hpp"
 
 namespace tb {
 

@@ -1,12 +1,12 @@
 // Ids, labels and MQTT text: what may become a topic level or a field of a ticket.
-#include "ticket.hpp"
+#include "ids.hpp"
 
 #include <gtest/gtest.h>
 
 namespace tb {
 namespace {
 
-TEST(Ticket, Ids) {
+TEST(Ids, Ids) {
   for (const std::string ok : {"42", "TB7QK2M9XW4R", "gate-n-1", "ünïcödé", "a$b", "🎫"}) {
     EXPECT_TRUE(is_valid_id(ok)) << ok;
   }
@@ -19,7 +19,7 @@ TEST(Ticket, Ids) {
   EXPECT_TRUE(is_valid_id(std::string(128, 'x')));
 }
 
-TEST(Ticket, MqttText) {
+TEST(Ids, MqttText) {
   EXPECT_TRUE(is_mqtt_text(""));
   EXPECT_TRUE(is_mqtt_text("A. Example, north gate / row 3"));
   EXPECT_TRUE(is_mqtt_text("\xe2\x82\xac \xf0\x9f\x8e\xab"));  // € 🎫
@@ -30,7 +30,7 @@ TEST(Ticket, MqttText) {
   EXPECT_FALSE(is_mqtt_text("\xc0\xaf"));      // overlong
 }
 
-TEST(Ticket, Labels) {
+TEST(Ids, Labels) {
   EXPECT_TRUE(is_valid_label("North gate", 128));
   EXPECT_TRUE(is_valid_label("ééé", 3));
   EXPECT_FALSE(is_valid_label("éééé", 3));
