@@ -145,7 +145,7 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
   }
   if (route == "/metrics") {
     if (m != "GET") return respond(method_not_allowed("GET"));
-    return respond(HttpResponse{200, "text/plain; version=0.0.4", metrics_.render(), ""});
+    return respond(HttpResponse{200, "text/plain; version=0.0.4", metrics_.render(health_), ""});
   }
   if (route == "/ws") {
     return respond(error(400, "bad_request", "/ws expects a WebSocket upgrade"));
@@ -181,8 +181,8 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
 }
 
 HttpResponse Api::health() const {
-  const bool mqtt_up = metrics_.mqtt_connected.load() != 0;
-  const bool store_up = metrics_.store_ok.load() != 0;
+  const bool mqtt_up = health_.mqtt();
+  const bool store_up = health_.store();
   return json_response(mqtt_up && store_up ? 200 : 503,
                        {{"status", mqtt_up && store_up ? "ok" : "unavailable"},
                         {"mqtt", mqtt_up ? "up" : "down"},

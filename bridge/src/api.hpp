@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "health.hpp"
 #include "http_server.hpp"
 #include "metrics.hpp"
 #include "read_pool.hpp"
@@ -20,8 +21,13 @@ struct ApiConfig {
 
 class Api {
  public:
-  Api(ApiConfig config, ScanProcessor& writer, ReadPool& reader, Metrics& metrics)
-      : config_(std::move(config)), writer_(writer), reader_(reader), metrics_(metrics) {}
+  Api(ApiConfig config, ScanProcessor& writer, ReadPool& reader, Metrics& metrics,
+      const Health& health)
+      : config_(std::move(config)),
+        writer_(writer),
+        reader_(reader),
+        metrics_(metrics),
+        health_(health) {}
 
   void handle(HttpRequest req, Responder respond);
 
@@ -39,6 +45,7 @@ class Api {
   ScanProcessor& writer_;
   ReadPool& reader_;
   Metrics& metrics_;
+  const Health& health_;
 };
 
 }  // namespace tb

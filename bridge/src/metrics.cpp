@@ -56,7 +56,7 @@ void Metrics::count_http(const std::string& route, int status) {
   ++http_requests_[{route, status}];
 }
 
-std::string Metrics::render() const {
+std::string Metrics::render(const Health& health) const {
   std::string out;
   out.reserve(4096);
   header(out, "ticket_bridge_scans_total", "counter", "Scans decided, by status and reason.");
@@ -86,7 +86,7 @@ std::string Metrics::render() const {
          "Transactions that committed scans; scans per batch = scans / batches.",
          static_cast<double>(batches.load()));
   scalar(out, "ticket_bridge_mqtt_reconnects_total", "counter", "Reconnections to the broker.",
-         static_cast<double>(mqtt_reconnects.load()));
+         static_cast<double>(mqtt.reconnects.load()));
   scalar(out, "ticket_bridge_scans_retained_ignored_total", "counter",
          "Scans that arrived with the MQTT retain flag and were ignored.",
          static_cast<double>(scans_retained_ignored.load()));
@@ -97,14 +97,14 @@ std::string Metrics::render() const {
   scalar(out, "ticket_bridge_answers_refused_by_broker_total", "counter",
          "Answers to a Response Topic that the broker refused (PUBACK >= 0x80); sent again to "
          "tickets/result/<scanner>.",
-         static_cast<double>(answers_refused_by_broker.load()));
+         static_cast<double>(mqtt.refused_by_broker.load()));
   scalar(out, "ticket_bridge_mqtt_publishes_dropped_total", "counter",
          "Messages never handed to the broker because their topic is not a valid topic name.",
-         static_cast<double>(publishes_dropped.load()));
+         static_cast<double>(mqtt.dropped.load()));
   scalar(out, "ticket_bridge_mqtt_connected", "gauge", "1 while connected to the broker.",
-         static_cast<double>(mqtt_connected.load()));
+         health.mqtt() ? 1.0 : 0.0);
   scalar(out, "ticket_bridge_store_up", "gauge", "1 while the store answers.",
-         static_cast<double>(store_ok.load()));
+         health.store() ? 1.0 : 0.0);
   scalar(out, "ticket_bridge_scan_queue_depth", "gauge", "Scans waiting to be decided.",
          static_cast<double>(queue_depth.load()));
   decision_seconds.render(out, "ticket_bridge_decision_seconds",

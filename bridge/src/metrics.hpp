@@ -10,6 +10,8 @@
 #include <string>
 
 #include "admission.hpp"
+#include "health.hpp"
+#include "mqtt_counters.hpp"
 
 namespace tb {
 
@@ -35,14 +37,10 @@ struct Metrics {
   std::atomic<std::uint64_t> events_published{0};
   std::atomic<std::uint64_t> store_errors{0};
   std::atomic<std::uint64_t> batches{0};  // committed transactions of scans
-  std::atomic<std::uint64_t> mqtt_reconnects{0};
   // Untrusted MQTT input (SPEC.md v1.1).
-  std::atomic<std::uint64_t> scans_retained_ignored{0};     // scans that carried the retain flag
-  std::atomic<std::uint64_t> response_topics_refused{0};    // answered on tickets/result/<scanner>
-  std::atomic<std::uint64_t> answers_refused_by_broker{0};  // PUBACK >= 0x80: fell back
-  std::atomic<std::uint64_t> publishes_dropped{0};          // not a valid topic name: never sent
-  std::atomic<std::int64_t> mqtt_connected{0};
-  std::atomic<std::int64_t> store_ok{1};
+  std::atomic<std::uint64_t> scans_retained_ignored{0};   // scans that carried the retain flag
+  std::atomic<std::uint64_t> response_topics_refused{0};  // answered on tickets/result/<scanner>
+  MqttCounters mqtt;  // reconnects, answers refused by the broker, publishes dropped
   std::atomic<std::int64_t> queue_depth{0};
   Histogram decision_seconds;  // from the scan's arrival to its answer being handed to MQTT
 
@@ -60,7 +58,7 @@ struct Metrics {
     scans[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)].fetch_add(
         1, std::memory_order_relaxed);
   }
-  std::string render() const;
+  std::string render(const Health& health) const;
 
  private:
   mutable std::mutex http_mu_;

@@ -12,10 +12,11 @@
 
 namespace tb {
 
-ScanProcessor::ScanProcessor(Store& store, Metrics& metrics, AnswerSink answers, EventSink events,
-                             ScanProcessorOptions options)
+ScanProcessor::ScanProcessor(Store& store, Metrics& metrics, Health& health, AnswerSink answers,
+                             EventSink events, ScanProcessorOptions options)
     : store_(store),
       metrics_(metrics),
+      health_(health),
       answers_(std::move(answers)),
       events_(std::move(events)),
       options_(options) {}
@@ -112,10 +113,9 @@ void ScanProcessor::run() {
 void ScanProcessor::check_store() {
   try {
     store_.ping();
-    metrics_.store_ok.store(1);
+    health_.set_store(true);
   } catch (const std::exception& e) {
-    if (metrics_.store_ok.exchange(0) == 1)
-      spdlog::error("the store does not answer: {}", e.what());
+    if (health_.set_store(false)) spdlog::error("the store does not answer: {}", e.what());
   }
 }
 
@@ -142,12 +142,12 @@ void ScanProcessor::process(std::vector<Job>& batch) {
         }
       }
       tx.commit();
-      metrics_.store_ok.store(1);
+      health_.set_store(true);
       metrics_.batches.fetch_add(1, std::memory_order_relaxed);
       break;
     } catch (const std::exception& e) {
       metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
-      metrics_.store_ok.store(0);
+      health_.set_store(false);
       if (attempt >= options_.store_attempts) {
         // Nothing of the batch was committed and nobody was told anything: the scanners see no
         // answer and publish the same scan_id again, which is decided once the store is back.

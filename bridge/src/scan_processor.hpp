@@ -15,28 +15,12 @@
 #include <variant>
 #include <vector>
 
+#include "envelopes.hpp"
+#include "health.hpp"
 #include "metrics.hpp"
 #include "store.hpp"
 
 namespace tb {
-
-// A scan as it arrived from the broker, not yet parsed.
-struct InboundScan {
-  std::string payload;
-  std::optional<std::string> response_topic;  // MQTT v5 Response Topic
-  std::optional<std::string> correlation;     // MQTT v5 Correlation Data
-  std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
-};
-
-// An answer for a scanner, ready to publish.
-struct Answer {
-  std::string topic;
-  std::optional<std::string> correlation;
-  std::string payload;
-  // Set when `topic` is the scan's Response Topic: where the answer goes instead when the broker
-  // refuses that publish (tickets/result/<scanner>).
-  std::optional<std::string> fallback_topic;
-};
 
 using AnswerSink = std::function<void(Answer)>;
 // Delivers a committed event (MQTT, WebSocket); returns how many live connections got it.
@@ -69,8 +53,8 @@ struct ScanProcessorOptions {
 
 class ScanProcessor {
  public:
-  ScanProcessor(Store& store, Metrics& metrics, AnswerSink answers, EventSink events,
-                ScanProcessorOptions options = {});
+  ScanProcessor(Store& store, Metrics& metrics, Health& health, AnswerSink answers,
+                EventSink events, ScanProcessorOptions options = {});
   ScanProcessor(const ScanProcessor&) = delete;
   ScanProcessor& operator=(const ScanProcessor&) = delete;
   ~ScanProcessor();
@@ -111,6 +95,7 @@ class ScanProcessor {
 
   Store& store_;
   Metrics& metrics_;
+  Health& health_;
   AnswerSink answers_;
   EventSink events_;
   ScanProcessorOptions options_;

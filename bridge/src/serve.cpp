@@ -119,6 +119,7 @@ int cmd_serve(const Settings& s) {
       load_secret(s.get("api-key-file"), s.source("api-key-file") == "default", "API key");
 
   Metrics metrics;
+  Health health;
   EventHub hub;
   ReadPool reader(std::move(read_store));
   std::unique_ptr<MqttLink> mqtt;
@@ -128,14 +129,14 @@ int cmd_serve(const Settings& s) {
     if (n > 0) spdlog::debug("retention: dropped {} old events", n);
   };
   ScanProcessor processor(
-      *store, metrics, [&mqtt](Answer a) { mqtt->publish_answer(a); },
+      *store, metrics, health, [&mqtt](Answer a) { mqtt->publish_answer(a); },
       [&mqtt, &hub](const std::shared_ptr<const StoredEvent>& e) {
-        mqtt->publish_event(*e);
+        mqtt->publish_event(e->uid, e->body);
         return hub.publish(e);
       },
       po);
   mqtt = std::make_unique<MqttLink>(
-      mo, metrics, [&processor](InboundScan in) { processor.submit(std::move(in)); });
+      mo, metrics, health, [&processor](InboundScan in) { processor.submit(std::move(in)); });
   processor.start();
 
   if (auto err = mqtt->start()) {
@@ -144,7 +145,7 @@ int cmd_serve(const Settings& s) {
     return 1;
   }
 
-  Api api(api_config, processor, reader, metrics);
+  Api api(api_config, processor, reader, metrics, health);
   WsServices ws;
   ws.verify = [secret = api_config.jwt_secret](std::string_view token) {
     return verify_token(token, secret, now_ms() / 1000);

@@ -18,7 +18,7 @@ class ScanProcessorTest : public ::testing::Test {
   ScanProcessorTest()
       : store_(dir_.file("p.db")),
         processor_(
-            store_, metrics_, [this](Answer a) { answers_.push_back(std::move(a)); },
+            store_, metrics_, health_, [this](Answer a) { answers_.push_back(std::move(a)); },
             [this](const std::shared_ptr<const StoredEvent>& e) {
               events_.push_back(e);
               return std::size_t{2};  // as if two connections of the uid were live
@@ -48,6 +48,7 @@ class ScanProcessorTest : public ::testing::Test {
   tbtest::TempDir dir_;
   Store store_;
   Metrics metrics_;
+  Health health_;
   std::vector<Answer> answers_;
   std::vector<std::shared_ptr<const StoredEvent>> events_;
   ScanProcessor processor_;
@@ -168,13 +169,13 @@ TEST_F(ScanProcessorTest, StoreFailureAnswersNothing) {
   EXPECT_TRUE(answers_.empty());
   EXPECT_TRUE(events_.empty());
   EXPECT_EQ(metrics_.scans_unanswered.load(), 1U);
-  EXPECT_EQ(metrics_.store_ok.load(), 0);
+  EXPECT_FALSE(health_.store());
   other.exec("ROLLBACK");
   // The scanner's retry with the same scan_id is decided once the store is back.
   process({scan({{"scan_id", "s:1"}, {"code", "C1"}, {"scanner", "g"}})});
   ASSERT_EQ(answers_.size(), 1U);
   EXPECT_EQ(answer(0)["status"], "admitted");
-  EXPECT_EQ(metrics_.store_ok.load(), 1);
+  EXPECT_TRUE(health_.store());
 }
 
 TEST_F(ScanProcessorTest, ThreadedSubmitDecidesEverything) {

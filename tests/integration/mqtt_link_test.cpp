@@ -23,9 +23,10 @@ TEST(MqttLink, StopDeliversEverythingQueued) {
   watcher.subscribe("tickets/result/#");
 
   tb::Metrics metrics;
+  tb::Health health;
   tb::MqttOptions options;
   options.uri = broker.url();
-  auto link = std::make_unique<tb::MqttLink>(options, metrics, [](tb::InboundScan) {});
+  auto link = std::make_unique<tb::MqttLink>(options, metrics, health, [](tb::InboundScan) {});
   const auto error = link->start();
   ASSERT_FALSE(error) << *error;
   // Below the broker's in-flight window (max_inflight_messages), so none waits for an ack.
