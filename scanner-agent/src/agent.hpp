@@ -1,27 +1,30 @@
-// The scanner agent's core: turns codes into journaled scans, publishes them over MQTT v5 with a
+// The scanner agent: turns codes into journaled scans, publishes them over MQTT v5 with a
 // Response Topic, shows the gate's answer (or NO ANSWER after the timeout), runs hooks, and
 // re-sends unanswered scans until the bridge has decided them.
+//
+// One worker thread does all of it, in order: lines from the input, answers and connection news
+// from the MQTT session arrive as events on its queue (nothing is done on Paho's thread or the
+// input's). The parts are rooms of their own: scan_queue (what waits, when it is due), presenter
+// (what staff see), hooks, journal, and the shared MqttSession.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
-#include <map>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <thread>
-#include <vector>
+#include <variant>
 
+#include "hooks.hpp"
 #include "input.hpp"
 #include "journal.hpp"
+#include "mqtt_session.hpp"
+#include "presenter.hpp"
+#include "scan_queue.hpp"
 #include "tls_settings.hpp"
-
-namespace mqtt {
-class async_client;
-class connect_options;
-}  // namespace mqtt
+#include "work_queue.hpp"
 
 namespace sa {
 
@@ -59,45 +62,42 @@ class Agent {
   void stop();
 
  private:
-  struct Inflight {
-    std::string code;
-    std::string payload;
-    std::int64_t seq = 0;                            // journal order
-    std::chrono::steady_clock::time_point deadline;  // for NO ANSWER
-    bool timed_out = false;
-    int sends = 0;
-    std::chrono::steady_clock::time_point next_send;
+  struct Line {
+    std::string text;
+    Clock::time_point at;
   };
+  struct AnswerMessage {
+    std::string payload;
+    std::optional<std::string> correlation;
+  };
+  struct Connected {};
+  struct Lost {};
+  using Event = std::variant<Line, AnswerMessage, Connected, Lost>;
 
-  void worker();
-  void on_answer(const std::string& payload, const std::optional<std::string>& correlation);
-  bool send(const std::string& scan_id, Inflight& f);  // under mu_
-  void connect_async();
-  void print(const std::string& line);
-  void run_hook(const std::optional<std::string>& cmd,
-                const std::map<std::string, std::string>& env);
-  std::chrono::milliseconds retry_delay(int sends) const;
+  void run();
+  void handle(Line& line);
+  void handle(AnswerMessage& answer);
+  void send_due(Clock::time_point now);
+  void show_timeouts(Clock::time_point now);
 
   AgentOptions opt_;
-  std::ostream& out_;
+  Presenter presenter_;
+  Hooks hooks_;
   Journal journal_;
   Debouncer debouncer_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, Inflight> inflight_;   // by scan_id, journal order = insertion order kept
-  std::map<std::int64_t, std::string> order_;  // journal seq -> scan_id
+  ScanQueue queue_;  // the worker's alone
   bool connected_ = false;
-  bool connecting_ = false;
-  bool flush_ = false;
-  bool stopping_ = false;
-  int connect_failures_ = 0;
-  std::chrono::steady_clock::time_point next_connect_;
-  std::vector<std::shared_ptr<void>> listeners_;  // connect listeners Paho still refers to
-  std::unique_ptr<mqtt::connect_options> connect_options_;
-  // Declared after everything its callbacks and listeners use, so it is destroyed first.
-  std::unique_ptr<mqtt::async_client> client_;
+  bool flush_ = false;  // after a (re)connect every unanswered scan goes again, in order
+
+  tb::WorkQueue<Event> events_;
+  std::mutex settle_mu_;
+  std::condition_variable settle_cv_;
+  bool settled_ = true;            // as of the worker's last round
+  std::size_t lines_pending_ = 0;  // lines given to on_line that the worker has not handled yet
   std::thread worker_;
+  bool stopped_ = false;
+  // Last: stopped and destroyed first, while everything its handlers use still exists.
+  tb::MqttSession session_;
 };
 
 }  // namespace sa

@@ -281,6 +281,31 @@ TEST_F(Agent, QueuedScansSurviveAKilledAgent) {
   EXPECT_NE(agent.log().find("2 unanswered scans from before"), std::string::npos);
 }
 
+// A backlog larger than Paho's default buffer (100 messages) goes out whole at the connect: none
+// of it waits for its re-send (--retry 600 would hold it past the test).
+TEST_F(Agent, ABacklogOfHundredsGoesOutAtTheConnect) {
+  start_bridge();
+  broker_->stop();
+  constexpr int kScans = 300;
+  std::string input;
+  for (int i = 0; i < kScans; ++i) input += "BACKLOG" + std::to_string(i) + "\n";
+  {
+    auto agent = spawn_agent({"--timeout", "0.2"});
+    agent.write_stdin(input);
+    ASSERT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "NO ANSWER") == kScans; },
+                                   std::chrono::seconds(20)));
+    agent.stop(SIGKILL);
+  }
+  broker_->start();
+  ASSERT_TRUE(tbtest::wait_until(
+      [&] { return tbtest::http_request(bridge_->http_port(), "GET", "/healthz").status == 200; },
+      std::chrono::seconds(20)));
+  auto agent = spawn_agent({"--timeout", "0.2", "--retry", "600"});
+  EXPECT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "REJECT") == kScans; },
+                                 std::chrono::seconds(20)))
+      << count(agent.log(), "REJECT") << " of " << kScans << " answered";
+}
+
 TEST_F(Agent, AFullQueueRefusesNewScansLoudly) {
   broker_->stop();
   const auto r = run_agent("Q1\nQ2\nQ3\n", {"--timeout", "0.2", "--queue-limit", "2"});

@@ -1,8 +1,9 @@
-// Staff-facing lines.
-#include "display.hpp"
+// Staff-facing lines, and the presenter that prints them.
+#include "presenter.hpp"
 
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "timeutil.hpp"
 
@@ -90,6 +91,51 @@ std::string timeout_line(const std::string& code, bool color) {
   return (color ? std::string(kYellow) + " NO ANSWER - check manually " + kReset
                 : std::string("NO ANSWER - check manually")) +
          "  " + code;
+}
+
+void Presenter::print(const std::string& line) {
+  out_ << line << std::endl;  // flushed: staff and other programs read it at once
+}
+
+void Presenter::refused(const std::string& line, const std::string& why) {
+  std::string shown = line.substr(0, 40);
+  for (auto& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+  }
+  print(json_ ? json{{"event", "refused"}, {"code", shown}, {"reason", why}}.dump()
+              : badge("REJECT", kRed, color_) + "  unreadable code, not sent (" + why + ")");
+}
+
+void Presenter::not_recorded(const std::string& code) {
+  print(json_ ? json{{"event", "refused"}, {"code", code}, {"reason", "journal error"}}.dump()
+              : "REJECT  " + code + "  could not be recorded - check manually");
+}
+
+void Presenter::queue_full(const std::string& code, std::size_t limit) {
+  print(json_ ? json{{"event", "refused"}, {"code", code}, {"reason", "queue full"}}.dump()
+              : (color_ ? std::string(kRed) + " QUEUE FULL " + kReset : std::string("QUEUE FULL")) +
+                    "  " + code + "  " + std::to_string(limit) +
+                    " scans wait for the network - check manually");
+}
+
+void Presenter::answer(const std::string& scan_id, const json& a, bool late) {
+  if (!json_) return print(answer_line(a, color_, late));
+  json line = {
+      {"event", "answer"}, {"scan_id", scan_id}, {"late", late}, {"message", reason_words(a)}};
+  for (const char* k :
+       {"code", "status", "reason", "holder", "entries", "max_entries", "previous", "decided_at"}) {
+    line[k] = a.value(k, json());
+  }
+  print(line.dump());
+}
+
+void Presenter::no_answer(const std::string& scan_id, const std::string& code) {
+  print(json_ ? json{{"event", "no_answer"},
+                     {"scan_id", scan_id},
+                     {"code", code},
+                     {"message", "NO ANSWER - check manually"}}
+                    .dump()
+              : timeout_line(code, color_));
 }
 
 }  // namespace sa

@@ -1,0 +1,82 @@
+// The agent's in-flight scans (scan_queue.hpp).
+#include "scan_queue.hpp"
+
+#include <algorithm>
+
+namespace sa {
+
+void ScanQueue::insert(const QueuedScan& q, Entry e) {
+  e.code = q.code;
+  e.payload = q.payload;
+  e.seq = q.seq;
+  if (by_id_.emplace(q.scan_id, std::move(e)).second) order_.emplace(q.seq, q.scan_id);
+}
+
+void ScanQueue::add(const QueuedScan& q, Clock::time_point now) {
+  Entry e;
+  e.deadline = now + timing_.answer_timeout;
+  e.next_send = now;
+  insert(q, std::move(e));
+}
+
+void ScanQueue::restore(const QueuedScan& q, Clock::time_point now) {
+  Entry e;
+  e.deadline = now;
+  e.timed_out = true;
+  e.next_send = now;
+  insert(q, std::move(e));
+}
+
+std::optional<ScanQueue::Answered> ScanQueue::answer(const std::string& scan_id) {
+  const auto it = by_id_.find(scan_id);
+  if (it == by_id_.end()) return std::nullopt;
+  Answered a{it->second.code, it->second.timed_out};
+  order_.erase(it->second.seq);
+  by_id_.erase(it);
+  return a;
+}
+
+std::vector<ScanQueue::Item> ScanQueue::take_timeouts(Clock::time_point now) {
+  std::vector<Item> out;
+  for (const auto& [seq, scan_id] : order_) {
+    auto& e = by_id_.at(scan_id);
+    if (e.timed_out || now < e.deadline) continue;
+    e.timed_out = true;
+    out.push_back(Item{scan_id, e.code, e.payload});
+  }
+  return out;
+}
+
+std::vector<ScanQueue::Item> ScanQueue::take_due(Clock::time_point now, bool all) {
+  std::vector<Item> out;
+  for (const auto& [seq, scan_id] : order_) {
+    auto& e = by_id_.at(scan_id);
+    if (!all && now < e.next_send) continue;
+    e.sends++;
+    e.next_send = now + retry_delay(e.sends);
+    out.push_back(Item{scan_id, e.code, e.payload});
+  }
+  return out;
+}
+
+Clock::time_point ScanQueue::next_wake(Clock::time_point limit, bool connected) const {
+  auto wake = limit;
+  for (const auto& [scan_id, e] : by_id_) {
+    if (!e.timed_out) wake = std::min(wake, e.deadline);
+    if (connected) wake = std::min(wake, e.next_send);
+  }
+  return wake;
+}
+
+bool ScanQueue::settled() const {
+  return std::all_of(by_id_.begin(), by_id_.end(),
+                     [](const auto& kv) { return kv.second.timed_out; });
+}
+
+std::chrono::milliseconds ScanQueue::retry_delay(int sends) const {
+  auto d = timing_.retry_min;
+  for (int i = 1; i < sends && d < timing_.retry_max; ++i) d *= 2;
+  return std::min(d, timing_.retry_max);
+}
+
+}  // namespace sa

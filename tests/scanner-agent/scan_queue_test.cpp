@@ -1,0 +1,92 @@
+// The agent's in-flight scans on a clock of the test's own: first sends in journal order,
+// re-sends with backoff, NO ANSWER once, late answers, and scans restored from a previous run.
+#include "scan_queue.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sa {
+namespace {
+
+using namespace std::chrono_literals;
+
+QueuedScan scan(std::int64_t seq) {
+  return QueuedScan{seq, "g:" + std::to_string(seq), "C" + std::to_string(seq),
+                    "{\"n\":" + std::to_string(seq) + "}", 0};
+}
+
+std::vector<std::string> ids(const std::vector<ScanQueue::Item>& items) {
+  std::vector<std::string> out;
+  for (const auto& i : items) out.push_back(i.scan_id);
+  return out;
+}
+
+const Clock::time_point t0{};
+
+TEST(ScanQueue, NewScansAreDueAtOnceInJournalOrderAndThenBackOff) {
+  ScanQueue q({1500ms, 5000ms, 20000ms});
+  q.add(scan(2), t0);
+  q.add(scan(1), t0);  // journal order, not arrival order
+  EXPECT_EQ(ids(q.take_due(t0, false)), (std::vector<std::string>{"g:1", "g:2"}));
+  EXPECT_TRUE(q.take_due(t0 + 4999ms, false).empty());
+  EXPECT_EQ(q.take_due(t0 + 5000ms, false).size(), 2U);  // second send after 5 s
+  EXPECT_TRUE(q.take_due(t0 + 14999ms, false).empty());  // third after 10 s more
+  EXPECT_EQ(q.take_due(t0 + 15000ms, false).size(), 2U);
+  EXPECT_EQ(q.retry_delay(1), 5000ms);
+  EXPECT_EQ(q.retry_delay(3), 20000ms);
+  EXPECT_EQ(q.retry_delay(10), 20000ms);  // capped
+}
+
+TEST(ScanQueue, AReconnectSendsEverythingAgain) {
+  ScanQueue q({1500ms, 5000ms, 300000ms});
+  q.add(scan(1), t0);
+  q.add(scan(2), t0);
+  q.take_due(t0, false);
+  EXPECT_EQ(q.take_due(t0 + 1ms, true).size(), 2U);
+}
+
+TEST(ScanQueue, NoAnswerIsShownOnceAndALateAnswerSaysSo) {
+  ScanQueue q({1500ms, 5000ms, 300000ms});
+  q.add(scan(1), t0);
+  q.add(scan(2), t0 + 1000ms);
+  EXPECT_FALSE(q.settled());
+  EXPECT_TRUE(q.take_timeouts(t0 + 1499ms).empty());
+  EXPECT_EQ(ids(q.take_timeouts(t0 + 1500ms)), std::vector<std::string>{"g:1"});
+  EXPECT_TRUE(q.take_timeouts(t0 + 1600ms).empty());  // once
+  EXPECT_FALSE(q.settled());
+  const auto second = q.answer("g:2");
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->late);
+  EXPECT_EQ(second->code, "C2");
+  EXPECT_TRUE(q.settled());
+  const auto first = q.answer("g:1");
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->late);
+  EXPECT_FALSE(q.answer("g:1"));  // answered already
+  EXPECT_FALSE(q.answer("someone-else:1"));
+  EXPECT_EQ(q.size(), 0U);
+}
+
+TEST(ScanQueue, ScansOfAPreviousRunAreDueButNeverTimeOutAgain) {
+  ScanQueue q({1500ms, 5000ms, 300000ms});
+  q.restore(scan(1), t0);
+  EXPECT_TRUE(q.settled());
+  EXPECT_TRUE(q.take_timeouts(t0 + 1h).empty());
+  EXPECT_EQ(q.take_due(t0, false).size(), 1U);
+  EXPECT_TRUE(q.answer("g:1")->late);
+}
+
+TEST(ScanQueue, TheWakeIsTheNextDeadlineOrResendWhenConnected) {
+  ScanQueue q({1500ms, 5000ms, 300000ms});
+  const auto limit = t0 + 1h;
+  EXPECT_EQ(q.next_wake(limit, true), limit);
+  q.add(scan(1), t0);
+  EXPECT_EQ(q.next_wake(limit, true), t0);  // due now
+  q.take_due(t0, false);
+  EXPECT_EQ(q.next_wake(limit, true), t0 + 1500ms);  // the NO ANSWER deadline
+  q.take_timeouts(t0 + 1500ms);
+  EXPECT_EQ(q.next_wake(limit, true), t0 + 5000ms);  // the re-send
+  EXPECT_EQ(q.next_wake(limit, false), limit);       // nothing to send while offline
+}
+
+}  // namespace
+}  // namespace sa
