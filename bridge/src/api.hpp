@@ -9,7 +9,7 @@
 #include "http_server.hpp"
 #include "metrics.hpp"
 #include "read_pool.hpp"
-#include "scan_processor.hpp"
+#include "writer.hpp"
 
 namespace tb {
 
@@ -21,8 +21,7 @@ struct ApiConfig {
 
 class Api {
  public:
-  Api(ApiConfig config, ScanProcessor& writer, ReadPool& reader, Metrics& metrics,
-      const Health& health)
+  Api(ApiConfig config, Writer& writer, ReadPool& reader, Metrics& metrics, const Health& health)
       : config_(std::move(config)),
         writer_(writer),
         reader_(reader),
@@ -42,7 +41,7 @@ class Api {
   HttpResponse health() const;
 
   ApiConfig config_;
-  ScanProcessor& writer_;
+  Writer& writer_;
   ReadPool& reader_;
   Metrics& metrics_;
   const Health& health_;

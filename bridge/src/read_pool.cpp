@@ -14,37 +14,25 @@ ReadPool::~ReadPool() {
 }
 
 void ReadPool::submit(std::function<void(Store&)> job) {
-  {
-    std::lock_guard lock(mu_);
-    jobs_.push_back(std::move(job));
-  }
-  cv_.notify_one();
+  if (!jobs_.push(std::move(job))) spdlog::debug("a read after the stop was dropped");
 }
 
 void ReadPool::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  jobs_.close();  // what is queued still runs
   if (thread_.joinable()) thread_.join();
 }
 
 void ReadPool::run() {
-  for (;;) {
-    std::function<void(Store&)> job;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+  std::vector<std::function<void(Store&)>> batch;
+  while (jobs_.pop(batch)) {
+    for (auto& job : batch) {
+      try {
+        job(*store_);
+      } catch (const std::exception& e) {
+        spdlog::error("read job failed: {}", e.what());
+      }
     }
-    try {
-      job(*store_);
-    } catch (const std::exception& e) {
-      spdlog::error("read job failed: {}", e.what());
-    }
+    batch.clear();
   }
 }
 

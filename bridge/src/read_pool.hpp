@@ -2,14 +2,12 @@
 // threads (WebSocket replay, GET /api/v1/tickets/<code>). Jobs run in order.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "store.hpp"
+#include "work_queue.hpp"
 
 namespace tb {
 
@@ -21,7 +19,7 @@ class ReadPool {
   ~ReadPool();
 
   // Runs `job` on the reader thread. A job that throws is logged and dropped; jobs report their
-  // own errors through what they capture.
+  // own errors through what they capture. After stop(), jobs are dropped unrun.
   void submit(std::function<void(Store&)> job);
   void stop();
 
@@ -29,10 +27,7 @@ class ReadPool {
   void run();
 
   std::unique_ptr<Store> store_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void(Store&)>> jobs_;
-  bool stopping_ = false;
+  WorkQueue<std::function<void(Store&)>> jobs_;
   std::thread thread_;
 };
 

@@ -1,4 +1,4 @@
-// `ticket-bridge serve`: wires the store, the scan processor, the MQTT link and the HTTP listener
+// `ticket-bridge serve`: wires the store, the writer, the MQTT link and the HTTP listener
 // together, and shuts them down in order on SIGINT or SIGTERM.
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -15,8 +15,8 @@
 #include "http_server.hpp"
 #include "mqtt_link.hpp"
 #include "read_pool.hpp"
-#include "scan_processor.hpp"
 #include "secrets.hpp"
+#include "writer.hpp"
 
 namespace tb {
 
@@ -123,29 +123,29 @@ int cmd_serve(const Settings& s) {
   EventHub hub;
   ReadPool reader(std::move(read_store));
   std::unique_ptr<MqttLink> mqtt;
-  ScanProcessorOptions po;
+  WriterOptions po;
   po.maintenance = [retention_events, age_ms = *retention_age_s * 1000](Store& st, TaskOutcome&) {
     const auto n = st.prune_events(retention_events, now_ms() - age_ms, 10'000);
     if (n > 0) spdlog::debug("retention: dropped {} old events", n);
   };
-  ScanProcessor processor(
+  Writer writer(
       *store, metrics, health, [&mqtt](Answer a) { mqtt->publish_answer(a); },
       [&mqtt, &hub](const std::shared_ptr<const StoredEvent>& e) {
         mqtt->publish_event(e->uid, e->body);
         return hub.publish(e);
       },
       po);
-  mqtt = std::make_unique<MqttLink>(
-      mo, metrics, health, [&processor](InboundScan in) { processor.submit(std::move(in)); });
-  processor.start();
+  mqtt = std::make_unique<MqttLink>(mo, metrics, health,
+                                    [&writer](InboundScan in) { writer.submit(std::move(in)); });
+  writer.start();
 
   if (auto err = mqtt->start()) {
     spdlog::critical("{}", *err);
-    processor.stop();
+    writer.stop();
     return 1;
   }
 
-  Api api(api_config, processor, reader, metrics, health);
+  Api api(api_config, writer, reader, metrics, health);
   WsServices ws;
   ws.verify = [secret = api_config.jwt_secret](std::string_view token) {
     return verify_token(token, secret, now_ms() / 1000);
@@ -169,7 +169,7 @@ int cmd_serve(const Settings& s) {
       ws);
   if (auto err = http.start()) {
     spdlog::critical("{}", *err);
-    processor.stop();
+    writer.stop();
     mqtt->stop();
     return 1;
   }
@@ -179,10 +179,10 @@ int cmd_serve(const Settings& s) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  http.stop();       // no new requests; WebSocket clients get a close frame (1001)
-  reader.stop();     // replays still queued answer into the stopped server, harmlessly
-  processor.stop();  // decides and answers what already arrived
-  mqtt->stop();      // then says offline and leaves; the broker keeps new scans for our session
+  http.stop();    // no new requests; WebSocket clients get a close frame (1001)
+  reader.stop();  // replays still queued answer into the stopped server, harmlessly
+  writer.stop();  // decides and answers what already arrived
+  mqtt->stop();   // then says offline and leaves; the broker keeps new scans for our session
   spdlog::info("stopped");
   return 0;
 }

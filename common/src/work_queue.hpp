@@ -19,8 +19,9 @@ class WorkQueue {
   using Clock = std::chrono::steady_clock;
   static constexpr std::size_t kAll = std::numeric_limits<std::size_t>::max();
 
-  // False when the consumer has finished (closed and drained): the item was not taken.
-  bool push(T item) {
+  // False when the consumer has finished (closed and drained): the item was not taken and is left
+  // to the caller as it was.
+  bool push(T&& item) {
     {
       std::lock_guard lock(mu_);
       if (finished_) return false;

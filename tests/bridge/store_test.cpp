@@ -140,5 +140,34 @@ TEST(Store, RefusesADatabaseFromTheFuture) {
   EXPECT_THROW(Store(dir.file("t.db")), sql::Error);
 }
 
+TEST(Store, ReplayTellsWhetherTheHistoryIsComplete) {
+  tbtest::TempDir dir;
+  Store store_(dir.file("r.db"));
+  for (int i = 0; i < 5; ++i) {
+    nlohmann::json e = {{"type", "push"}};
+    store_.append_event("42", 1000 + i, e);
+  }
+  auto r = store_.replay("42", std::nullopt);
+  EXPECT_EQ(r.last_seq, 5);
+  EXPECT_TRUE(r.recovered);
+  EXPECT_TRUE(r.events.empty());
+  r = store_.replay("42", 2);
+  EXPECT_TRUE(r.recovered);
+  ASSERT_EQ(r.events.size(), 3U);
+  EXPECT_EQ(r.events[0].seq, 3);
+  r = store_.replay("42", 5);
+  EXPECT_TRUE(r.recovered);
+  EXPECT_TRUE(r.events.empty());
+  r = store_.replay("42", 9);  // ahead of the database
+  EXPECT_FALSE(r.recovered);
+  store_.prune_events(2, 0, 100);  // keeps seq 4 and 5
+  r = store_.replay("42", 1);
+  EXPECT_FALSE(r.recovered);
+  EXPECT_EQ(r.events.size(), 2U);
+  r = store_.replay("42", 3);
+  EXPECT_TRUE(r.recovered);
+  EXPECT_EQ(r.events.size(), 2U);
+}
+
 }  // namespace
 }  // namespace tb

@@ -11,7 +11,7 @@ namespace {
 
 TEST(WorkQueue, TakesAtMostMaxInOrder) {
   WorkQueue<int> q;
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(q.push(i));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(q.push(int{i}));
   std::vector<int> out;
   ASSERT_TRUE(q.pop(out, 3));
   EXPECT_EQ(out, (std::vector<int>{0, 1, 2}));

@@ -1,14 +1,14 @@
-// The single writer: takes scans handed over by the MQTT link, decides them in batches inside
-// one SQLite transaction each, and only after the commit hands answers and owner events on.
-// Grouping the commits keeps every answer durable without paying one fsync per scan.
+// The single writer of the store. Everything that writes goes through its one thread as a job:
+// scans handed over by the MQTT link (decided by scan_decision.hpp), and tasks (the HTTP API's
+// pushes, tickets and revokes, and retention). Jobs are run in batches inside one SQLite
+// transaction each, and only after the commit are answers and owner events handed on: every
+// answer is durable without one fsync per scan, and each uid's seq is assigned and delivered in
+// one order.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,6 +19,7 @@
 #include "health.hpp"
 #include "metrics.hpp"
 #include "store.hpp"
+#include "work_queue.hpp"
 
 namespace tb {
 
@@ -26,8 +27,7 @@ using AnswerSink = std::function<void(Answer)>;
 // Delivers a committed event (MQTT, WebSocket); returns how many live connections got it.
 using EventSink = std::function<std::size_t(std::shared_ptr<const StoredEvent>)>;
 
-// Other writes (the HTTP API's pushes and tickets, retention) go through the same thread, so that
-// each uid's seq is assigned and delivered in one order and writes share the batched commits.
+// What a task did, for its `done`.
 struct TaskOutcome {
   bool ok = true;
   std::string error;          // when not ok
@@ -43,7 +43,7 @@ struct WriteTask {
   std::function<void(TaskOutcome&)> done;
 };
 
-struct ScanProcessorOptions {
+struct WriterOptions {
   std::size_t max_batch = 512;  // scans per transaction at most
   int store_attempts = 3;       // tries of a failing transaction before giving up on a batch
   // Housekeeping (event retention) run as a task every `maintenance_interval`.
@@ -51,13 +51,13 @@ struct ScanProcessorOptions {
   std::chrono::milliseconds maintenance_interval{60000};
 };
 
-class ScanProcessor {
+class Writer {
  public:
-  ScanProcessor(Store& store, Metrics& metrics, Health& health, AnswerSink answers,
-                EventSink events, ScanProcessorOptions options = {});
-  ScanProcessor(const ScanProcessor&) = delete;
-  ScanProcessor& operator=(const ScanProcessor&) = delete;
-  ~ScanProcessor();
+  Writer(Store& store, Metrics& metrics, Health& health, AnswerSink answers, EventSink events,
+         WriterOptions options = {});
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  ~Writer();
 
   void start();
   // Decides what is queued, then stops the thread.
@@ -66,6 +66,7 @@ class ScanProcessor {
   void submit(InboundScan scan);
   void submit(WriteTask task);
 
+  // A scan is a job of its own kind (no std::function per scan on the hot path).
   using Job = std::variant<InboundScan, WriteTask>;
   // Runs a batch synchronously on the calling thread (used by the thread and by tests).
   void process(std::vector<Job>& batch);
@@ -82,29 +83,17 @@ class ScanProcessor {
 
   void run();
   void check_store();
-  Pending decide_one(InboundScan& in, Millis now);
   Pending apply_task(WriteTask& task);
   void enqueue(Job job);
-  // Where the answer goes: the Response Topic when SPEC.md v1.1 allows it, else the scanner's
-  // own topic; empty when nobody can be answered.
-  struct Route {
-    std::string topic;
-    std::optional<std::string> fallback;
-  };
-  Route answer_route(const InboundScan& in, const std::optional<std::string>& scanner);
 
   Store& store_;
   Metrics& metrics_;
   Health& health_;
   AnswerSink answers_;
   EventSink events_;
-  ScanProcessorOptions options_;
+  WriterOptions options_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
-  bool finished_ = false;  // the thread decided its last batch: nothing more is taken
+  WorkQueue<Job> queue_;  // refuses jobs once the thread decided its last batch
   std::thread thread_;
 };
 

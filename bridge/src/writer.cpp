@@ -1,0 +1,192 @@
+// The single writer (writer.hpp): batches, the transaction, and what happens after the commit.
+#include "writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "scan_decision.hpp"
+
+namespace tb {
+
+Writer::Writer(Store& store, Metrics& metrics, Health& health, AnswerSink answers, EventSink events,
+               WriterOptions options)
+    : store_(store),
+      metrics_(metrics),
+      health_(health),
+      answers_(std::move(answers)),
+      events_(std::move(events)),
+      options_(options) {}
+
+Writer::~Writer() {
+  stop();
+}
+
+void Writer::start() {
+  if (options_.maintenance) {  // once before anything is served: retention applies from the start
+    std::vector<Job> batch;
+    batch.emplace_back(WriteTask{options_.maintenance, nullptr});
+    process(batch);
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Writer::stop() {
+  queue_.close();  // the thread decides what is queued, then ends
+  if (thread_.joinable()) thread_.join();
+}
+
+void Writer::submit(InboundScan scan) {
+  enqueue(std::move(scan));
+}
+void Writer::submit(WriteTask task) {
+  enqueue(std::move(task));
+}
+
+void Writer::enqueue(Job job) {
+  if (queue_.push(std::move(job))) {
+    metrics_.queue_depth.store(static_cast<std::int64_t>(queue_.size()), std::memory_order_relaxed);
+    return;
+  }
+  // Shutting down and past the last batch. Paho has already acknowledged such a scan, so the
+  // broker will not deliver it again: it is decided when its scanner sends it again after the
+  // restart (the scanner agent re-sends every unanswered scan).
+  if (auto* task = std::get_if<WriteTask>(&job)) {
+    TaskOutcome outcome{false, "the bridge is shutting down", 0, {}};
+    if (task->done) task->done(outcome);
+    return;
+  }
+  metrics_.scans_unanswered.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn(
+      "a scan arrived after the last batch of the shutdown: not decided now; its "
+      "scanner's re-send decides it after the restart");
+}
+
+void Writer::run() {
+  std::vector<Job> batch;
+  auto next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
+  for (;;) {
+    batch.clear();
+    // Wakes at least once a second: an idle writer checks the store.
+    if (!queue_.pop(batch, options_.max_batch,
+                    std::chrono::steady_clock::now() + std::chrono::seconds(1))) {
+      return;  // closed, and everything queued was decided
+    }
+    metrics_.queue_depth.store(static_cast<std::int64_t>(queue_.size()), std::memory_order_relaxed);
+    if (batch.empty()) {
+      check_store();  // idle: keep /healthz honest about the database
+    } else {
+      process(batch);
+    }
+    if (options_.maintenance && std::chrono::steady_clock::now() >= next_maintenance) {
+      next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
+      batch.clear();
+      batch.emplace_back(WriteTask{options_.maintenance, nullptr});
+      process(batch);
+    }
+  }
+}
+
+void Writer::check_store() {
+  try {
+    store_.ping();
+    health_.set_store(true);
+  } catch (const std::exception& e) {
+    if (health_.set_store(false)) spdlog::error("the store does not answer: {}", e.what());
+  }
+}
+
+void Writer::process(std::vector<InboundScan>& scans) {
+  std::vector<Job> batch;
+  batch.reserve(scans.size());
+  for (auto& s : scans) batch.emplace_back(std::move(s));
+  process(batch);
+}
+
+void Writer::process(std::vector<Job>& batch) {
+  std::vector<Pending> done;
+  done.reserve(batch.size());
+  for (int attempt = 1;; ++attempt) {
+    done.clear();
+    try {
+      Store::Transaction tx(store_);
+      const Millis now = now_ms();
+      for (auto& job : batch) {
+        if (auto* scan = std::get_if<InboundScan>(&job)) {
+          Decided d = decide_scan(store_, metrics_, *scan, now);
+          Pending& p = done.emplace_back();
+          p.answer = std::move(d.answer);
+          p.event = std::move(d.event);
+          p.received = scan->received;
+        } else {
+          done.push_back(apply_task(std::get<WriteTask>(job)));
+        }
+      }
+      tx.commit();
+      health_.set_store(true);
+      metrics_.batches.fetch_add(1, std::memory_order_relaxed);
+      break;
+    } catch (const std::exception& e) {
+      metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+      health_.set_store(false);
+      if (attempt >= options_.store_attempts) {
+        // Nothing of the batch was committed and nobody was told anything: the scanners see no
+        // answer and publish the same scan_id again, which is decided once the store is back.
+        spdlog::error("store failed {} times, {} scans left unanswered: {}", attempt, batch.size(),
+                      e.what());
+        for (auto& job : batch) {
+          if (auto* task = std::get_if<WriteTask>(&job)) {
+            TaskOutcome failed;
+            failed.ok = false;
+            failed.error = "the store is unavailable";
+            if (task->done) task->done(failed);
+          } else {
+            metrics_.scans_unanswered.fetch_add(1, std::memory_order_relaxed);
+          }
+        }
+        return;
+      }
+      spdlog::warn("store transaction failed (attempt {}): {}; retrying", attempt, e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt * attempt));
+    }
+  }
+
+  // Committed: now the scanners and owners may hear about it.
+  for (auto& p : done) {
+    if (p.task != nullptr) {
+      for (const auto& e : p.outcome.events) {
+        p.outcome.delivered += events_(e);
+        metrics_.events_published.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (p.task->done) p.task->done(p.outcome);
+      continue;
+    }
+    if (p.answer) answers_(std::move(*p.answer));
+    if (p.event) {
+      events_(p.event);
+      metrics_.events_published.fetch_add(1, std::memory_order_relaxed);
+    }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - p.received;
+    metrics_.decision_seconds.observe(took.count());
+  }
+}
+
+Writer::Pending Writer::apply_task(WriteTask& task) {
+  Pending out;
+  out.task = &task;
+  store_.savepoint();
+  try {
+    task.apply(store_, out.outcome);
+    store_.release_savepoint();
+  } catch (const sql::Error& e) {
+    if (!e.is_constraint()) throw;  // the store is in trouble: the whole batch retries
+    store_.rollback_to_savepoint();
+    out.outcome = TaskOutcome{false, e.what(), 0, {}};
+  } catch (const std::exception& e) {
+    store_.rollback_to_savepoint();
+    out.outcome = TaskOutcome{false, e.what(), 0, {}};
+  }
+  return out;
+}
+
+}  // namespace tb

@@ -1,0 +1,118 @@
+// Deciding scans (scan_decision.cpp) through the writer's batches: every answer key, the
+// Response Topic rules, exactly-once, one ticket at two gates, malformed and unknown input.
+#include <map>
+
+#include "writer_fixture.hpp"
+
+namespace tb {
+namespace {
+
+using ScanDecision = WriterTest;
+
+TEST_F(ScanDecision, AdmitsAndAnswersWithEveryKey) {
+  add("C1", "42");
+  process({scan({{"scan_id", "s:1"}, {"code", "C1"}, {"scanner", "gate-1"}, {"gate", "north"}})});
+  ASSERT_EQ(answers_.size(), 1U);
+  EXPECT_EQ(answers_[0].topic, "tickets/result/gate-1");
+  const json a = answer(0);
+  for (const char* key : {"scan_id", "code", "status", "reason", "entries", "max_entries", "holder",
+                          "previous", "decided_at"}) {
+    EXPECT_TRUE(a.contains(key)) << key;
+  }
+  EXPECT_EQ(a["status"], "admitted");
+  EXPECT_EQ(a["reason"], "ok");
+  EXPECT_EQ(a["entries"], 1);
+  ASSERT_EQ(events_.size(), 1U);
+  const json e = json::parse(events_[0]->body);
+  EXPECT_EQ(e["type"], "ticket.admitted");
+  EXPECT_EQ(e["seq"], 1);
+  EXPECT_EQ(e["gate"], "north");
+  EXPECT_EQ(events_[0]->uid, "42");
+}
+
+TEST_F(ScanDecision, ResponseTopicAndCorrelationWin) {
+  add("C1", "42");
+  process({scan({{"code", "C1"}, {"scanner", "gate-1"}}, "my/replies", "corr-7")});
+  ASSERT_EQ(answers_.size(), 1U);
+  EXPECT_EQ(answers_[0].topic, "my/replies");
+  EXPECT_EQ(answers_[0].correlation, "corr-7");
+  // Should the broker refuse that publish, the answer goes to the scanner's own topic.
+  EXPECT_EQ(answers_[0].fallback_topic, "tickets/result/gate-1");
+}
+
+TEST_F(ScanDecision, AnUntrustedResponseTopicIsReplacedByTheScannersOwn) {
+  add("C1", "42", 0);
+  for (const std::string rt : {"#", "users/42/events", "tickets/result/gate-2", "$SYS/x"}) {
+    process({scan({{"code", "C1"}, {"scanner", "gate-1"}}, rt, "c")});
+  }
+  ASSERT_EQ(answers_.size(), 4U);
+  for (const auto& a : answers_) {
+    EXPECT_EQ(a.topic, "tickets/result/gate-1");
+    EXPECT_EQ(a.correlation, "c");
+    EXPECT_FALSE(a.fallback_topic);
+  }
+  EXPECT_EQ(metrics_.response_topics_refused.load(), 4U);
+  // A malformed scan that names no scanner cannot be answered on a refused topic.
+  process({scan("garbage", "#")});
+  EXPECT_EQ(answers_.size(), 4U);
+}
+
+TEST_F(ScanDecision, RepeatedScanIdGetsTheStoredResultAndChangesNothing) {
+  add("C1", "42", 0);  // unlimited: a second decision would admit again
+  const json p = {{"scan_id", "s:1"}, {"code", "C1"}, {"scanner", "gate-1"}};
+  process({scan(p)});
+  json other = p;
+  other["code"] = "C2";  // the rest of the payload may differ
+  process({scan(p), scan(other)});
+  ASSERT_EQ(answers_.size(), 3U);
+  EXPECT_EQ(answers_[1].payload, answers_[0].payload);
+  EXPECT_EQ(answers_[2].payload, answers_[0].payload);
+  EXPECT_EQ(events_.size(), 1U);
+  EXPECT_EQ(store_.find_ticket("C1")->usage.entries, 1);
+  EXPECT_EQ(metrics_.scans_duplicate.load(), 2U);
+}
+
+TEST_F(ScanDecision, TwoScannersOneTicketInOneBatch) {
+  add("C1", "42");
+  process({scan({{"scan_id", "a:1"}, {"code", "C1"}, {"scanner", "a"}, {"gate", "north"}}),
+           scan({{"scan_id", "b:1"}, {"code", "C1"}, {"scanner", "b"}, {"gate", "south"}})});
+  ASSERT_EQ(answers_.size(), 2U);
+  EXPECT_EQ(answer(0)["status"], "admitted");
+  EXPECT_EQ(answer(1)["status"], "rejected");
+  EXPECT_EQ(answer(1)["reason"], "already_used");
+  EXPECT_EQ(answer(1)["previous"]["gate"], "north");
+  EXPECT_EQ(answer(1)["previous"]["scanner"], "a");
+  ASSERT_EQ(events_.size(), 2U);
+  const json rejected = json::parse(events_[1]->body);
+  EXPECT_EQ(rejected["type"], "ticket.rejected");
+  EXPECT_EQ(rejected["reason"], "already_used");
+  EXPECT_EQ(rejected["seq"], 2);
+}
+
+TEST_F(ScanDecision, UnknownAndMalformedGiveNoEvent) {
+  add("C1", "42");
+  process({scan({{"scan_id", "s:1"}, {"code", "NOPE"}, {"scanner", "g"}}),
+           scan({{"scan_id", "s:2"}, {"code", "C1"}, {"scanner", "g"}, {"direction", "up"}})});
+  ASSERT_EQ(answers_.size(), 2U);
+  EXPECT_EQ(answer(0)["reason"], "unknown");
+  EXPECT_EQ(answer(0)["holder"], nullptr);
+  EXPECT_EQ(answer(1)["reason"], "malformed");
+  EXPECT_EQ(answer(1)["scan_id"], "s:2");
+  EXPECT_TRUE(events_.empty());
+  // Both are in the audit log; the malformed one keeps its answer for a redelivery.
+  process({scan({{"scan_id", "s:2"}, {"code", "C1"}, {"scanner", "g"}})});
+  EXPECT_EQ(answer(2)["reason"], "malformed");
+}
+
+TEST_F(ScanDecision, UnidentifiableGarbageIsCountedNotAnswered) {
+  InboundScan in;
+  in.payload = "\xff\xfe garbage";
+  std::vector<InboundScan> batch;
+  batch.push_back(std::move(in));
+  writer_.process(batch);
+  EXPECT_TRUE(answers_.empty());
+  EXPECT_EQ(metrics_.scans[2][static_cast<std::size_t>(Reason::Malformed)].load(), 1U);
+}
+
+}  // namespace
+}  // namespace tb
