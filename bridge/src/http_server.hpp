@@ -1,7 +1,8 @@
-// The bridge's HTTP and WebSocket listener (Boost.Beast, kept behind this header so that only one
-// translation unit compiles Beast). HTTP requests become plain structs answered by a handler;
-// `GET /ws` upgrades become WebSocket sessions that authenticate with a token, replay what the
-// client missed and then stream the uid's live events.
+// The bridge's HTTP and WebSocket server, as the rest of the bridge sees it: free of Beast. HTTP
+// requests become plain structs answered by a handler (the routes, api.cpp); `GET /ws` upgrades
+// become WebSocket sessions that authenticate with a token, replay what the client missed and
+// then stream the uid's live events. The rooms behind it: listener.cpp, http_session.cpp,
+// websocket_session.cpp (one translation unit, see bridge/CMakeLists.txt).
 #pragma once
 
 #include <chrono>
@@ -80,7 +81,7 @@ class HttpServer {
   // them, closes the rest and joins the threads.
   void stop();
 
-  struct Impl;  // public so that the sessions in http_server.cpp can name it
+  struct Impl;  // server_state.hpp; public so that the sessions can name it
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -125,6 +125,7 @@ struct MqttSession::Impl {
   MqttCounters* counters;
   FallbackListener fallback_listener;
   std::atomic<bool> is_connected{false};
+  std::atomic<bool> has_connected{false};  // a connect after the first counts as a reconnect
 
   std::mutex mu;
   std::condition_variable cv;
@@ -204,6 +205,7 @@ std::optional<std::string> MqttSession::Impl::attempt() {
 }
 
 void MqttSession::Impl::on_connected() {
+  if (has_connected.exchange(true)) counters->reconnects.fetch_add(1, std::memory_order_relaxed);
   is_connected = true;
   spdlog::info("connected to broker {}", options.uri);
   guarded("after connecting", [&] {
@@ -247,7 +249,6 @@ void MqttSession::Impl::reconnect_loop() {
     const auto why = attempt();
     lock.lock();
     if (!why) {
-      if (ever_connected) counters->reconnects.fetch_add(1, std::memory_order_relaxed);
       ever_connected = true;
       failures = 0;
       backoff.reset();

@@ -1,0 +1,98 @@
+// An HTTP connection (http_session.hpp).
+#include "http_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+namespace tb {
+
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+
+std::string error_body(const char* error, const std::string& detail) {
+  return nlohmann::json{{"error", error}, {"detail", detail}}.dump();
+}
+
+}  // namespace
+
+void HttpSession::run() {
+  beast::error_code ec;
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+}
+
+void HttpSession::read() {
+  parser_.emplace();
+  parser_->body_limit(server_->options.body_limit);
+  stream_.expires_after(kIdleTimeout);
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+}
+
+void HttpSession::on_read(beast::error_code ec) {
+  if (ec == http::error::body_limit) {
+    return reply(
+        HttpResponse{413, "application/json",
+                     error_body("payload_too_large",
+                                "the body exceeds " + std::to_string(server_->options.body_limit) +
+                                    " bytes"),
+                     ""},
+        false);
+  }
+  if (ec) {
+    if (!ignorable(ec)) spdlog::debug("http read: {}", ec.message());
+    return close();
+  }
+  auto& req = parser_->get();
+  const std::string path(req.target().substr(0, req.target().find('?')));
+  if (websocket::is_upgrade(req)) {
+    if (path != "/ws") {
+      return reply(HttpResponse{404, "application/json",
+                                error_body("not_found", "WebSocket is served at /ws"), ""},
+                   false);
+    }
+    stream_.expires_never();
+    return server_->start_ws(stream_.release_socket(), parser_->release());
+  }
+  HttpRequest in;
+  in.method = std::string(req.method_string());
+  in.target = std::string(req.target());
+  in.authorization = std::string(req[http::field::authorization]);
+  in.content_type = std::string(req[http::field::content_type]);
+  in.body = std::move(req.body());
+  const bool keep_alive = req.keep_alive();
+  const bool head = req.method() == http::verb::head;
+  server_->handler(std::move(in), [self = shared_from_this(), keep_alive, head](HttpResponse r) {
+    net::post(self->stream_.get_executor(), [self, r = std::move(r), keep_alive, head]() mutable {
+      if (head) r.body.clear();
+      self->reply(std::move(r), keep_alive);
+    });
+  });
+}
+
+void HttpSession::reply(HttpResponse out, bool keep_alive) {
+  auto res = std::make_shared<http::response<http::string_body>>(
+      static_cast<http::status>(out.status), 11);
+  res->set(http::field::server, "ticket-bridge");
+  res->set(http::field::content_type, out.content_type);
+  res->set(http::field::cache_control, "no-store");
+  if (!out.allow.empty()) res->set(http::field::allow, out.allow);
+  res->keep_alive(keep_alive);
+  res->body() = std::move(out.body);
+  res->prepare_payload();
+  http::async_write(stream_, *res,
+                    [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                      if (ec || !res->keep_alive()) return self->close();
+                      self->read();
+                    });
+}
+
+void HttpSession::close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace tb

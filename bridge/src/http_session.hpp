@@ -1,0 +1,32 @@
+// One HTTP/1.1 connection: keep-alive, the body limit (413), an idle timeout, and the hand-over of
+// `GET /ws` upgrades to a WebSocket session. Requests become plain HttpRequest structs for the
+// routes (api.cpp), answered from any thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "server_state.hpp"
+
+namespace tb {
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket&& socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void run();
+
+ private:
+  void read();
+  void on_read(beast::error_code ec);
+  void reply(HttpResponse out, bool keep_alive);
+  void close();
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  HttpServer::Impl* server_;
+};
+
+}  // namespace tb

@@ -1,0 +1,254 @@
+// A WebSocket client's session (websocket_session.hpp).
+#include "websocket_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "ws_hello.hpp"
+
+namespace tb {
+
+namespace {
+
+constexpr auto kCloseGrace = std::chrono::seconds(5);
+constexpr std::size_t kReadPiece = 128;  // bytes per WebSocket read, see read()
+
+}  // namespace
+
+WebSocketSession::WebSocketSession(tcp::socket&& socket, HttpServer::Impl* server)
+    : ws_(std::move(socket)),
+      server_(server),
+      opts_(server_->options.ws),
+      timer_(ws_.get_executor()),
+      close_timer_(ws_.get_executor()),
+      queue_(opts_.max_queue_bytes) {}
+
+void WebSocketSession::run(http::request<http::string_body> req) {
+  websocket::stream_base::timeout t{};
+  t.handshake_timeout = opts_.hello_timeout;
+  t.idle_timeout = websocket::stream_base::none();  // our own pings, see on_timer
+  t.keep_alive_pings = false;
+  ws_.set_option(t);
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "ticket-bridge"); }));
+  ws_.read_message_max(opts_.max_message_bytes);
+  ws_.auto_fragment(false);
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::pong) awaiting_pong_ = false;
+  });
+  req_ = std::move(req);
+  ws_.async_accept(req_,
+                   [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+}
+
+void WebSocketSession::deliver(const std::shared_ptr<const StoredEvent>& event) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), event] { self->on_event(event); });
+}
+
+void WebSocketSession::going_away() {
+  net::post(ws_.get_executor(),
+            [self = shared_from_this()] { self->close_with(websocket::close_code::going_away); });
+}
+
+void WebSocketSession::on_accept(beast::error_code ec) {
+  if (ec) {
+    spdlog::debug("websocket handshake: {}", ec.message());
+    return finish();
+  }
+  req_ = {};  // the upgrade request is no longer needed: do not keep it per connection
+  metrics().ws_connections.fetch_add(1);
+  counted_ = true;
+  arm_timer(opts_.hello_timeout);
+  read();
+}
+
+// Reads in small pieces: the buffer a pending read holds is sized by the piece, and an idle
+// connection always has a read pending (for pongs and the close), so this is per-connection
+// memory (a whole-message read would hold 1.5 KiB). A message is handled once complete.
+void WebSocketSession::read() {
+  ws_.async_read_some(
+      buf_, kReadPiece,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+}
+
+void WebSocketSession::on_read(beast::error_code ec) {
+  if (ec) {
+    if (!ignorable(ec)) spdlog::debug("websocket read: {}", ec.message());
+    if (ec == websocket::error::message_too_big) return close_with(websocket::close_code::too_big);
+    return finish();
+  }
+  if (!ws_.is_message_done()) return read();
+  const std::string text = beast::buffers_to_string(buf_.data());
+  buf_.consume(buf_.size());
+  buf_.shrink_to_fit();  // idle connections keep no read buffer between client messages
+  if (!within_rate()) {
+    spdlog::info("websocket client of uid '{}' sends too fast; closing", uid_);
+    return close_with(websocket::close_code::policy_error);
+  }
+  if (state_ == State::AwaitHello) on_hello(text);
+  // Later client messages carry nothing we act on; reading goes on to see pongs and the close.
+  if (state_ != State::Done) read();
+}
+
+bool WebSocketSession::within_rate() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - window_start_ > std::chrono::seconds(10)) {
+    window_start_ = now;
+    window_count_ = 0;
+  }
+  return ++window_count_ <= opts_.max_messages_per_10s;
+}
+
+void WebSocketSession::on_hello(const std::string& text) {
+  auto parsed = parse_hello(text);
+  if (auto* why = std::get_if<std::string>(&parsed)) return unauthorized(*why);
+  auto& hello = std::get<Hello>(parsed);
+  auto verified = server_->ws.verify(hello.token);
+  if (auto* why = std::get_if<std::string>(&verified)) return unauthorized(*why);
+  uid_ = std::get<TokenClaims>(verified).uid;
+
+  timer_.cancel();
+  state_ = State::Replaying;
+  since_ = hello.since;
+  // Subscribe before reading the replay: an event committed meanwhile is then either in the
+  // replay or delivered live (or both, and the merger drops the second copy).
+  server_->ws.hub->subscribe(uid_, shared_from_this());
+  subscribed_ = true;
+  server_->ws.replay(uid_, since_, [self = shared_from_this()](std::optional<Replay> r) {
+    net::post(self->ws_.get_executor(),
+              [self, r = std::move(r)]() mutable { self->on_replay(std::move(r)); });
+  });
+}
+
+void WebSocketSession::unauthorized(const std::string& why) {
+  metrics().ws_auth_failures.fetch_add(1);
+  spdlog::info("websocket client refused: {}", why);
+  timer_.cancel();
+  send(std::make_shared<const std::string>(R"({"type":"error","reason":"unauthorized"})"), false,
+       true);
+  close_with(websocket::close_code::policy_error);
+}
+
+void WebSocketSession::on_replay(std::optional<Replay> r) {
+  if (state_ != State::Replaying) return;
+  if (!r) {
+    send(std::make_shared<const std::string>(R"({"type":"error","reason":"unavailable"})"), false,
+         true);
+    return close_with(websocket::close_code::try_again_later);
+  }
+  nlohmann::json welcome = {
+      {"type", "welcome"}, {"uid", uid_}, {"seq", r->last_seq}, {"recovered", r->recovered}};
+  send(std::make_shared<const std::string>(welcome.dump()), false);
+  if (since_) metrics().ws_replays.fetch_add(1);
+  for (auto& text : merger_.on_replay(*r, since_)) send(std::move(text), true);
+  if (state_ != State::Replaying) return;  // closed as too slow while sending the replay
+  state_ = State::Live;
+  arm_timer(opts_.ping_interval);
+}
+
+void WebSocketSession::on_event(const std::shared_ptr<const StoredEvent>& e) {
+  if (state_ != State::Replaying && state_ != State::Live) return;
+  if (auto text = merger_.on_live(e)) send(std::move(text), true);
+}
+
+// Queues a message. `force` skips the slow-consumer bound (for the last words before a close).
+void WebSocketSession::send(std::shared_ptr<const std::string> text, bool is_event, bool force) {
+  if (state_ == State::Closing || state_ == State::Done) return;
+  if (!queue_.push(std::move(text), is_event, force)) {
+    metrics().ws_slow_closes.fetch_add(1);
+    spdlog::info("websocket client of uid '{}' reads too slowly ({} bytes queued); closing", uid_,
+                 queue_.bytes());
+    return close_with(websocket::close_code::try_again_later);
+  }
+  if (!writing_) write_next();
+}
+
+void WebSocketSession::write_next() {
+  writing_ = true;
+  ws_.text(true);
+  ws_.async_write(
+      net::buffer(queue_.front()),
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+}
+
+void WebSocketSession::on_write(beast::error_code ec) {
+  writing_ = false;
+  if (state_ == State::Done) return;  // finish() ran meanwhile (hard close): the queue is gone
+  if (ec) {
+    if (!ignorable(ec)) spdlog::debug("websocket write: {}", ec.message());
+    return finish();
+  }
+  if (queue_.pop()) metrics().ws_events_delivered.fetch_add(1);
+  if (!queue_.empty()) return write_next();
+  if (close_code_) start_close();
+}
+
+// Ends the session with a close frame after what is queued for the close is written.
+void WebSocketSession::close_with(websocket::close_code code) {
+  if (state_ == State::Done || close_code_) return;
+  if (state_ != State::Closing) queue_.drop_events(writing_);
+  state_ = State::Closing;
+  close_code_ = code;
+  timer_.cancel();
+  // A client that never reads would keep the close pending forever: cut it after a grace.
+  close_timer_.expires_after(kCloseGrace);
+  close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->hard_close();
+  });
+  if (!writing_ && queue_.empty()) start_close();
+}
+
+void WebSocketSession::start_close() {
+  ws_.async_close(websocket::close_reason(*close_code_),
+                  [self = shared_from_this()](beast::error_code) { self->finish(); });
+}
+
+void WebSocketSession::hard_close() {
+  beast::error_code ec;
+  ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+  ws_.next_layer().close(ec);
+  finish();
+}
+
+void WebSocketSession::arm_timer(std::chrono::milliseconds after) {
+  timer_.expires_after(after);
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->on_timer();
+  });
+}
+
+// Hello deadline, then the ping cycle: a ping every ping_interval, and a client that has not
+// answered the previous ping by pong_timeout after it is cut off.
+void WebSocketSession::on_timer() {
+  if (state_ == State::AwaitHello) return unauthorized("no hello in time");
+  if (state_ != State::Live && state_ != State::Replaying) return;
+  if (awaiting_pong_) {
+    if (ping_sent_ + opts_.pong_timeout <= std::chrono::steady_clock::now()) {
+      spdlog::info("websocket client of uid '{}' did not answer a ping; closing", uid_);
+      return hard_close();
+    }
+    return arm_timer(std::chrono::duration_cast<std::chrono::milliseconds>(
+        ping_sent_ + opts_.pong_timeout - std::chrono::steady_clock::now()));
+  }
+  awaiting_pong_ = true;
+  ping_sent_ = std::chrono::steady_clock::now();
+  ws_.async_ping({}, [self = shared_from_this()](beast::error_code ec) {
+    if (ec && !ignorable(ec)) spdlog::debug("websocket ping: {}", ec.message());
+  });
+  arm_timer(std::min(opts_.pong_timeout, opts_.ping_interval));
+}
+
+void WebSocketSession::finish() {
+  if (state_ == State::Done) return;
+  state_ = State::Done;
+  beast::error_code ec;
+  timer_.cancel(ec);
+  close_timer_.cancel(ec);
+  if (subscribed_) server_->ws.hub->unsubscribe(uid_, this);
+  if (counted_) metrics().ws_connections.fetch_sub(1);
+  queue_.clear();
+  server_->forget(shared_from_this());
+}
+
+}  // namespace tb

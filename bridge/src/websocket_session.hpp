@@ -1,0 +1,78 @@
+// One WebSocket client: the hello with its token (ws_hello.hpp), the replay and live events
+// merged (replay_merge.hpp), the bounded send queue (send_queue.hpp), the rate limit, pings, and
+// the close. All its handlers run on its strand; this class is the Beast glue around those parts.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "event_hub.hpp"
+#include "replay_merge.hpp"
+#include "send_queue.hpp"
+#include "server_state.hpp"
+
+namespace tb {
+
+class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
+                         public EventSubscriber {
+ public:
+  WebSocketSession(tcp::socket&& socket, HttpServer::Impl* server);
+
+  void run(http::request<http::string_body> req);
+  // Writer thread: hand over to our strand.
+  void deliver(const std::shared_ptr<const StoredEvent>& event) override;
+  // Any thread: close with 1001 (server shutting down).
+  void going_away();
+
+ private:
+  enum class State { AwaitHello, Replaying, Live, Closing, Done };
+
+  Metrics& metrics() { return *server_->ws.metrics; }
+  void on_accept(beast::error_code ec);
+  void read();
+  void on_read(beast::error_code ec);
+  bool within_rate();
+  void on_hello(const std::string& text);
+  void unauthorized(const std::string& why);
+  void on_replay(std::optional<Replay> r);
+  void on_event(const std::shared_ptr<const StoredEvent>& e);
+  void send(std::shared_ptr<const std::string> text, bool is_event, bool force = false);
+  void write_next();
+  void on_write(beast::error_code ec);
+  void close_with(websocket::close_code code);
+  void start_close();
+  void hard_close();
+  void arm_timer(std::chrono::milliseconds after);
+  void on_timer();
+  void finish();
+
+  // A plain socket underneath: the WebSocket stream has its own handshake timeout, and our pings
+  // and close grace cover the rest (a beast::tcp_stream would add ~500 bytes per connection).
+  websocket::stream<tcp::socket> ws_;
+  HttpServer::Impl* server_;
+  const WsOptions& opts_;
+  http::request<http::string_body> req_;
+  beast::flat_buffer buf_;
+  net::steady_timer timer_;
+  net::steady_timer close_timer_;
+
+  State state_ = State::AwaitHello;
+  std::string uid_;
+  std::optional<std::int64_t> since_;
+  ReplayMerger merger_;
+  SendQueue queue_;
+  bool writing_ = false;
+  std::optional<websocket::close_code> close_code_;
+  bool subscribed_ = false;
+  bool counted_ = false;
+  bool awaiting_pong_ = false;
+  std::chrono::steady_clock::time_point ping_sent_;
+  std::chrono::steady_clock::time_point window_start_ = std::chrono::steady_clock::now();
+  int window_count_ = 0;
+};
+
+}  // namespace tb
