@@ -34,18 +34,17 @@ std::string MqttLink::scan_topic(const MqttOptions& o) {
   return o.shared_group ? "$share/" + *o.shared_group + "/" + scan : scan;
 }
 
-MqttLink::MqttLink(const MqttOptions& options, Metrics& metrics, Health& health,
-                   ScanHandler on_scan)
+MqttLink::MqttLink(const MqttOptions& options, Metrics& metrics, Health& health)
     : metrics_(metrics),
       health_(health),
-      on_scan_(std::move(on_scan)),
       session_(session_options(options),
                MqttSession::Handlers{[this](MqttInbound m) { on_message(std::move(m)); },
                                      [this] { health_.set_mqtt(true); },
                                      [this] { health_.set_mqtt(false); }},
                &metrics.mqtt) {}
 
-std::optional<std::string> MqttLink::start() {
+std::optional<std::string> MqttLink::start(ScanHandler on_scan) {
+  on_scan_ = std::move(on_scan);  // before the connect: a kept session delivers at once
   if (auto err = session_.connect_once()) return err;
   session_.keep_connected();
   return std::nullopt;
@@ -53,6 +52,7 @@ std::optional<std::string> MqttLink::start() {
 
 // Paho's thread: hand the scan over, nothing more.
 void MqttLink::on_message(MqttInbound msg) {
+  if (!on_scan_) return;  // not started: nothing is subscribed yet
   if (msg.retained) {
     // A retained scan would be delivered, and decided, again at every subscribe.
     metrics_.scans_retained_ignored.fetch_add(1, std::memory_order_relaxed);

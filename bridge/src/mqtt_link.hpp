@@ -36,11 +36,12 @@ class MqttLink {
  public:
   using ScanHandler = std::function<void(InboundScan)>;
 
-  MqttLink(const MqttOptions& options, Metrics& metrics, Health& health, ScanHandler on_scan);
+  MqttLink(const MqttOptions& options, Metrics& metrics, Health& health);
 
-  // Connects once; returns an error text when the broker cannot be reached (the attempt ends
-  // within kPahoConnectWait, about 10 s). Then keeps the connection up.
-  std::optional<std::string> start();
+  // Connects once and from then on hands every scan to `on_scan` (on Paho's thread: it must only
+  // queue); returns an error text when the broker cannot be reached (the attempt ends within
+  // kPahoConnectWait, about 10 s). Then keeps the connection up.
+  std::optional<std::string> start(ScanHandler on_scan);
   // Hands what is queued to the broker, publishes the offline status and disconnects.
   void stop() { session_.stop(); }
 

@@ -122,24 +122,23 @@ int cmd_serve(const Settings& s) {
   Health health;
   EventHub hub;
   ReadPool reader(std::move(read_store));
-  std::unique_ptr<MqttLink> mqtt;
+  // The link first: the writer answers through it, and it hands scans to the writer once started.
+  MqttLink mqtt(mo, metrics, health);
   WriterOptions po;
   po.maintenance = [retention_events, age_ms = *retention_age_s * 1000](Store& st, TaskOutcome&) {
     const auto n = st.prune_events(retention_events, now_ms() - age_ms, 10'000);
     if (n > 0) spdlog::debug("retention: dropped {} old events", n);
   };
   Writer writer(
-      *store, metrics, health, [&mqtt](Answer a) { mqtt->publish_answer(a); },
+      *store, metrics, health, [&mqtt](Answer a) { mqtt.publish_answer(a); },
       [&mqtt, &hub](const std::shared_ptr<const StoredEvent>& e) {
-        mqtt->publish_event(e->uid, e->body);
+        mqtt.publish_event(e->uid, e->body);
         return hub.publish(e);
       },
       po);
-  mqtt = std::make_unique<MqttLink>(mo, metrics, health,
-                                    [&writer](InboundScan in) { writer.submit(std::move(in)); });
   writer.start();
 
-  if (auto err = mqtt->start()) {
+  if (auto err = mqtt.start([&writer](InboundScan in) { writer.submit(std::move(in)); })) {
     spdlog::critical("{}", *err);
     writer.stop();
     return 1;
@@ -170,7 +169,7 @@ int cmd_serve(const Settings& s) {
   if (auto err = http.start()) {
     spdlog::critical("{}", *err);
     writer.stop();
-    mqtt->stop();
+    mqtt.stop();
     return 1;
   }
   spdlog::info("ticket-bridge serving: instance {}, broker {}, http {}:{}, database {}",
@@ -182,7 +181,7 @@ int cmd_serve(const Settings& s) {
   http.stop();    // no new requests; WebSocket clients get a close frame (1001)
   reader.stop();  // replays still queued answer into the stopped server, harmlessly
   writer.stop();  // decides and answers what already arrived
-  mqtt->stop();   // then says offline and leaves; the broker keeps new scans for our session
+  mqtt.stop();    // then says offline and leaves; the broker keeps new scans for our session
   spdlog::info("stopped");
   return 0;
 }

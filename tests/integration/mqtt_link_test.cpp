@@ -26,8 +26,8 @@ TEST(MqttLink, StopDeliversEverythingQueued) {
   tb::Health health;
   tb::MqttOptions options;
   options.uri = broker.url();
-  auto link = std::make_unique<tb::MqttLink>(options, metrics, health, [](tb::InboundScan) {});
-  const auto error = link->start();
+  auto link = std::make_unique<tb::MqttLink>(options, metrics, health);
+  const auto error = link->start([](tb::InboundScan) {});
   ASSERT_FALSE(error) << *error;
   // Below the broker's in-flight window (max_inflight_messages), so none waits for an ack.
   constexpr int kAnswers = 900;
