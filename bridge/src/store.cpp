@@ -266,61 +266,6 @@ std::vector<ScanRecord> Store::recent_scans(const std::string& code, int limit) 
   return out;
 }
 
-StoredEvent Store::append_event(const std::string& uid, Millis at, nlohmann::json& event) {
-  next_seq_.bind(1, uid);
-  next_seq_.step();
-  const std::int64_t seq = next_seq_.int64(0);
-  next_seq_.reset();
-  event["seq"] = seq;
-  StoredEvent out{uid, seq, at, event.dump()};
-  insert_event_.bind(1, uid).bind(2, seq).bind(3, at).bind(4, out.body).run();
-  return out;
-}
-
-std::int64_t Store::last_seq(const std::string& uid) {
-  last_seq_.bind(1, uid);
-  const std::int64_t seq = last_seq_.step() ? last_seq_.int64(0) : 0;
-  last_seq_.reset();
-  return seq;
-}
-
-std::vector<StoredEvent> Store::events_after(const std::string& uid, std::int64_t since,
-                                             int limit) {
-  auto& s = events_after_;
-  s.bind(1, uid).bind(2, since).bind(3, std::int64_t{limit});
-  std::vector<StoredEvent> out;
-  while (s.step()) out.push_back(StoredEvent{uid, s.int64(0), s.int64(1), s.text(2)});
-  s.reset();
-  return out;
-}
-
-Replay Store::replay(const std::string& uid, std::optional<std::int64_t> since) {
-  Replay r;
-  db_.exec("BEGIN");
-  try {
-    r.last_seq = last_seq(uid);
-    if (since && *since < r.last_seq) {
-      r.events = events_after(uid, *since, 1'000'000);
-      r.recovered = !r.events.empty() && r.events.front().seq == *since + 1;
-    } else if (since && *since > r.last_seq) {
-      r.recovered = false;  // the client saw seqs this database never gave: it is another one
-    }
-    db_.exec("COMMIT");
-  } catch (...) {
-    db_.exec("ROLLBACK");
-    throw;
-  }
-  return r;
-}
-
-std::int64_t Store::prune_events(std::int64_t keep_per_uid, Millis min_at, std::int64_t max_rows) {
-  auto del = db_.prepare(
-      "DELETE FROM events WHERE (uid, seq) IN (SELECT e.uid, e.seq FROM events e "
-      "JOIN users u ON u.uid = e.uid WHERE e.at < ?1 OR e.seq <= u.last_seq - ?2 LIMIT ?3)");
-  del.bind(1, min_at).bind(2, keep_per_uid).bind(3, max_rows).run();
-  return db_.changes();
-}
-
 void Store::ping() {
   ping_.step();
   ping_.reset();

@@ -1,32 +1,14 @@
-// The MQTT session over Paho C++ (mqtt_session.hpp): the reconnect thread, the publisher thread
-// and the handlers Paho calls.
-#include "mqtt_session.hpp"
-
-#include <spdlog/spdlog.h>
-
-#include <mqtt/async_client.h>
-#include <atomic>
-#include <condition_variable>
-#include <future>
-#include <mutex>
-#include <nlohmann/json.hpp>
-#include <thread>
-
+// The MQTT session over Paho C++ (mqtt_session.hpp): connect, reconnect with backoff, the
+// handlers Paho calls, and the stop. The publisher is in mqtt_publisher.cpp.
 #include "backoff.hpp"
+#include "mqtt_session_impl.hpp"
 #include "paho_timing.hpp"
 #include "paho_tls.hpp"
-#include "timeutil.hpp"
 #include "tls_check.hpp"
-#include "topics.hpp"
-#include "work_queue.hpp"
 
 namespace tb {
 
 namespace {
-
-std::string status_payload(const char* state) {
-  return nlohmann::json{{"state", state}, {"at", format_rfc3339(now_ms())}}.dump();
-}
 
 // Logs subscriptions the broker refused (an ACL, say), which Paho reports as a success with a
 // failure reason code.
@@ -47,101 +29,7 @@ class SubscribeListener : public mqtt::iaction_listener {
 
 SubscribeListener g_subscribe_listener;
 
-mqtt::message_ptr to_paho(const MqttOutbound& m) {
-  auto msg = mqtt::make_message(m.topic, m.payload, 1, m.retain);
-  mqtt::properties props;
-  if (m.response_topic) props.add({mqtt::property::RESPONSE_TOPIC, *m.response_topic});
-  if (m.correlation) props.add({mqtt::property::CORRELATION_DATA, *m.correlation});
-  if (!props.empty()) msg->set_properties(props);
-  return msg;
-}
-
-// Runs a handler on Paho's thread: nothing may escape it (that would end the process).
-template <class F>
-void guarded(const char* what, F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    spdlog::error("{}: {}", what, e.what());
-  }
-}
-
 }  // namespace
-
-struct MqttSession::Impl {
-  // What the publisher thread takes: a message, or (from stop) the offline status whose token is
-  // the barrier behind everything queued before it.
-  struct Job {
-    MqttOutbound message;
-    std::promise<mqtt::delivery_token_ptr>* barrier = nullptr;
-  };
-
-  // Completes the publishes that have a fallback: the user context is the fallback message, sent
-  // when the broker refuses the publish. Runs on Paho's thread: it only queues.
-  class FallbackListener : public mqtt::iaction_listener {
-   public:
-    explicit FallbackListener(Impl& s) : s_(s) {}
-    void on_success(const mqtt::token& tok) override {
-      delete static_cast<MqttOutbound*>(tok.get_user_context());
-    }
-    void on_failure(const mqtt::token& tok) override {
-      std::unique_ptr<MqttOutbound> fallback(static_cast<MqttOutbound*>(tok.get_user_context()));
-      if (!fallback) return;
-      const auto rc = static_cast<int>(tok.get_reason_code());
-      if (rc >= 0x80) {
-        s_.counters->refused_by_broker.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("the broker refused a publish (reason code {}); sending it to {}", rc,
-                     fallback->topic);
-      } else {  // not sent at all (the connection went away)
-        spdlog::warn("a publish failed (Paho code {}); sending it to {}", tok.get_return_code(),
-                     fallback->topic);
-      }
-      if (!s_.outbox.push(Job{std::move(*fallback), nullptr})) {
-        spdlog::warn("stopped: a message to {} was not sent", fallback->topic);
-      }
-    }
-
-   private:
-    Impl& s_;
-  };
-
-  Impl(MqttSessionOptions o, Handlers h, MqttCounters* c)
-      : options(std::move(o)),
-        handlers(std::move(h)),
-        counters(c != nullptr ? c : &own_counters),
-        fallback_listener(*this) {}
-
-  void setup();
-  std::optional<std::string> attempt();
-  void reconnect_loop();
-  void publisher_loop();
-  mqtt::delivery_token_ptr send(MqttOutbound m);
-  void on_connected();
-  void on_lost(const std::string& cause);
-
-  MqttSessionOptions options;
-  Handlers handlers;
-  MqttCounters own_counters;
-  MqttCounters* counters;
-  FallbackListener fallback_listener;
-  std::atomic<bool> is_connected{false};
-  std::atomic<bool> has_connected{false};  // a connect after the first counts as a reconnect
-
-  std::mutex mu;
-  std::condition_variable cv;
-  bool lost = false;
-  bool stopping = false;
-  bool ever_connected = false;
-  std::thread reconnector;
-
-  WorkQueue<Job> outbox;
-  std::thread publisher;
-  // Built in place and never copied or moved: Paho 1.2's connect_options keeps raw pointers into
-  // itself (properties, will).
-  mqtt::connect_options connect_options;
-  // Last: destroyed first, while everything its callbacks use still exists.
-  std::unique_ptr<mqtt::async_client> client;
-};
 
 void MqttSession::Impl::setup() {
   const auto create = mqtt::create_options_builder()
@@ -261,46 +149,6 @@ void MqttSession::Impl::reconnect_loop() {
     } else {
       spdlog::debug("connect to {} failed again ({})", options.uri, *why);
     }
-  }
-}
-
-// The last gate before the broker: a PUBLISH to anything but a valid topic name makes Mosquitto
-// disconnect us, and Paho would send it again at every reconnect. Nothing invalid gets past here.
-mqtt::delivery_token_ptr MqttSession::Impl::send(MqttOutbound m) {
-  if (!topics::is_valid_topic_name(m.topic)) {
-    counters->dropped.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("a message for an invalid topic name was dropped, not sent");
-    if (!m.fallback_topic) return nullptr;
-    m.topic = *m.fallback_topic;
-    m.fallback_topic.reset();
-    return send(std::move(m));
-  }
-  const auto msg = to_paho(m);
-  if (!m.fallback_topic) return client->publish(msg);
-  auto fallback = std::make_unique<MqttOutbound>(std::move(m));
-  fallback->topic = *fallback->fallback_topic;
-  fallback->fallback_topic.reset();
-  auto tok = client->publish(msg, fallback.get(), fallback_listener);
-  fallback.release();  // owned by the publish now: its listener deletes it
-  return tok;
-}
-
-// Paho serializes every publish of the process on one lock shared with its own threads; waiting
-// for it here instead of on the caller's thread (the bridge's writer) lets the caller go on.
-void MqttSession::Impl::publisher_loop() {
-  std::vector<Job> batch;
-  while (outbox.pop(batch)) {
-    for (auto& job : batch) {
-      const std::string topic = job.message.topic;
-      mqtt::delivery_token_ptr tok;
-      try {
-        if (!job.barrier || client->is_connected()) tok = send(std::move(job.message));
-      } catch (const mqtt::exception& e) {
-        spdlog::warn("message to {} not sent: {}", topic, e.what());
-      }
-      if (job.barrier) job.barrier->set_value(tok);
-    }
-    batch.clear();
   }
 }
 

@@ -1,67 +1,9 @@
-// The WebSocket gateway with real clients over real sockets, against a real bridge and broker.
-#include <gtest/gtest.h>
-#include <signal.h>
+// The WebSocket gateway: tokens, the hello deadline, who hears what, slow and silent clients,
+// the shutdown, a thousand connections, and a client we did not write.
+#include "ws_fixture.hpp"
 
-#include <nlohmann/json.hpp>
-#include <set>
-#include <thread>
-
-#include "brokers.hpp"
-#include "jwt.hpp"
-#include "ws_client.hpp"
-
+namespace tbtest_ws {
 namespace {
-
-using nlohmann::json;
-using tbtest::Bridge;
-using tbtest::WsClient;
-
-std::string token_for(const std::string& uid, std::int64_t ttl = 3600,
-                      const std::string& secret = Bridge::kSecret) {
-  return tb::sign_token(uid, ttl, secret, tb::now_ms() / 1000);
-}
-
-std::string auth_header() {
-  return std::string("Authorization: Bearer ") + Bridge::kApiKey + "\r\n";
-}
-
-class Ws : public ::testing::Test {
- protected:
-  void SetUp() override { start({}); }
-
-  void start(std::vector<std::string> extra) {
-    if (!broker_) broker_ = std::make_unique<tbtest::Mosquitto>(dir_);
-    bridge_ = std::make_unique<Bridge>(dir_, broker_->url(), std::move(extra));
-    ASSERT_TRUE(bridge_->start()) << bridge_->log();
-  }
-
-  void restart(std::vector<std::string> extra) {
-    const auto port = bridge_->http_port();
-    (void)port;
-    ASSERT_EQ(bridge_->stop(SIGTERM), 0);
-    bridge_->set_extra_args(std::move(extra));
-    ASSERT_TRUE(bridge_->start()) << bridge_->log();
-  }
-
-  tbtest::HttpReply push(const std::string& uid, const json& data) {
-    return tbtest::http_request(bridge_->http_port(), "POST", "/api/v1/push",
-                                json{{"uid", uid}, {"data", data}}.dump(), auth_header());
-  }
-
-  std::unique_ptr<WsClient> connect(bool read = true, int rcvbuf = 0) {
-    return std::make_unique<WsClient>(loop_, bridge_->http_port(), read, rcvbuf);
-  }
-
-  static json next_json(WsClient& c, std::chrono::milliseconds t = std::chrono::seconds(5)) {
-    auto m = c.next(t);
-    return m ? json::parse(*m) : json();
-  }
-
-  tbtest::TempDir dir_;
-  std::unique_ptr<tbtest::Mosquitto> broker_;
-  std::unique_ptr<Bridge> bridge_;
-  tbtest::WsLoop loop_;  // after the bridge: destroyed before it, with its clients gone
-};
 
 TEST_F(Ws, WelcomeThenLiveEventsFromScansAndPushes) {
   ASSERT_EQ(bridge_->cli({"tickets", "add", "--uid", "42", "--code", "W1"}).exit_code, 0);
@@ -160,84 +102,6 @@ TEST_F(Ws, EveryConnectionOfAUidGetsEveryEvent) {
   const auto r = push("42", {{"n", 1}});
   EXPECT_EQ(json::parse(r.body)["delivered"], 3);
   for (auto& c : cs) EXPECT_EQ(next_json(*c)["data"]["n"], 1);
-}
-
-TEST_F(Ws, ReplaysWhatWasMissedThenGoesLive) {
-  for (int i = 1; i <= 3; ++i) ASSERT_EQ(push("42", i).status, 202);
-  auto c = connect();
-  c->hello(token_for("42"), 1);
-  EXPECT_EQ(next_json(*c),
-            (json{{"type", "welcome"}, {"uid", "42"}, {"seq", 3}, {"recovered", true}}));
-  EXPECT_EQ(next_json(*c)["seq"], 2);
-  EXPECT_EQ(next_json(*c)["seq"], 3);
-  push("42", 4);
-  EXPECT_EQ(next_json(*c)["seq"], 4);
-
-  // Without since: no replay, only what comes next.
-  auto fresh = connect();
-  fresh->hello(token_for("42"));
-  EXPECT_EQ(next_json(*fresh)["seq"], 4);
-  EXPECT_FALSE(fresh->next(std::chrono::milliseconds(300)));
-
-  // A since ahead of the log: not recovered.
-  auto ahead = connect();
-  ahead->hello(token_for("42"), 99);
-  const json w = next_json(*ahead);
-  EXPECT_EQ(w["recovered"], false);
-  EXPECT_EQ(w["seq"], 4);
-}
-
-TEST_F(Ws, ReplayAcrossARestartAndRetention) {
-  for (int i = 1; i <= 5; ++i) ASSERT_EQ(push("42", i).status, 202);
-  restart({"--retention-events", "2"});  // pruning runs at start
-  auto c = connect();
-  c->hello(token_for("42"), 0);
-  const json w = next_json(*c);
-  EXPECT_EQ(w["seq"], 5);
-  EXPECT_EQ(w["recovered"], false);  // 1..3 are gone
-  EXPECT_EQ(next_json(*c)["seq"], 4);
-  EXPECT_EQ(next_json(*c)["seq"], 5);
-  auto d = connect();
-  d->hello(token_for("42"), 3);
-  EXPECT_EQ(next_json(*d)["recovered"], true);  // everything after 3 is held
-  EXPECT_EQ(next_json(*d)["data"], 4);
-  ASSERT_EQ(push("42", 6).status, 202);
-  EXPECT_EQ(json::parse(push("42", 7).body)["seq"], 7);  // seq continues across the restart
-}
-
-TEST_F(Ws, NoGapNoDuplicateAtTheReplayLiveBoundary) {
-  constexpr int kEvents = 300;
-  std::atomic<bool> done{false};
-  std::thread pusher([&] {
-    for (int i = 0; i < kEvents; ++i) ASSERT_EQ(push("7", i).status, 202);
-    done = true;
-  });
-  // Clients join while events are being committed, each from the seq it last saw.
-  std::vector<std::pair<std::int64_t, std::unique_ptr<WsClient>>> clients;
-  std::int64_t since = 0;
-  while (!done && clients.size() < 30) {
-    auto c = connect();
-    c->hello(token_for("7"), since);
-    clients.emplace_back(since, std::move(c));
-    since += 7;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  pusher.join();
-  ASSERT_GT(clients.size(), 3U);
-  for (auto& [from, c] : clients) {
-    SCOPED_TRACE("since " + std::to_string(from));
-    const json w = next_json(*c);
-    ASSERT_EQ(w["type"], "welcome");
-    std::int64_t expect = from + 1;
-    if (from > w["seq"].get<std::int64_t>()) expect = w["seq"].get<std::int64_t>() + 1;
-    while (expect <= kEvents) {
-      const json e = next_json(*c);
-      ASSERT_FALSE(e.is_null()) << "missing seq " << expect;
-      ASSERT_EQ(e["seq"], expect);
-      ++expect;
-    }
-    EXPECT_FALSE(c->next(std::chrono::milliseconds(50))) << "duplicate after the last event";
-  }
 }
 
 TEST_F(Ws, AClientThatStopsReadingIsClosedAndMemoryStaysFlat) {
@@ -369,3 +233,4 @@ asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
 }
 
 }  // namespace
+}  // namespace tbtest_ws

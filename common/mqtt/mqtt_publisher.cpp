@@ -1,0 +1,82 @@
+// The session's publisher (mqtt_session_impl.hpp): one thread hands messages to Paho in order,
+// the last gate refuses invalid topic names, and refused publishes go to their fallback.
+#include "mqtt_session_impl.hpp"
+#include "topics.hpp"
+
+namespace tb {
+
+namespace {
+
+mqtt::message_ptr to_paho(const MqttOutbound& m) {
+  auto msg = mqtt::make_message(m.topic, m.payload, 1, m.retain);
+  mqtt::properties props;
+  if (m.response_topic) props.add({mqtt::property::RESPONSE_TOPIC, *m.response_topic});
+  if (m.correlation) props.add({mqtt::property::CORRELATION_DATA, *m.correlation});
+  if (!props.empty()) msg->set_properties(props);
+  return msg;
+}
+
+}  // namespace
+
+void MqttSession::Impl::FallbackListener::on_success(const mqtt::token& tok) {
+  delete static_cast<MqttOutbound*>(tok.get_user_context());
+}
+
+void MqttSession::Impl::FallbackListener::on_failure(const mqtt::token& tok) {
+  std::unique_ptr<MqttOutbound> fallback(static_cast<MqttOutbound*>(tok.get_user_context()));
+  if (!fallback) return;
+  const auto rc = static_cast<int>(tok.get_reason_code());
+  if (rc >= 0x80) {
+    s_.counters->refused_by_broker.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("the broker refused a publish (reason code {}); sending it to {}", rc,
+                 fallback->topic);
+  } else {  // not sent at all (the connection went away)
+    spdlog::warn("a publish failed (Paho code {}); sending it to {}", tok.get_return_code(),
+                 fallback->topic);
+  }
+  if (!s_.outbox.push(Job{std::move(*fallback), nullptr})) {
+    spdlog::warn("stopped: a message to {} was not sent", fallback->topic);
+  }
+}
+
+// The last gate before the broker: a PUBLISH to anything but a valid topic name makes Mosquitto
+// disconnect us, and Paho would send it again at every reconnect. Nothing invalid gets past here.
+mqtt::delivery_token_ptr MqttSession::Impl::send(MqttOutbound m) {
+  if (!topics::is_valid_topic_name(m.topic)) {
+    counters->dropped.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("a message for an invalid topic name was dropped, not sent");
+    if (!m.fallback_topic) return nullptr;
+    m.topic = *m.fallback_topic;
+    m.fallback_topic.reset();
+    return send(std::move(m));
+  }
+  const auto msg = to_paho(m);
+  if (!m.fallback_topic) return client->publish(msg);
+  auto fallback = std::make_unique<MqttOutbound>(std::move(m));
+  fallback->topic = *fallback->fallback_topic;
+  fallback->fallback_topic.reset();
+  auto tok = client->publish(msg, fallback.get(), fallback_listener);
+  fallback.release();  // owned by the publish now: its listener deletes it
+  return tok;
+}
+
+// Paho serializes every publish of the process on one lock shared with its own threads; waiting
+// for it here instead of on the caller's thread (the bridge's writer) lets the caller go on.
+void MqttSession::Impl::publisher_loop() {
+  std::vector<Job> batch;
+  while (outbox.pop(batch)) {
+    for (auto& job : batch) {
+      const std::string topic = job.message.topic;
+      mqtt::delivery_token_ptr tok;
+      try {
+        if (!job.barrier || client->is_connected()) tok = send(std::move(job.message));
+      } catch (const mqtt::exception& e) {
+        spdlog::warn("message to {} not sent: {}", topic, e.what());
+      }
+      if (job.barrier) job.barrier->set_value(tok);
+    }
+    batch.clear();
+  }
+}
+
+}  // namespace tb

@@ -1,0 +1,98 @@
+// The inside of MqttSession (mqtt_session.hpp), shared by its two files: mqtt_session.cpp (the
+// connection: connect, reconnect, the handlers Paho calls, the stop) and mqtt_publisher.cpp (the
+// ordered publisher thread and the fallback of refused publishes). Private to them.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <mqtt/async_client.h>
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "mqtt_session.hpp"
+#include "timeutil.hpp"
+#include "work_queue.hpp"
+
+namespace tb {
+
+// {"state":"online"|"offline","at":...}, the retained status.
+inline std::string status_payload(const char* state) {
+  return nlohmann::json{{"state", state}, {"at", format_rfc3339(now_ms())}}.dump();
+}
+
+// Runs a handler on Paho's thread: nothing may escape it (that would end the process).
+// Runs a handler on Paho's thread: nothing may escape it (that would end the process).
+template <class F>
+void guarded(const char* what, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    spdlog::error("{}: {}", what, e.what());
+  }
+}
+
+struct MqttSession::Impl {
+  // What the publisher thread takes: a message, or (from stop) the offline status whose token is
+  // the barrier behind everything queued before it.
+  struct Job {
+    MqttOutbound message;
+    std::promise<mqtt::delivery_token_ptr>* barrier = nullptr;
+  };
+
+  // Completes the publishes that have a fallback: the user context is the fallback message, sent
+  // when the broker refuses the publish. Runs on Paho's thread: it only queues.
+  // Completes the publishes that have a fallback: the user context is the fallback message, sent
+  // when the broker refuses the publish. Runs on Paho's thread: it only queues.
+  class FallbackListener : public mqtt::iaction_listener {
+   public:
+    explicit FallbackListener(Impl& s) : s_(s) {}
+    void on_success(const mqtt::token& tok) override;
+    void on_failure(const mqtt::token& tok) override;
+
+   private:
+    Impl& s_;
+  };
+
+  Impl(MqttSessionOptions o, Handlers h, MqttCounters* c)
+      : options(std::move(o)),
+        handlers(std::move(h)),
+        counters(c != nullptr ? c : &own_counters),
+        fallback_listener(*this) {}
+
+  void setup();
+  std::optional<std::string> attempt();
+  void reconnect_loop();
+  void publisher_loop();
+  mqtt::delivery_token_ptr send(MqttOutbound m);
+  void on_connected();
+  void on_lost(const std::string& cause);
+
+  MqttSessionOptions options;
+  Handlers handlers;
+  MqttCounters own_counters;
+  MqttCounters* counters;
+  FallbackListener fallback_listener;
+  std::atomic<bool> is_connected{false};
+  std::atomic<bool> has_connected{false};  // a connect after the first counts as a reconnect
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool lost = false;
+  bool stopping = false;
+  bool ever_connected = false;
+  std::thread reconnector;
+
+  WorkQueue<Job> outbox;
+  std::thread publisher;
+  // Built in place and never copied or moved: Paho 1.2's connect_options keeps raw pointers into
+  // itself (properties, will).
+  mqtt::connect_options connect_options;
+  // Last: destroyed first, while everything its callbacks use still exists.
+  std::unique_ptr<mqtt::async_client> client;
+};
+
+}  // namespace tb

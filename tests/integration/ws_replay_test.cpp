@@ -1,0 +1,87 @@
+// The WebSocket replay: what was missed, across a restart and retention, and no gap or duplicate
+// at the boundary between the replay and live events.
+#include "ws_fixture.hpp"
+
+namespace tbtest_ws {
+namespace {
+
+TEST_F(Ws, ReplaysWhatWasMissedThenGoesLive) {
+  for (int i = 1; i <= 3; ++i) ASSERT_EQ(push("42", i).status, 202);
+  auto c = connect();
+  c->hello(token_for("42"), 1);
+  EXPECT_EQ(next_json(*c),
+            (json{{"type", "welcome"}, {"uid", "42"}, {"seq", 3}, {"recovered", true}}));
+  EXPECT_EQ(next_json(*c)["seq"], 2);
+  EXPECT_EQ(next_json(*c)["seq"], 3);
+  push("42", 4);
+  EXPECT_EQ(next_json(*c)["seq"], 4);
+
+  // Without since: no replay, only what comes next.
+  auto fresh = connect();
+  fresh->hello(token_for("42"));
+  EXPECT_EQ(next_json(*fresh)["seq"], 4);
+  EXPECT_FALSE(fresh->next(std::chrono::milliseconds(300)));
+
+  // A since ahead of the log: not recovered.
+  auto ahead = connect();
+  ahead->hello(token_for("42"), 99);
+  const json w = next_json(*ahead);
+  EXPECT_EQ(w["recovered"], false);
+  EXPECT_EQ(w["seq"], 4);
+}
+
+TEST_F(Ws, ReplayAcrossARestartAndRetention) {
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(push("42", i).status, 202);
+  restart({"--retention-events", "2"});  // pruning runs at start
+  auto c = connect();
+  c->hello(token_for("42"), 0);
+  const json w = next_json(*c);
+  EXPECT_EQ(w["seq"], 5);
+  EXPECT_EQ(w["recovered"], false);  // 1..3 are gone
+  EXPECT_EQ(next_json(*c)["seq"], 4);
+  EXPECT_EQ(next_json(*c)["seq"], 5);
+  auto d = connect();
+  d->hello(token_for("42"), 3);
+  EXPECT_EQ(next_json(*d)["recovered"], true);  // everything after 3 is held
+  EXPECT_EQ(next_json(*d)["data"], 4);
+  ASSERT_EQ(push("42", 6).status, 202);
+  EXPECT_EQ(json::parse(push("42", 7).body)["seq"], 7);  // seq continues across the restart
+}
+
+TEST_F(Ws, NoGapNoDuplicateAtTheReplayLiveBoundary) {
+  constexpr int kEvents = 300;
+  std::atomic<bool> done{false};
+  std::thread pusher([&] {
+    for (int i = 0; i < kEvents; ++i) ASSERT_EQ(push("7", i).status, 202);
+    done = true;
+  });
+  // Clients join while events are being committed, each from the seq it last saw.
+  std::vector<std::pair<std::int64_t, std::unique_ptr<WsClient>>> clients;
+  std::int64_t since = 0;
+  while (!done && clients.size() < 30) {
+    auto c = connect();
+    c->hello(token_for("7"), since);
+    clients.emplace_back(since, std::move(c));
+    since += 7;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pusher.join();
+  ASSERT_GT(clients.size(), 3U);
+  for (auto& [from, c] : clients) {
+    SCOPED_TRACE("since " + std::to_string(from));
+    const json w = next_json(*c);
+    ASSERT_EQ(w["type"], "welcome");
+    std::int64_t expect = from + 1;
+    if (from > w["seq"].get<std::int64_t>()) expect = w["seq"].get<std::int64_t>() + 1;
+    while (expect <= kEvents) {
+      const json e = next_json(*c);
+      ASSERT_FALSE(e.is_null()) << "missing seq " << expect;
+      ASSERT_EQ(e["seq"], expect);
+      ++expect;
+    }
+    EXPECT_FALSE(c->next(std::chrono::milliseconds(50))) << "duplicate after the last event";
+  }
+}
+
+}  // namespace
+}  // namespace tbtest_ws

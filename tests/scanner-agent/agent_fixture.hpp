@@ -1,0 +1,90 @@
+// The scanner agent as a real process against a real mosquitto (and the real bridge where the
+// answer matters): the fixture of agent_test.cpp, agent_outage_test.cpp and agent_input_test.cpp.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/input.h>
+#include <netinet/in.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "brokers.hpp"
+#include "timeutil.hpp"
+
+namespace tbtest_agent {
+
+using nlohmann::json;
+using tbtest::Bridge;
+using tbtest::TempDir;
+
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = text.find('\n', start);
+    out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+inline std::size_t count(const std::string& hay, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+class Agent : public ::testing::Test {
+ protected:
+  void SetUp() override { broker_ = std::make_unique<tbtest::Mosquitto>(dir_); }
+
+  void start_bridge() {
+    bridge_ = std::make_unique<Bridge>(dir_, broker_->url());
+    ASSERT_TRUE(bridge_->start()) << bridge_->log();
+  }
+
+  void add_ticket(const std::string& code, const std::string& holder = "A. Example") {
+    ASSERT_EQ(bridge_->cli({"tickets", "add", "--uid", "42", "--code", code, "--holder", holder})
+                  .exit_code,
+              0);
+  }
+
+  std::vector<std::string> agent_args(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {tbtest::agent_bin(),
+                                  "--broker",
+                                  broker_->url(),
+                                  "--id",
+                                  "gate-n-1",
+                                  "--gate",
+                                  "north",
+                                  "--journal",
+                                  dir_.file("agent.journal")};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // Runs the agent over `input` on stdin to the end.
+  tbtest::RunResult run_agent(const std::string& input, std::vector<std::string> extra = {}) {
+    return tbtest::run(agent_args(std::move(extra)), {}, input, std::chrono::seconds(30));
+  }
+
+  // A long-running agent fed through a pipe.
+  tbtest::Child spawn_agent(std::vector<std::string> extra = {}) {
+    return tbtest::Child(agent_args(std::move(extra)), dir_.file("agent.out"), {}, {}, true);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<tbtest::Mosquitto> broker_;
+  std::unique_ptr<Bridge> bridge_;
+};
+
+}  // namespace tbtest_agent

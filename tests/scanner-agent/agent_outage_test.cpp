@@ -1,0 +1,97 @@
+// scanner-agent through outages: scans kept while the broker is away, across a killed agent, a
+// backlog sent whole, and a full queue.
+#include "agent_fixture.hpp"
+
+namespace tbtest_agent {
+namespace {
+
+TEST_F(Agent, BrokerDownScansAreKeptAndDeliveredInOrderOnce) {
+  start_bridge();
+  for (int i = 0; i < 5; ++i) add_ticket("OUT" + std::to_string(i));
+  auto agent = spawn_agent({"--timeout", "0.3", "--retry", "0.5"});
+  ASSERT_TRUE(
+      tbtest::wait_until([&] { return agent.log().find("connected to") != std::string::npos; },
+                         std::chrono::seconds(10)));
+  broker_->stop();
+  for (int i = 0; i < 5; ++i) agent.write_stdin("OUT" + std::to_string(i) + "\n");
+  ASSERT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "NO ANSWER") == 5; },
+                                 std::chrono::seconds(10)))
+      << agent.log();
+  broker_->start();
+  ASSERT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "ADMIT") == 5; },
+                                 std::chrono::seconds(30)))
+      << agent.log();
+  const std::string out = agent.log();
+  std::size_t last = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto at = out.find("ADMIT   OUT" + std::to_string(i));
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_GT(at, last) << "answers out of order";
+    last = at;
+  }
+  EXPECT_EQ(count(out, "[late answer]"), 5U);
+  agent.close_stdin();
+  EXPECT_EQ(tbtest::exit_code_of(agent.wait_exit(std::chrono::seconds(10)).value_or(-1)), 0);
+  // Each ticket was let in exactly once, however often its scan was sent.
+  for (int i = 0; i < 5; ++i) {
+    const json t = json::parse(bridge_->cli({"tickets", "show", "OUT" + std::to_string(i)}).out);
+    EXPECT_EQ(t["entries"], 1);
+    EXPECT_EQ(t["last_scans"].size(), 1U);
+  }
+}
+
+TEST_F(Agent, QueuedScansSurviveAKilledAgent) {
+  start_bridge();
+  add_ticket("K1");
+  add_ticket("K2");
+  broker_->stop();
+  {
+    auto agent = spawn_agent({"--timeout", "0.2"});
+    agent.write_stdin("K1\nK2\n");
+    ASSERT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "NO ANSWER") == 2; },
+                                   std::chrono::seconds(10)));
+    agent.stop(SIGKILL);
+  }
+  broker_->start();
+  auto agent = spawn_agent({"--timeout", "0.2"});
+  ASSERT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "ADMIT") == 2; },
+                                 std::chrono::seconds(30)))
+      << agent.log();
+  EXPECT_NE(agent.log().find("2 unanswered scans from before"), std::string::npos);
+}
+
+// A backlog larger than Paho's default buffer (100 messages) goes out whole at the connect: none
+// of it waits for its re-send (--retry 600 would hold it past the test).
+TEST_F(Agent, ABacklogOfHundredsGoesOutAtTheConnect) {
+  start_bridge();
+  broker_->stop();
+  constexpr int kScans = 300;
+  std::string input;
+  for (int i = 0; i < kScans; ++i) input += "BACKLOG" + std::to_string(i) + "\n";
+  {
+    auto agent = spawn_agent({"--timeout", "0.2"});
+    agent.write_stdin(input);
+    ASSERT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "NO ANSWER") == kScans; },
+                                   std::chrono::seconds(20)));
+    agent.stop(SIGKILL);
+  }
+  broker_->start();
+  ASSERT_TRUE(tbtest::wait_until(
+      [&] { return tbtest::http_request(bridge_->http_port(), "GET", "/healthz").status == 200; },
+      std::chrono::seconds(20)));
+  auto agent = spawn_agent({"--timeout", "0.2", "--retry", "600"});
+  EXPECT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "REJECT") == kScans; },
+                                 std::chrono::seconds(20)))
+      << count(agent.log(), "REJECT") << " of " << kScans << " answered";
+}
+
+TEST_F(Agent, AFullQueueRefusesNewScansLoudly) {
+  broker_->stop();
+  const auto r = run_agent("Q1\nQ2\nQ3\n", {"--timeout", "0.2", "--queue-limit", "2"});
+  EXPECT_EQ(count(r.out, "NO ANSWER"), 2U) << r.out;
+  EXPECT_NE(r.out.find("QUEUE FULL  Q3"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("queue is full"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tbtest_agent
