@@ -45,7 +45,9 @@ std::optional<Config> load_config(const Options& options, std::string& error) {
       }
     } else if (key == "max_app_sessions") {
       try {
-        c.max_app_sessions = std::stoi(value);
+        std::size_t used = 0;
+        c.max_app_sessions = std::stoi(value, &used);
+        if (used != value.size()) c.max_app_sessions = -1;  // "8x" is not 8
       } catch (const std::exception&) {
         c.max_app_sessions = -1;
       }
