@@ -43,7 +43,10 @@ class MqttLink {
   // kPahoConnectWait, about 10 s). Then keeps the connection up.
   std::optional<std::string> start(ScanHandler on_scan);
   // Hands what is queued to the broker, publishes the offline status and disconnects.
-  void stop() { session_.stop(); }
+  void stop() {
+    session_.stop();
+    health_.set_mqtt(false);
+  }
 
   // Queue a QoS 1 message for the publisher thread (any thread; never blocks on Paho).
   void publish_answer(const Answer& a);

@@ -34,8 +34,9 @@ void MqttSession::Impl::FallbackListener::on_failure(const mqtt::token& tok) {
     spdlog::warn("a publish failed (Paho code {}); sending it to {}", tok.get_return_code(),
                  fallback->topic);
   }
+  const std::string topic = fallback->topic;
   if (!s_.outbox.push(Job{std::move(*fallback), nullptr})) {
-    spdlog::warn("stopped: a message to {} was not sent", fallback->topic);
+    spdlog::warn("stopped: a message to {} was not sent", topic);
   }
 }
 

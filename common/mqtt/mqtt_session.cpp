@@ -83,9 +83,8 @@ std::optional<std::string> MqttSession::Impl::attempt() {
         mqtt::will_options(options.status_topic, status_payload("offline"), 1, true));
     auto tok = client->connect(connect_options);
     if (tok->wait_for(kPahoConnectWait)) return std::nullopt;
-    if (!tok->wait_for(kPahoConnectWait)) {
-      spdlog::warn("the connect attempt to {} did not end in time", options.uri);
-    }
+    if (tok->wait_for(kPahoConnectWait)) return std::nullopt;  // late, but connected
+    spdlog::warn("the connect attempt to {} did not end in time", options.uri);
     return "no answer from the broker";
   } catch (const mqtt::exception& e) {
     return e.what();
@@ -180,7 +179,9 @@ void MqttSession::keep_connected() {
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->reconnector.joinable() || impl_->stopping) return;
-    if (!impl_->is_connected) impl_->lost = true;
+    // Not after a successful connect_once(): Paho may not have called on_connected yet, and a
+    // connect on a connected client never completes. A loss meanwhile is recorded by on_lost.
+    if (!impl_->ever_connected) impl_->lost = true;
   }
   impl_->publisher = std::thread([impl = impl_.get()] { impl->publisher_loop(); });
   impl_->reconnector = std::thread([impl = impl_.get()] { impl->reconnect_loop(); });

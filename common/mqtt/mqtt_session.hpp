@@ -90,6 +90,7 @@ class MqttSession {
   // after every loss, with backoff; starts the publisher.
   void keep_connected();
   // Queues a QoS 1 publish for the publisher thread, in order (any thread; never waits on Paho).
+  // Before keep_connected() nothing takes the queue: what is published then is dropped at stop.
   // A message for an invalid topic name is dropped there (Mosquitto would disconnect us).
   void publish(MqttOutbound message);
   bool connected() const;

@@ -82,35 +82,52 @@ void Agent::on_line(std::string line) {
   }
 }
 
+// Lines are handled in order, one journal write each; what the session reports (answers,
+// connects, losses) is taken in between every two lines, so that it never waits behind a burst
+// of lines: a burst would otherwise delay its own first send and every answer.
 void Agent::run() {
   std::vector<Event> events;
-  for (;;) {
+  bool open = true;
+  while (open) {
     const auto wake = queue_.next_wake(Clock::now() + std::chrono::seconds(1), connected_);
     events.clear();
-    if (!events_.pop(events, tb::WorkQueue<Event>::kAll, wake)) break;
+    open = events_.pop(events, tb::WorkQueue<Event>::kAll, wake);
+    take(events);
     std::size_t lines = 0;
-    for (auto& e : events) {
-      if (auto* line = std::get_if<Line>(&e)) {
-        handle(*line);
-        ++lines;
-      } else if (auto* answer = std::get_if<AnswerMessage>(&e)) {
-        handle(*answer);
-      } else if (std::holds_alternative<Connected>(e)) {
-        connected_ = true;
-        flush_ = true;
-      } else {
-        connected_ = false;
-      }
+    while (!lines_.empty()) {
+      handle(lines_.front());
+      lines_.pop_front();
+      ++lines;
+      events.clear();
+      if (open) open = events_.pop(events, tb::WorkQueue<Event>::kAll, Clock::now());
+      take(events);
+      if (connected_) send_due(Clock::now());
     }
     const auto now = Clock::now();
-    show_timeouts(now);
     if (connected_) send_due(now);
+    show_timeouts(now);
     {
       std::lock_guard lock(settle_mu_);
       lines_pending_ -= lines;
       settled_ = lines_pending_ == 0 && queue_.settled();
     }
     settle_cv_.notify_all();
+  }
+}
+
+// Lines wait their turn in `lines_`; everything else is handled at once.
+void Agent::take(std::vector<Event>& events) {
+  for (auto& e : events) {
+    if (auto* line = std::get_if<Line>(&e)) {
+      lines_.push_back(std::move(*line));
+    } else if (auto* answer = std::get_if<AnswerMessage>(&e)) {
+      handle(*answer);
+    } else if (std::holds_alternative<Connected>(e)) {
+      connected_ = true;
+      flush_ = true;
+    } else {
+      connected_ = false;
+    }
   }
 }
 
@@ -149,8 +166,9 @@ void Agent::handle(Line& in) {
                   opt_.queue_limit);
     return presenter_.queue_full(line, opt_.queue_limit);
   }
-  // Due at once: sent after every older scan still waiting, in journal order (send_due).
-  queue_.add(*q, in.at);
+  // Due at once: sent after every older scan still waiting, in journal order (send_due). The
+  // answer's deadline runs from now, once the scan is on disk and can be sent.
+  queue_.add(*q, Clock::now());
 }
 
 void Agent::handle(AnswerMessage& m) {
@@ -210,7 +228,10 @@ void Agent::send_due(Clock::time_point now) {
 
 void Agent::settle(std::chrono::milliseconds max_wait) {
   std::unique_lock lock(settle_mu_);
-  settle_cv_.wait_for(lock, max_wait, [this] { return settled_ && lines_pending_ == 0; });
+  // Every line given so far is journaled (and sent) first, as long as that takes; then the
+  // answers get `max_wait`.
+  settle_cv_.wait(lock, [this] { return lines_pending_ == 0; });
+  settle_cv_.wait_for(lock, max_wait, [this] { return settled_; });
 }
 
 void Agent::stop() {

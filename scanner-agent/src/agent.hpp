@@ -10,12 +10,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "hooks.hpp"
 #include "input.hpp"
@@ -75,6 +77,7 @@ class Agent {
   using Event = std::variant<Line, AnswerMessage, Connected, Lost>;
 
   void run();
+  void take(std::vector<Event>& events);
   void handle(Line& line);
   void handle(AnswerMessage& answer);
   void send_due(Clock::time_point now);
@@ -85,7 +88,8 @@ class Agent {
   Hooks hooks_;
   Journal journal_;
   Debouncer debouncer_;
-  ScanQueue queue_;  // the worker's alone
+  ScanQueue queue_;         // the worker's alone, as are the two below
+  std::deque<Line> lines_;  // taken from the events, not journaled yet
   bool connected_ = false;
   bool flush_ = false;  // after a (re)connect every unanswered scan goes again, in order
 

@@ -49,6 +49,19 @@ TEST_F(Agent, ShowsTheBridgesAnswers) {
   EXPECT_EQ(j["message"].get<std::string>().rfind("already used at north, ", 0), 0U);
 }
 
+// A burst of codes (a piped file, codes typed during a stall) is journaled and sent one by one:
+// no scan's NO ANSWER deadline runs while it still waits behind the others' journal writes.
+TEST_F(Agent, ABurstOfCodesIsAnsweredWithoutNoAnswer) {
+  start_bridge();
+  constexpr int kCodes = 400;
+  std::string input;
+  for (int i = 0; i < kCodes; ++i) input += "BURST" + std::to_string(i) + "\n";
+  const auto r = run_agent(input, {"--timeout", "0.25", "--debounce", "0"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count(r.out, "NO ANSWER"), 0U) << r.out.substr(0, 2000);
+  EXPECT_EQ(count(r.out, "REJECT"), static_cast<std::size_t>(kCodes));
+}
+
 TEST_F(Agent, DoubleReadsCountOnce) {
   tbtest::TestClient watcher(broker_->url(), "watcher");
   watcher.subscribe("tickets/scan");
