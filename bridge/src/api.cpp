@@ -9,6 +9,7 @@
 #include <set>
 
 #include "api_responses.hpp"
+#include "ids.hpp"
 #include "jwt.hpp"
 #include "messages.hpp"
 #include "web_assets.hpp"
@@ -27,6 +28,11 @@ bool Api::authorized(const HttpRequest& req) const {
 }
 
 void Api::handle(HttpRequest req, Responder respond_raw) {
+  // Refused before anything routes it or echoes it into JSON (which would throw).
+  if (!utf8_length(req.target)) {
+    metrics_.count_http("other", 400);
+    return respond_raw(error(400, "bad_request", "the request target is not valid UTF-8"));
+  }
   const std::string path = req.target.substr(0, req.target.find('?'));
   std::string route = path;
   // Count every answer under a fixed route label, so that /metrics stays small.

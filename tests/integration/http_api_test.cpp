@@ -103,6 +103,21 @@ TEST_F(HttpApi, InvalidTicketsAreRefusedAndNothingIsHalfWritten) {
   EXPECT_EQ(call("GET", "/api/v1/tickets/X1").status, 404);
 }
 
+// A target that is not UTF-8 gets a JSON 400 on a connection that stays usable, not a dropped
+// connection and an error log line (issue #12).
+TEST_F(HttpApi, ATargetThatIsNotUtf8GetsA400) {
+  for (const std::string target : {"/nowhere/\xff", "/api/v1/tickets/\xc3\x28", "/healthz?x=\xfe",
+                                   "/ticket/data/\xed\xa0\x80"}) {
+    const auto r = call("GET", target);
+    EXPECT_EQ(r.status, 400) << target;
+    const json b = body(r);
+    ASSERT_TRUE(b.is_object()) << r.body;
+    EXPECT_EQ(b["error"], "bad_request");
+  }
+  EXPECT_EQ(call("GET", "/healthz").status, 200);  // the bridge serves on
+  EXPECT_EQ(bridge_->log().find("handler failed"), std::string::npos) << bridge_->log();
+}
+
 TEST_F(HttpApi, ErrorsHaveTheRightStatus) {
   EXPECT_EQ(call("POST", "/api/v1/push", R"({"uid":"42","data":1})", false).status, 401);
   EXPECT_EQ(tbtest::http_request(bridge_->http_port(), "POST", "/api/v1/push", "{}",
