@@ -23,7 +23,8 @@ bool Api::authorized(const HttpRequest& req) const {
   // Compare digests: constant time whatever the lengths.
   unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
-  SHA256(reinterpret_cast<const unsigned char*>(config_.api_key.data()), config_.api_key.size(), b);
+  const auto key = api_key_.load();
+  SHA256(reinterpret_cast<const unsigned char*>(key->data()), key->size(), b);
   return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 

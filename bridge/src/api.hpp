@@ -3,6 +3,8 @@
 // writer thread, reads on the reader thread, so no network thread ever waits on the database.
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <string>
 
 #include "health.hpp"
@@ -22,13 +24,18 @@ struct ApiConfig {
 class Api {
  public:
   Api(ApiConfig config, Writer& writer, ReadPool& reader, Metrics& metrics, const Health& health)
-      : config_(std::move(config)),
+      : api_key_(std::make_shared<const std::string>(config.api_key)),
+        config_(std::move(config)),
         writer_(writer),
         reader_(reader),
         metrics_(metrics),
         health_(health) {}
 
   void handle(HttpRequest req, Responder respond);
+  // A new API key (SIGHUP), from any thread; requests in flight finish with the old one.
+  void set_api_key(std::string key) {
+    api_key_.store(std::make_shared<const std::string>(std::move(key)));
+  }
 
  private:
   bool authorized(const HttpRequest& req) const;
@@ -40,7 +47,8 @@ class Api {
   void owner_ticket(const HttpRequest& req, const std::string& code, const Responder& respond);
   HttpResponse health() const;
 
-  ApiConfig config_;
+  std::atomic<std::shared_ptr<const std::string>> api_key_;
+  ApiConfig config_;  // its api_key is the one at the start: api_key_ is the current one
   Writer& writer_;
   ReadPool& reader_;
   Metrics& metrics_;

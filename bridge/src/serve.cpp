@@ -49,6 +49,29 @@ HostPort parse_listen(const std::string& text) {
   return {host, static_cast<std::uint16_t>(port)};
 }
 
+// SIGHUP: reads the settings again (config file, environment) and applies what can change
+// without a restart: the API key file and the log level. All or nothing.
+void reload(const Settings& s, Api& api) {
+  spdlog::info("received SIGHUP, reloading the API key file and the log level");
+  try {
+    Settings fresh = s;
+    fresh.resolve();
+    const std::string level = fresh.get("log-level");
+    if (spdlog::level::from_str(level) == spdlog::level::off && level != "off") {
+      throw UsageError("--log-level must be trace, debug, info, warn, error or off");
+    }
+    std::string key = load_secret(fresh.get("api-key-file"), false, "API key");
+    api.set_api_key(std::move(key));
+    spdlog::set_level(spdlog::level::from_str(level));
+    spdlog::info(
+        "reloaded the API key from {} and the log level ({}); every other setting (listen, mqtt, "
+        "db, jwt-secret-file, ...) needs a restart to change",
+        fresh.get("api-key-file"), level);
+  } catch (const std::exception& e) {
+    spdlog::error("reload failed, nothing changed: {}", e.what());
+  }
+}
+
 }  // namespace
 
 int cmd_serve(const Settings& s) {
@@ -57,6 +80,7 @@ int cmd_serve(const Settings& s) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reload, see reload()
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const HostPort listen = parse_listen(s.get("listen"));
@@ -176,7 +200,11 @@ int cmd_serve(const Settings& s) {
                mo.instance, mo.uri, listen.host, http.port(), s.get("db"));
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    reload(s, api);
+  }
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   http.stop();    // no new requests; WebSocket clients get a close frame (1001)
   reader.stop();  // replays still queued answer into the stopped server, harmlessly

@@ -2,9 +2,11 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "brokers.hpp"
@@ -116,6 +118,38 @@ TEST_F(HttpApi, ATargetThatIsNotUtf8GetsA400) {
   }
   EXPECT_EQ(call("GET", "/healthz").status, 200);  // the bridge serves on
   EXPECT_EQ(bridge_->log().find("handler failed"), std::string::npos) << bridge_->log();
+}
+
+// SIGHUP reloads the API key file (and the log level) and the bridge serves on; it used to end
+// the process without a graceful stop (issue #12).
+TEST_F(HttpApi, SighupReloadsTheApiKeyAndServesOn) {
+  constexpr const char* kNewKey = "a-new-api-key-0123456789";
+  std::ofstream(dir_.file("api-key")) << kNewKey << "\n";
+  ASSERT_EQ(::kill(bridge_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(tbtest::wait_until(
+      [&] { return bridge_->log().find("reloaded the API key") != std::string::npos; },
+      std::chrono::seconds(10)))
+      << bridge_->log();
+  EXPECT_TRUE(bridge_->running());
+  const std::string push = R"({"uid":"42","data":1})";
+  EXPECT_EQ(call("POST", "/api/v1/push", push).status, 401) << "the old key still works";
+  EXPECT_EQ(tbtest::http_request(bridge_->http_port(), "POST", "/api/v1/push", push,
+                                 std::string("Authorization: Bearer ") + kNewKey + "\r\n")
+                .status,
+            202);
+  EXPECT_NE(bridge_->log().find("needs a restart"), std::string::npos) << bridge_->log();
+  // A reload that fails changes nothing.
+  std::ofstream(dir_.file("api-key")) << "\n";
+  ASSERT_EQ(::kill(bridge_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(
+      tbtest::wait_until([&] { return bridge_->log().find("reload failed") != std::string::npos; },
+                         std::chrono::seconds(10)))
+      << bridge_->log();
+  EXPECT_EQ(tbtest::http_request(bridge_->http_port(), "POST", "/api/v1/push", push,
+                                 std::string("Authorization: Bearer ") + kNewKey + "\r\n")
+                .status,
+            202);
+  EXPECT_EQ(bridge_->stop(), 0);  // and the stop is still graceful
 }
 
 TEST_F(HttpApi, ErrorsHaveTheRightStatus) {
