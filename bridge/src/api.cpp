@@ -41,9 +41,18 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
   if (path.rfind(kTicketPrefix, 0) == 0) route = "/api/v1/tickets/{code}";
   static const std::string kOwnerPrefix = "/ticket/data/";
   if (path.rfind(kOwnerPrefix, 0) == 0) route = "/ticket/data/{code}";
-  static const std::set<std::string> kRoutes = {
-      "/healthz",       "/metrics", "/api/v1/push", "/api/v1/tickets",   "/api/v1/tickets/{code}",
-      "/api/v1/tokens", "/ws",      "/ticket",      "/ticket-bridge.js", "/ticket/data/{code}"};
+  static const std::set<std::string> kRoutes = {"/healthz",
+                                                "/livez",
+                                                "/readyz",
+                                                "/metrics",
+                                                "/api/v1/push",
+                                                "/api/v1/tickets",
+                                                "/api/v1/tickets/{code}",
+                                                "/api/v1/tokens",
+                                                "/ws",
+                                                "/ticket",
+                                                "/ticket-bridge.js",
+                                                "/ticket/data/{code}"};
   if (kRoutes.count(route) == 0) route = "other";
   Responder respond = [this, route, respond_raw = std::move(respond_raw)](HttpResponse r) {
     metrics_.count_http(route, r.status);
@@ -51,8 +60,15 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
   };
   const auto& m = req.method;
 
-  if (route == "/healthz") {
+  // Readiness: the broker and the store answer. /healthz is the same, as it always was.
+  if (route == "/healthz" || route == "/readyz") {
     return respond(m == "GET" || m == "HEAD" ? health() : method_not_allowed("GET"));
+  }
+  // Liveness: this process serves HTTP. A supervisor restarts on this one, never on readiness
+  // (a restart does not bring a broker back).
+  if (route == "/livez") {
+    return respond(m == "GET" || m == "HEAD" ? json_response(200, {{"status", "ok"}})
+                                             : method_not_allowed("GET"));
   }
   if (route == "/metrics") {
     if (m != "GET") return respond(method_not_allowed("GET"));

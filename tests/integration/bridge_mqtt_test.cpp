@@ -223,6 +223,27 @@ TEST_F(BridgeMqtt, HealthzFollowsTheBrokerLink) {
   broker_->start();
 }
 
+// Liveness and readiness apart (issue #12): during a broker outage the bridge is alive (a
+// supervisor must not restart it) but not ready (a load balancer sends nothing its way).
+TEST_F(BridgeMqtt, LivezStaysUpWhileReadyzFollowsTheBroker) {
+  const auto get = [&](const char* target) {
+    return tbtest::http_request(bridge_->http_port(), "GET", target);
+  };
+  EXPECT_EQ(get("/livez").status, 200);
+  EXPECT_EQ(get("/readyz").status, 200);
+  client_->disconnect();
+  broker_->stop();
+  EXPECT_TRUE(
+      tbtest::wait_until([&] { return get("/readyz").status == 503; }, std::chrono::seconds(10)));
+  const auto live = get("/livez");
+  EXPECT_EQ(live.status, 200);
+  EXPECT_NE(live.body.find("\"ok\""), std::string::npos) << live.body;
+  EXPECT_NE(get("/readyz").body.find("\"mqtt\":\"down\""), std::string::npos);
+  broker_->start();
+  EXPECT_TRUE(
+      tbtest::wait_until([&] { return get("/readyz").status == 200; }, std::chrono::seconds(20)));
+}
+
 TEST_F(BridgeMqtt, RetainedStatusWithLastWill) {
   TestClient watcher(broker_->url(), "watcher");
   watcher.subscribe("bridge/+/status");
