@@ -49,9 +49,23 @@ std::vector<ScanQueue::Item> ScanQueue::take_timeouts(Clock::time_point now) {
 
 std::vector<ScanQueue::Item> ScanQueue::take_due(Clock::time_point now, bool all) {
   std::vector<Item> out;
+  // A scan is never sent AGAIN ahead of an older one that was sent before: when a re-send is
+  // due, every older scan already sent goes with it, first. So when a round was lost (a broker
+  // that had not yet given the bridge its subscription), the next round still reaches the bridge
+  // in journal order. A first send (a new scan) takes nothing with it.
+  std::size_t last_resend = 0;  // 1 + the position of the newest scan due for a re-send
+  std::size_t i = 0;
   for (const auto& [seq, scan_id] : order_) {
+    ++i;
+    const auto& e = by_id_.at(scan_id);
+    if (e.sends > 0 && now >= e.next_send) last_resend = i;
+  }
+  i = 0;
+  for (const auto& [seq, scan_id] : order_) {
+    ++i;
     auto& e = by_id_.at(scan_id);
-    if (!all && now < e.next_send) continue;
+    const bool due = all || now >= e.next_send || (e.sends > 0 && i < last_resend);
+    if (!due) continue;
     e.sends++;
     e.next_send = now + retry_delay(e.sends);
     out.push_back(Item{scan_id, e.code, e.payload});

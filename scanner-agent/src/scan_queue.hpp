@@ -46,7 +46,8 @@ class ScanQueue {
   // Scans whose answer is late, each returned once.
   std::vector<Item> take_timeouts(Clock::time_point now);
   // What to send now, in journal order: everything after a (re)connect (`all`), else the scans
-  // whose (re-)send is due. Each is then due again after its backoff.
+  // whose (re-)send is due, a re-send taking every older scan already sent with it. Each is then
+  // due again after its backoff.
   std::vector<Item> take_due(Clock::time_point now, bool all);
   // When something next needs doing: a timeout, or (when connected) a re-send; `limit` at the
   // latest.

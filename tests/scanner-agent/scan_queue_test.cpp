@@ -36,6 +36,20 @@ TEST(ScanQueue, NewScansAreDueAtOnceInJournalOrderAndThenBackOff) {
   EXPECT_EQ(q.retry_delay(10), 20000ms);  // capped
 }
 
+// A re-send that falls due before an older scan's takes the older one with it, first: after a
+// lost round the bridge still gets the scans in journal order. A new scan's first send does not.
+TEST(ScanQueue, AResendTakesEveryOlderSentScanWithIt) {
+  ScanQueue q({1500ms, 1000ms, 300000ms});
+  q.add(scan(1), t0);
+  q.take_due(t0, false);           // g:1 sent once: again at 1 s, then 2 s after that
+  q.take_due(t0 + 1000ms, false);  // g:1 twice: again at 3 s
+  q.add(scan(2), t0 + 1500ms);
+  EXPECT_EQ(ids(q.take_due(t0 + 1500ms, false)), std::vector<std::string>{"g:2"});  // first send
+  // g:2 is due again at 2.5 s, before g:1 (3 s): g:1 goes with it, first.
+  EXPECT_EQ(ids(q.take_due(t0 + 2500ms, false)), (std::vector<std::string>{"g:1", "g:2"}));
+  EXPECT_TRUE(q.take_due(t0 + 2600ms, false).empty());
+}
+
 TEST(ScanQueue, AReconnectSendsEverythingAgain) {
   ScanQueue q({1500ms, 5000ms, 300000ms});
   q.add(scan(1), t0);
