@@ -154,7 +154,7 @@ void Api::create_token(const HttpRequest& req, const Responder& respond) {
                          "uid must be a string of 1-128 characters without / + # "
                          "or white space"));
   }
-  std::int64_t ttl = 3600;
+  std::optional<std::int64_t> ttl;
   if (const auto it = body.find("ttl_s"); it != body.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<std::int64_t>() < 1 ||
         it->get<std::int64_t>() > config_.max_token_ttl_s) {
@@ -164,10 +164,36 @@ void Api::create_token(const HttpRequest& req, const Responder& respond) {
     }
     ttl = it->get<std::int64_t>();
   }
-  const std::int64_t now = now_ms() / 1000;
-  respond(json_response(
-      201, {{"token", sign_token(uid->get<std::string>(), ttl, config_.jwt_secret, now)},
-            {"expires_at", format_rfc3339((now + ttl) * 1000)}}));
+  const auto issue = [secret = config_.jwt_secret, respond](
+                         const std::string& uid, std::int64_t exp, const std::string& code) {
+    const std::int64_t now = now_ms() / 1000;
+    respond(json_response(201, {{"token", sign_token(uid, exp - now, secret, now, code)},
+                                {"expires_at", format_rfc3339(exp * 1000)}}));
+  };
+  const auto code = body.find("code");
+  if (code == body.end() || code->is_null()) {
+    return issue(uid->get<std::string>(), now_ms() / 1000 + ttl.value_or(kDefaultTokenTtlS), "");
+  }
+  if (!code->is_string() || !is_valid_id(code->get_ref<const std::string&>())) {
+    return respond(error(422, "invalid", "code must be a ticket code"));
+  }
+  // Scoped to one ticket: it must be the uid's, and the token lives as long as the ticket.
+  reader_.submit([uid = uid->get<std::string>(), code = code->get<std::string>(), ttl, issue,
+                  respond](Store& store) {
+    try {
+      const auto t = store.find_ticket(code);
+      if (!t || t->uid != uid) {
+        return respond(error(404, "not_found", "no ticket " + code + " of uid " + uid));
+      }
+      auto exp = scoped_token_expiry(*t, ttl, kDefaultTokenTtlS, now_ms() / 1000);
+      if (auto* why = std::get_if<std::string>(&exp)) {
+        return respond(error(422, "invalid", *why));
+      }
+      issue(uid, std::get<std::int64_t>(exp), code);
+    } catch (const std::exception& e) {
+      respond(error(503, "unavailable", e.what()));
+    }
+  });
 }
 
 }  // namespace tb

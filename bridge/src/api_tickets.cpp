@@ -120,12 +120,18 @@ void Api::owner_ticket(const HttpRequest& req, const std::string& code, const Re
   // The owner's own view: authenticated by the owner's token, not the API key. A ticket of
   // another uid looks exactly like a missing one.
   std::string uid;
+  std::string scope;  // the one ticket a scoped token may see
   if (const auto token = bearer(req)) {
     auto v = verify_token(*token, config_.jwt_secret, now_ms() / 1000);
-    if (auto* claims = std::get_if<TokenClaims>(&v)) uid = claims->uid;
+    if (auto* claims = std::get_if<TokenClaims>(&v); claims && claims->role.empty()) {
+      uid = claims->uid;
+      scope = claims->code;
+    }
   }
   if (uid.empty()) return respond(error(401, "unauthorized", "send Authorization: Bearer <token>"));
-  if (!is_valid_id(code)) return respond(error(404, "not_found", "no such ticket"));
+  if (!is_valid_id(code) || (!scope.empty() && scope != code)) {
+    return respond(error(404, "not_found", "no such ticket"));
+  }
   reader_.submit([code, uid, respond](Store& store) {
     try {
       const auto t = store.find_ticket(code);

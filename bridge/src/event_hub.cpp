@@ -5,10 +5,20 @@
 
 namespace tb {
 
-void EventHub::subscribe(const std::string& uid, const std::shared_ptr<EventSubscriber>& s) {
+bool EventHub::subscribe(const std::string& uid, const std::shared_ptr<EventSubscriber>& s,
+                         std::size_t max_per_uid) {
   std::lock_guard lock(mu_);
-  by_uid_[uid].push_back(s);
+  auto& subs = by_uid_[uid];
+  if (subs.size() >= max_per_uid) {
+    // Count only the live ones: a subscriber that is gone has not unsubscribed yet.
+    const auto before = subs.size();
+    std::erase_if(subs, [](const std::weak_ptr<EventSubscriber>& w) { return w.expired(); });
+    count_ -= before - subs.size();
+    if (subs.size() >= max_per_uid) return false;
+  }
+  subs.push_back(s);
   ++count_;
+  return true;
 }
 
 void EventHub::unsubscribe(const std::string& uid, const EventSubscriber* s) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,7 +24,9 @@ class EventSubscriber {
 
 class EventHub {
  public:
-  void subscribe(const std::string& uid, const std::shared_ptr<EventSubscriber>& s);
+  // Adds `s` unless the uid has `max_per_uid` live subscribers already (then false).
+  bool subscribe(const std::string& uid, const std::shared_ptr<EventSubscriber>& s,
+                 std::size_t max_per_uid = SIZE_MAX);
   void unsubscribe(const std::string& uid, const EventSubscriber* s);
   // Hands the event to every live subscriber of its uid; returns how many there were.
   std::size_t publish(const std::shared_ptr<const StoredEvent>& event);

@@ -46,15 +46,16 @@ struct WsOptions {
   std::size_t max_queue_bytes = 256 * 1024;   // unsent bytes before a client counts as too slow
   std::size_t max_message_bytes = 16 * 1024;  // largest frame/message accepted from a client
   int max_messages_per_10s = 20;              // client messages allowed per 10 s window
+  std::size_t max_per_uid = 16;               // open connections of one uid; more: close 1013
 };
 
 // What the WebSocket sessions need from the rest of the bridge.
 struct WsServices {
   std::function<std::variant<TokenClaims, std::string>(std::string_view token)> verify;
   EventHub* hub = nullptr;
-  // Reads the replay off the network threads; calls `done` from any thread.
+  // Reads a page of a replay off the network threads; calls `done` from any thread.
   std::function<void(const std::string& uid, std::optional<std::int64_t> since,
-                     std::function<void(std::optional<Replay>)> done)>
+                     const ReplayPage& page, std::function<void(std::optional<Replay>)> done)>
       replay;
   Metrics* metrics = nullptr;
 };
@@ -65,6 +66,10 @@ struct HttpOptions {
   std::size_t body_limit = 64 * 1024;
   int threads = 1;
   WsOptions ws;
+  // Open connections (HTTP and WebSocket) in total and from one source address; more: 503, or
+  // close 1013 for a WebSocket (connection_limits.hpp).
+  std::size_t max_connections = 10000;
+  std::size_t max_per_source = 4000;
 };
 
 class HttpServer {

@@ -10,6 +10,13 @@ namespace tb {
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
+// A lingering close, as nginx's lingering_time: after the last answer, what the client still
+// sends is read and dropped for at most this long, so that a client still sending a body reads
+// the answer instead of a reset.
+constexpr auto kLingerTime = std::chrono::seconds(5);
+constexpr std::size_t kLingerPiece = 16 * 1024;
+// A connection over a cap has this long to send its request and hear why it is refused.
+constexpr auto kRefusalTimeout = std::chrono::seconds(5);
 
 std::string error_body(const char* error, const std::string& detail) {
   return nlohmann::json{{"error", error}, {"detail", detail}}.dump();
@@ -26,7 +33,7 @@ void HttpSession::run() {
 void HttpSession::read() {
   parser_.emplace();
   parser_->body_limit(server_->options.body_limit);
-  stream_.expires_after(kIdleTimeout);
+  stream_.expires_after(refused_ == Cap::None ? kIdleTimeout : kRefusalTimeout);
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -48,6 +55,16 @@ void HttpSession::on_read(beast::error_code ec) {
   }
   auto& req = parser_->get();
   const std::string path(req.target().substr(0, req.target().find('?')));
+  if (refused_ != Cap::None && !(websocket::is_upgrade(req) && path == "/ws")) {
+    const char* which = refused_ == Cap::Total ? "the bridge" : "this address";
+    return reply(HttpResponse{503, "application/json",
+                              error_body("too_many_connections",
+                                         std::string(which) +
+                                             " holds as many connections as it takes; try again "
+                                             "later"),
+                              ""},
+                 false);
+  }
   if (websocket::is_upgrade(req)) {
     if (path != "/ws") {
       return reply(HttpResponse{404, "application/json",
@@ -55,7 +72,8 @@ void HttpSession::on_read(beast::error_code ec) {
                    false);
     }
     stream_.expires_never();
-    return server_->start_ws(stream_.release_socket(), parser_->release());
+    return server_->start_ws(stream_.release_socket(), parser_->release(), std::move(slot_),
+                             refused_);
   }
   HttpRequest in;
   in.method = std::string(req.method_string());
@@ -90,9 +108,24 @@ void HttpSession::reply(HttpResponse out, bool keep_alive) {
                     });
 }
 
+// The answer is out: stop sending, then read until the client closes (or the linger time ends).
+// Closing with unread data would send a reset, and a reset can destroy the answer in the
+// client's receive buffer before it is read.
 void HttpSession::close() {
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return;
+  buffer_.consume(buffer_.size());
+  stream_.expires_after(kLingerTime);
+  linger();
+}
+
+void HttpSession::linger() {
+  stream_.async_read_some(buffer_.prepare(kLingerPiece),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (ec) return;  // closed by the client, or the linger time ended
+                            self->linger();  // nothing was committed: the bytes are dropped
+                          });
 }
 
 }  // namespace tb

@@ -1,6 +1,6 @@
-// One HTTP/1.1 connection: keep-alive, the body limit (413), an idle timeout, and the hand-over of
-// `GET /ws` upgrades to a WebSocket session. Requests become plain HttpRequest structs for the
-// routes (api.cpp), answered from any thread.
+// One HTTP/1.1 connection: keep-alive, the body limit (413) with a lingering close, an idle
+// timeout, and the hand-over of `GET /ws` upgrades to a WebSocket session. Requests become plain
+// HttpRequest structs for the routes (api.cpp), answered from any thread.
 #pragma once
 
 #include <memory>
@@ -12,8 +12,11 @@ namespace tb {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server) {}
+  // `refused`: the connection is over a cap; its one request is answered 503 (an upgrade: close
+  // 1013), and `slot` is a refusal's.
+  HttpSession(tcp::socket&& socket, HttpServer::Impl* server, ConnectionLimits::Slot slot,
+              Cap refused)
+      : stream_(std::move(socket)), server_(server), slot_(std::move(slot)), refused_(refused) {}
 
   void run();
 
@@ -22,11 +25,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(beast::error_code ec);
   void reply(HttpResponse out, bool keep_alive);
   void close();
+  void linger();
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;
+  ConnectionLimits::Slot slot_;  // given back when the session ends, or moved to a WebSocket
+  Cap refused_;
 };
 
 }  // namespace tb

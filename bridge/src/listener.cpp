@@ -9,27 +9,73 @@
 
 namespace tb {
 
+namespace {
+
+// The address a connection counts against for --max-connections-per-source: the peer's. Behind a
+// reverse proxy it would be the address the trusted proxy forwards; this is the one place for it.
+std::string source_of(const tcp::socket& socket) {
+  beast::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  return ec ? std::string("?") : peer.address().to_string();
+}
+
+bool out_of_resources(const beast::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+         ec == net::error::no_memory || ec.value() == ENFILE;
+}
+
+}  // namespace
+
 void HttpServer::Impl::accept() {
+  if (!acceptor.is_open()) return;  // stopping
   acceptor.async_accept(net::make_strand(ioc),
                         [self = this](beast::error_code ec, tcp::socket socket) {
-                          if (ec) {
-                            if (ec == net::error::operation_aborted) return;
-                            // e.g. out of file descriptors: log, and keep accepting
-                            spdlog::warn("accept: {}", ec.message());
-                          } else {
-                            std::make_shared<HttpSession>(std::move(socket), self)->run();
-                          }
+                          if (ec == net::error::operation_aborted) return;
+                          if (ec) return self->on_accept_error(ec);
+                          self->admit(std::move(socket));
                           self->accept();
                         });
 }
 
-void HttpServer::Impl::start_ws(tcp::socket socket, http::request<http::string_body> req) {
-  auto session = std::make_shared<WebSocketSession>(std::move(socket), this);
+// A failed accept is counted and logged at most once a second. Out of file descriptors (or
+// memory), the pending connection stays in the backlog and accepting again at once would fail
+// again at once: wait a little, as nginx does.
+void HttpServer::Impl::on_accept_error(const beast::error_code& ec) {
+  ws.metrics->accept_errors.fetch_add(1, std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - accept_logged >= std::chrono::seconds(1)) {
+    spdlog::warn("accept failed: {} ({} more since the last report)", ec.message(),
+                 accept_unlogged);
+    accept_logged = now;
+    accept_unlogged = 0;
+  } else {
+    ++accept_unlogged;
+  }
+  if (!out_of_resources(ec)) return accept();
+  accept_pause.expires_after(std::chrono::milliseconds(100));
+  accept_pause.async_wait([self = this](beast::error_code wait_ec) {
+    if (!wait_ec) self->accept();
+  });
+}
+
+void HttpServer::Impl::admit(tcp::socket socket) {
+  auto [slot, cap] = limits->admit(source_of(socket));
+  if (cap != Cap::None) {
+    auto& counter = cap == Cap::Total ? ws.metrics->refused_total : ws.metrics->refused_per_source;
+    counter.fetch_add(1, std::memory_order_relaxed);
+    if (!slot) return;  // too many refusals under way: the socket closes unanswered
+  }
+  std::make_shared<HttpSession>(std::move(socket), this, std::move(slot), cap)->run();
+}
+
+void HttpServer::Impl::start_ws(tcp::socket socket, http::request<http::string_body> req,
+                                ConnectionLimits::Slot slot, Cap refused) {
+  auto session = std::make_shared<WebSocketSession>(std::move(socket), this, std::move(slot));
   {
     std::lock_guard lock(sessions_mu);
     ws_sessions.insert(session);
   }
-  session->run(std::move(req));
+  session->run(std::move(req), refused != Cap::None);
 }
 
 void HttpServer::Impl::forget(const std::shared_ptr<WebSocketSession>& session) {
@@ -40,6 +86,8 @@ void HttpServer::Impl::forget(const std::shared_ptr<WebSocketSession>& session) 
 HttpServer::HttpServer(HttpOptions options, HttpHandler handler, WsServices ws)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
+  impl_->limits = std::make_unique<ConnectionLimits>(impl_->options.max_connections,
+                                                     impl_->options.max_per_source);
   impl_->handler = std::move(handler);
   impl_->ws = std::move(ws);
 }
@@ -87,6 +135,7 @@ void HttpServer::stop() {
   net::post(impl_->ioc, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
+    impl->accept_pause.cancel();
   });
   std::vector<std::shared_ptr<WebSocketSession>> open;
   {

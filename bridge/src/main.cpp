@@ -67,6 +67,16 @@ int main(int argc, char** argv) {
   serve_settings.add("ws-max-queue-bytes",
                      "unsent bytes after which a WebSocket client is closed as too slow (1013)",
                      "262144");
+  serve_settings.add("max-connections",
+                     "open HTTP and WebSocket connections in all; more get 503 (a WebSocket: close "
+                     "1013). Default: 10000, or the open-file limit less 64 when that is lower",
+                     "10000");
+  serve_settings.add("max-connections-per-source",
+                     "open connections from one address (a mobile carrier's NAT shares one among "
+                     "many phones)",
+                     "4000");
+  serve_settings.add("max-ws-per-uid", "open WebSocket connections of one uid; more: close 1013",
+                     "16");
 
   // tickets
   auto* tickets = app.add_subcommand("tickets", "Manage tickets in the database");
@@ -118,7 +128,12 @@ int main(int argc, char** argv) {
   std::string token_uid;
   std::string token_ttl = "1h";
   token->add_option("--uid", token_uid, "the uid the token is for")->required();
-  token->add_option("--ttl", token_ttl, "lifetime: 3600, 90s, 15m, 1h, 2d")->default_str("1h");
+  std::string token_code;
+  auto* ttl_opt =
+      token->add_option("--ttl", token_ttl, "lifetime: 3600, 90s, 15m, 1h, 2d")->default_str("1h");
+  token->add_option("--code", token_code,
+                    "scope the token to this ticket of the uid (a ticket page's link); it then "
+                    "lives until the ticket's valid-until unless --ttl is shorter");
 
   try {
     app.parse(argc, argv);
@@ -172,8 +187,9 @@ int main(int argc, char** argv) {
                [&](const tb::Settings& s) { return tb::cmd_tickets_show(s, show_code); });
   }
   if (token->parsed()) {
-    return run(token_settings,
-               [&](const tb::Settings& s) { return tb::cmd_token(s, token_uid, token_ttl); });
+    return run(token_settings, [&](const tb::Settings& s) {
+      return tb::cmd_token(s, token_uid, token_ttl, ttl_opt->count() > 0, token_code);
+    });
   }
   return 2;
 }

@@ -119,8 +119,22 @@ std::string Metrics::render(const Health& health) const {
   scalar(out, "ticket_bridge_ws_slow_consumer_closes_total", "counter",
          "WebSocket clients closed (1013) for reading too slowly.",
          static_cast<double>(ws_slow_closes.load()));
+  scalar(out, "ticket_bridge_ws_token_expiries_total", "counter",
+         "WebSocket connections closed (1008) at their token's exp.",
+         static_cast<double>(ws_token_expiries.load()));
   scalar(out, "ticket_bridge_ws_auth_failures_total", "counter",
          "WebSocket hellos refused as unauthorized.", static_cast<double>(ws_auth_failures.load()));
+  header(out, "ticket_bridge_connections_refused_total", "counter",
+         "Connections refused over a cap (503, or WebSocket close 1013).");
+  out += "ticket_bridge_connections_refused_total{cap=\"total\"} " +
+         std::to_string(refused_total.load()) + "\n";
+  out += "ticket_bridge_connections_refused_total{cap=\"per_source\"} " +
+         std::to_string(refused_per_source.load()) + "\n";
+  out += "ticket_bridge_connections_refused_total{cap=\"per_uid\"} " +
+         std::to_string(refused_per_uid.load()) + "\n";
+  scalar(out, "ticket_bridge_accept_errors_total", "counter",
+         "Failed accepts of HTTP connections (out of file descriptors, ...).",
+         static_cast<double>(accept_errors.load()));
   header(out, "ticket_bridge_http_requests_total", "counter", "HTTP requests by route and status.");
   {
     std::lock_guard lock(http_mu_);

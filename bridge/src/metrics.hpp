@@ -49,7 +49,14 @@ struct Metrics {
   std::atomic<std::uint64_t> ws_events_delivered{0};
   std::atomic<std::uint64_t> ws_replays{0};
   std::atomic<std::uint64_t> ws_slow_closes{0};
+  std::atomic<std::uint64_t> ws_token_expiries{0};
   std::atomic<std::uint64_t> ws_auth_failures{0};
+  // Connections refused over a cap (connection_limits.hpp, --max-ws-per-uid), and failed accepts
+  // (out of file descriptors).
+  std::atomic<std::uint64_t> refused_total{0};
+  std::atomic<std::uint64_t> refused_per_source{0};
+  std::atomic<std::uint64_t> refused_per_uid{0};
+  std::atomic<std::uint64_t> accept_errors{0};
 
   // HTTP requests by route (a fixed label such as "/api/v1/tickets/{code}") and status.
   void count_http(const std::string& route, int status);

@@ -1,11 +1,13 @@
-// The replay/live merge of a WebSocket session (replay_merge.hpp).
+// The paged replay/live merge of a WebSocket session (replay_merge.hpp).
 #include "replay_merge.hpp"
+
+#include <algorithm>
 
 namespace tb {
 
 ReplayMerger::Text ReplayMerger::on_live(const std::shared_ptr<const StoredEvent>& event) {
   if (!live_) {
-    held_.push_back(event);
+    newest_live_ = std::max(newest_live_, event->seq);
     return nullptr;
   }
   if (event->seq <= last_sent_) return nullptr;
@@ -14,21 +16,23 @@ ReplayMerger::Text ReplayMerger::on_live(const std::shared_ptr<const StoredEvent
   return Text(event, &event->body);
 }
 
-std::vector<ReplayMerger::Text> ReplayMerger::on_replay(Replay& replay,
-                                                        std::optional<std::int64_t> since) {
+std::vector<ReplayMerger::Text> ReplayMerger::on_page(Replay& page,
+                                                      std::optional<std::int64_t> since) {
+  if (!started_) {
+    started_ = true;
+    last_sent_ = since && *since <= page.last_seq ? *since : page.last_seq;
+  }
   std::vector<Text> out;
-  last_sent_ = since && *since <= replay.last_seq ? *since : replay.last_seq;
-  for (auto& e : replay.events) {
+  out.reserve(page.events.size());
+  for (auto& e : page.events) {
     if (e.seq <= last_sent_) continue;
     out.push_back(std::make_shared<const std::string>(std::move(e.body)));
     last_sent_ = e.seq;
   }
-  live_ = true;
-  for (const auto& e : held_) {
-    if (auto text = on_live(e)) out.push_back(std::move(text));
-  }
-  held_.clear();
-  held_.shrink_to_fit();
+  read_to_ = std::max({read_to_, last_sent_, page.read_to});
+  // Over when this page reached the end of the log and every event seen live meanwhile was in
+  // it; otherwise the next page reads them.
+  live_ = !page.more && newest_live_ <= read_to_;
   return out;
 }
 

@@ -2,6 +2,7 @@
 // together, and shuts them down in order on SIGINT or SIGTERM.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -72,6 +73,25 @@ void reload(const Settings& s, Api& api) {
   }
 }
 
+// --max-connections within the open-file limit: each connection is a descriptor, and the store,
+// the broker link and the logs need some of their own (64 are kept for them).
+std::size_t connection_cap(const Settings& s) {
+  auto cap = static_cast<std::size_t>(s.get_int("max-connections", 1, 10'000'000));
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY) return cap;
+  const std::size_t room = files.rlim_cur > 128 ? files.rlim_cur - 64 : 64;
+  if (cap <= room) return cap;
+  if (s.source("max-connections") == "default") {
+    spdlog::info("max-connections: {} (the open-file limit is {})", room, files.rlim_cur);
+    return room;
+  }
+  spdlog::warn(
+      "max-connections {} is above what the open-file limit ({}) allows: accepts will "
+      "fail before the cap is reached",
+      cap, files.rlim_cur);
+  return cap;
+}
+
 }  // namespace
 
 int cmd_serve(const Settings& s) {
@@ -82,6 +102,9 @@ int cmd_serve(const Settings& s) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);  // reload, see reload()
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A write past a file-size limit (RLIMIT_FSIZE) is a failed write like a full disk (EFBIG),
+  // reported by /readyz and retried, not a reason to die.
+  signal(SIGXFSZ, SIG_IGN);
 
   const HostPort listen = parse_listen(s.get("listen"));
   const auto http_threads = static_cast<int>(s.get_int("http-threads", 1, 64));
@@ -128,6 +151,10 @@ int cmd_serve(const Settings& s) {
   ho.ws.hello_timeout = std::chrono::milliseconds(s.get_int("ws-hello-timeout-ms", 100, 3'600'000));
   ho.ws.max_queue_bytes =
       static_cast<std::size_t>(s.get_int("ws-max-queue-bytes", 1024, 1LL << 30));
+  ho.ws.max_per_uid = static_cast<std::size_t>(s.get_int("max-ws-per-uid", 1, 1'000'000));
+  ho.max_connections = connection_cap(s);
+  ho.max_per_source =
+      static_cast<std::size_t>(s.get_int("max-connections-per-source", 1, 10'000'000));
 
   std::unique_ptr<Store> store, read_store;
   try {
@@ -176,10 +203,10 @@ int cmd_serve(const Settings& s) {
   ws.hub = &hub;
   ws.metrics = &metrics;
   ws.replay = [&reader](const std::string& uid, std::optional<std::int64_t> since,
-                        std::function<void(std::optional<Replay>)> done) {
-    reader.submit([uid, since, done = std::move(done)](Store& st) {
+                        const ReplayPage& page, std::function<void(std::optional<Replay>)> done) {
+    reader.submit([uid, since, page, done = std::move(done)](Store& st) {
       try {
-        done(st.replay(uid, since));
+        done(st.replay(uid, since, page));
       } catch (const std::exception& e) {
         spdlog::error("replay for uid {}: {}", uid, e.what());
         done(std::nullopt);

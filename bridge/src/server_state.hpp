@@ -7,6 +7,7 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp misses it
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -16,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "connection_limits.hpp"
 #include "http_server.hpp"
 
 namespace tb {
@@ -36,14 +38,22 @@ struct HttpServer::Impl {
   WsServices ws;
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  net::steady_timer accept_pause{ioc};  // out of file descriptors: wait before accepting again
+  std::chrono::steady_clock::time_point accept_logged{};
+  std::uint64_t accept_unlogged = 0;
+  std::unique_ptr<ConnectionLimits> limits;
   std::vector<std::thread> threads;
 
   std::mutex sessions_mu;
   std::set<std::shared_ptr<WebSocketSession>> ws_sessions;  // open WebSocket sessions
 
   void accept();
-  // An upgrade request handed over by an HTTP session.
-  void start_ws(tcp::socket socket, http::request<http::string_body> req);
+  void on_accept_error(const beast::error_code& ec);
+  void admit(tcp::socket socket);
+  // An upgrade request handed over by an HTTP session, with its place under the caps; `refused`
+  // when the connection is over one (then closed at once with 1013).
+  void start_ws(tcp::socket socket, http::request<http::string_body> req,
+                ConnectionLimits::Slot slot, Cap refused);
   void forget(const std::shared_ptr<WebSocketSession>& session);
 };
 

@@ -118,7 +118,9 @@ Store::Store(const std::string& path, Durability durability) : db_(path, true) {
   insert_event_ = db_.prepare("INSERT INTO events (uid, seq, at, body) VALUES (?1,?2,?3,?4)");
   last_seq_ = db_.prepare("SELECT last_seq FROM users WHERE uid = ?1");
   events_after_ = db_.prepare(
-      "SELECT seq, at, body FROM events WHERE uid = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+      "SELECT seq, at, body, json_extract(body, '$.code') FROM events WHERE uid = ?1 AND seq > ?2 "
+      "AND (?4 = '' OR json_extract(body, '$.code') IS NULL OR json_extract(body, '$.code') = ?4) "
+      "ORDER BY seq LIMIT ?3");
   ping_ = db_.prepare("SELECT count(*) FROM users WHERE uid = ''");
 }
 
@@ -269,6 +271,17 @@ std::vector<ScanRecord> Store::recent_scans(const std::string& code, int limit) 
 void Store::ping() {
   ping_.step();
   ping_.reset();
+}
+
+void Store::probe_write() {
+  // As large as a big batch (four 64 KiB push bodies): on a full disk a one-page write may still
+  // fit where a failed transaction left room in the WAL, and say "up" while pushes fail. The
+  // same row is rewritten each time, so the database holds it once.
+  Transaction tx(*this);
+  db_.exec(
+      "CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, pad BLOB NOT NULL);"
+      "INSERT OR REPLACE INTO write_probe (id, pad) VALUES (1, zeroblob(262144));");
+  tx.commit();
 }
 
 }  // namespace tb

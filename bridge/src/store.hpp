@@ -36,7 +36,8 @@ struct StoredEvent {
   std::string uid;
   std::int64_t seq = 0;
   Millis at = 0;
-  std::string body;  // the event's JSON, seq included
+  std::string body;       // the event's JSON, seq included
+  std::string code = {};  // the ticket it is about; empty for a push
 };
 
 // What a reconnecting client gets: the uid's last seq, the held events after `since`, and whether
@@ -45,6 +46,17 @@ struct Replay {
   std::int64_t last_seq = 0;
   bool recovered = true;
   std::vector<StoredEvent> events;
+  // A page of a replay: `more` when the page stopped at its bound before the end of the log;
+  // `read_to` is the seq up to which the log was read (the next page starts after it).
+  bool more = false;
+  std::int64_t read_to = 0;
+};
+
+// The bound of one replay page, and the ticket a scoped token hears (empty: the whole uid).
+struct ReplayPage {
+  int max_events = 1000;
+  std::size_t max_bytes = 1 << 20;  // a page stops after the event that reaches it
+  std::string scope;
 };
 
 enum class Durability { Full, Normal };
@@ -82,16 +94,24 @@ class Store {
   // Event log. append_event assigns the uid's next seq, writes it into `event` and stores it.
   StoredEvent append_event(const std::string& uid, Millis at, nlohmann::json& event);
   std::int64_t last_seq(const std::string& uid);
-  std::vector<StoredEvent> events_after(const std::string& uid, std::int64_t since, int limit);
-  // One consistent read (its own read transaction). Without `since`, no events: the client
-  // starts from now.
-  Replay replay(const std::string& uid, std::optional<std::int64_t> since);
+  // At most `limit` events after `since`, fewer when their bodies reach `max_bytes`; with a
+  // `scope`, only the pushes and that ticket's events.
+  std::vector<StoredEvent> events_after(const std::string& uid, std::int64_t since, int limit,
+                                        std::size_t max_bytes = SIZE_MAX,
+                                        std::string_view scope = {});
+  // One page of a replay, read consistently (its own read transaction). Without `since`, no
+  // events: the client starts from now.
+  Replay replay(const std::string& uid, std::optional<std::int64_t> since,
+                const ReplayPage& page = {});
   // Drops events beyond the newest `keep_per_uid` of each uid and those older than `min_at`,
   // at most `max_rows` per call. Returns how many went.
   std::int64_t prune_events(std::int64_t keep_per_uid, Millis min_at, std::int64_t max_rows);
 
-  // Cheap check that the database answers.
+  // Cheap check that the database answers (a read).
   void ping();
+  // A real write of 256 KiB, committed: after a failed write, the check that the store can
+  // write again.
+  void probe_write();
 
   // A savepoint around one task of a batch, inside the open transaction (statements prepared
   // once: a batch runs one per task). rollback_to_savepoint() also releases it.

@@ -13,6 +13,9 @@ StoredEvent Store::append_event(const std::string& uid, Millis at, nlohmann::jso
   next_seq_.reset();
   event["seq"] = seq;
   StoredEvent out{uid, seq, at, event.dump()};
+  if (const auto code = event.find("code"); code != event.end() && code->is_string()) {
+    out.code = code->get<std::string>();
+  }
   insert_event_.bind(1, uid).bind(2, seq).bind(3, at).bind(4, out.body).run();
   return out;
 }
@@ -24,24 +27,43 @@ std::int64_t Store::last_seq(const std::string& uid) {
   return seq;
 }
 
-std::vector<StoredEvent> Store::events_after(const std::string& uid, std::int64_t since,
-                                             int limit) {
+std::vector<StoredEvent> Store::events_after(const std::string& uid, std::int64_t since, int limit,
+                                             std::size_t max_bytes, std::string_view scope) {
   auto& s = events_after_;
-  s.bind(1, uid).bind(2, since).bind(3, std::int64_t{limit});
+  s.bind(1, uid).bind(2, since).bind(3, std::int64_t{limit}).bind(4, std::string(scope));
   std::vector<StoredEvent> out;
-  while (s.step()) out.push_back(StoredEvent{uid, s.int64(0), s.int64(1), s.text(2)});
+  std::size_t bytes = 0;
+  while (bytes < max_bytes && s.step()) {
+    out.push_back(StoredEvent{uid, s.int64(0), s.int64(1), s.text(2), s.text(3)});
+    bytes += out.back().body.size();
+  }
   s.reset();
   return out;
 }
 
-Replay Store::replay(const std::string& uid, std::optional<std::int64_t> since) {
+Replay Store::replay(const std::string& uid, std::optional<std::int64_t> since,
+                     const ReplayPage& page) {
   Replay r;
   db_.exec("BEGIN");
   try {
     r.last_seq = last_seq(uid);
+    r.read_to = r.last_seq;
     if (since && *since < r.last_seq) {
-      r.events = events_after(uid, *since, 1'000'000);
-      r.recovered = !r.events.empty() && r.events.front().seq == *since + 1;
+      r.events = events_after(uid, *since, page.max_events, page.max_bytes, page.scope);
+      std::size_t bytes = 0;
+      for (const auto& e : r.events) bytes += e.body.size();
+      // A full page may be the end of the log too: the next page is then empty.
+      r.more = !r.events.empty() && (r.events.size() >= static_cast<std::size_t>(page.max_events) ||
+                                     bytes >= page.max_bytes);
+      if (r.more) r.read_to = r.events.back().seq;
+      // Retention dropped nothing after `since` when its next event is still held. With a
+      // scope, that event may be another ticket's, not in the page.
+      std::int64_t first_held = r.events.empty() ? 0 : r.events.front().seq;
+      if (!page.scope.empty()) {
+        const auto any = events_after(uid, *since, 1);
+        first_held = any.empty() ? 0 : any.front().seq;
+      }
+      r.recovered = first_held == *since + 1;
     } else if (since && *since > r.last_seq) {
       r.recovered = false;  // the client saw seqs this database never gave: it is another one
     }

@@ -1,8 +1,9 @@
-// Random ticket codes.
+// Random ticket codes, and the expiry of a token scoped to a ticket.
 #include "ticket.hpp"
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -18,6 +19,18 @@ std::string random_ticket_code() {
   code.reserve(bytes.size());
   for (const unsigned char b : bytes) code.push_back(kAlphabet[b % kAlphabet.size()]);
   return code;
+}
+
+std::variant<std::int64_t, std::string> scoped_token_expiry(const Ticket& t,
+                                                            std::optional<std::int64_t> ttl_s,
+                                                            std::int64_t default_ttl_s,
+                                                            std::int64_t now_s) {
+  if (t.revoked) return std::string("ticket " + t.code + " is revoked");
+  if (!t.valid_until) return now_s + ttl_s.value_or(default_ttl_s);
+  // valid_until is in milliseconds, exp in seconds: rounded up to the next whole second.
+  const std::int64_t until_s = (*t.valid_until + 999) / 1000;
+  if (until_s <= now_s) return std::string("ticket " + t.code + " is no longer valid");
+  return ttl_s ? std::min(now_s + *ttl_s, until_s) : until_s;
 }
 
 }  // namespace tb

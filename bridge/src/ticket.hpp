@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "ids.hpp"
@@ -38,6 +39,15 @@ struct Ticket {
   Millis created_at = 0;
   TicketUsage usage;
 };
+
+// When a token scoped to ticket `t` expires (seconds since the epoch): at the ticket's
+// valid_until (exclusive, like `exp`), sooner when a shorter `ttl_s` is asked for; a ticket
+// without valid_until gets `ttl_s`, else `default_ttl_s`. Why no token is due instead: the
+// ticket is revoked or its validity has ended.
+std::variant<std::int64_t, std::string> scoped_token_expiry(const Ticket& t,
+                                                            std::optional<std::int64_t> ttl_s,
+                                                            std::int64_t default_ttl_s,
+                                                            std::int64_t now_s);
 
 // A fresh random ticket code: 12 characters from an alphabet without look-alikes (0/O, 1/I).
 std::string random_ticket_code();

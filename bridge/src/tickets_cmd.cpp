@@ -197,13 +197,35 @@ int cmd_tickets_show(const Settings& s, const std::string& code) {
   return 0;
 }
 
-int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl) {
+int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl, bool ttl_given,
+              const std::string& code) {
   if (!is_valid_id(uid))
     throw UsageError("--uid must be a valid uid (1-128 characters, no / + # or spaces)");
   const auto ttl_s = parse_duration_s(ttl);
   if (!ttl_s || *ttl_s == 0)
     throw UsageError("--ttl must be a duration such as 3600, 90s, 15m, 1h or 2d");
-  std::cout << sign_token(uid, *ttl_s, jwt_secret(s, Create::OnlyNamed), now_ms() / 1000) << "\n";
+  const std::string secret = jwt_secret(s, Create::OnlyNamed);
+  const std::int64_t now = now_ms() / 1000;
+  if (code.empty()) {
+    std::cout << sign_token(uid, *ttl_s, secret, now) << "\n";
+    return 0;
+  }
+  if (!is_valid_id(code)) throw UsageError("--code must be a ticket code");
+  // Scoped to a ticket: the only case that needs the store, to read the ticket's validity.
+  const auto store = open_store(s, Create::OnlyNamed);
+  const auto t = store->find_ticket(code);
+  if (!t || t->uid != uid) {
+    std::cerr << "ticket-bridge: no ticket " << code << " of uid " << uid << " in " << s.get("db")
+              << "\n";
+    return 1;
+  }
+  const auto exp =
+      scoped_token_expiry(*t, ttl_given ? ttl_s : std::nullopt, kDefaultTokenTtlS, now);
+  if (const auto* why = std::get_if<std::string>(&exp)) {
+    std::cerr << "ticket-bridge: no token: " << *why << "\n";
+    return 1;
+  }
+  std::cout << sign_token(uid, std::get<std::int64_t>(exp) - now, secret, now, code) << "\n";
   return 0;
 }
 

@@ -11,20 +11,26 @@ namespace tb {
 
 namespace {
 
-constexpr auto kCloseGrace = std::chrono::seconds(5);
 constexpr std::size_t kReadPiece = 128;  // bytes per WebSocket read, see read()
+constexpr int kPageEvents = 500;         // a replay page's events, at most
+// A timer this far ahead is re-armed when it fires rather than armed at once: a token's exp may
+// be centuries away, beyond what the steady clock can add without overflowing.
+constexpr auto kLongestWait = std::chrono::hours(24);
 
 }  // namespace
 
-WebSocketSession::WebSocketSession(tcp::socket&& socket, HttpServer::Impl* server)
+WebSocketSession::WebSocketSession(tcp::socket&& socket, HttpServer::Impl* server,
+                                   ConnectionLimits::Slot slot)
     : ws_(std::move(socket)),
       server_(server),
+      slot_(std::move(slot)),
       opts_(server_->options.ws),
       timer_(ws_.get_executor()),
       close_timer_(ws_.get_executor()),
+      expiry_timer_(ws_.get_executor()),
       queue_(opts_.max_queue_bytes) {}
 
-void WebSocketSession::run(http::request<http::string_body> req) {
+void WebSocketSession::run(http::request<http::string_body> req, bool refused) {
   websocket::stream_base::timeout t{};
   t.handshake_timeout = opts_.hello_timeout;
   t.idle_timeout = websocket::stream_base::none();  // our own pings, see on_timer
@@ -38,8 +44,9 @@ void WebSocketSession::run(http::request<http::string_body> req) {
     if (kind == websocket::frame_type::pong) awaiting_pong_ = false;
   });
   req_ = std::move(req);
-  ws_.async_accept(req_,
-                   [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+  ws_.async_accept(req_, [self = shared_from_this(), refused](beast::error_code ec) {
+    self->on_accept(ec, refused);
+  });
 }
 
 void WebSocketSession::deliver(const std::shared_ptr<const StoredEvent>& event) {
@@ -51,12 +58,16 @@ void WebSocketSession::going_away() {
             [self = shared_from_this()] { self->close_with(websocket::close_code::going_away); });
 }
 
-void WebSocketSession::on_accept(beast::error_code ec) {
+void WebSocketSession::on_accept(beast::error_code ec, bool refused) {
   if (ec) {
     spdlog::debug("websocket handshake: {}", ec.message());
     return finish();
   }
   req_ = {};  // the upgrade request is no longer needed: do not keep it per connection
+  if (refused) {
+    read();  // to see the client's answer to the close
+    return close_with(websocket::close_code::try_again_later);
+  }
   metrics().ws_connections.fetch_add(1);
   counted_ = true;
   arm_timer(opts_.hello_timeout);
@@ -106,19 +117,28 @@ void WebSocketSession::on_hello(const std::string& text) {
   auto& hello = std::get<Hello>(parsed);
   auto verified = server_->ws.verify(hello.token);
   if (auto* why = std::get_if<std::string>(&verified)) return unauthorized(*why);
-  uid_ = std::get<TokenClaims>(verified).uid;
+  auto& claims = std::get<TokenClaims>(verified);
+  if (!claims.role.empty()) return unauthorized("a '" + claims.role + "' token is no owner's");
+  uid_ = claims.uid;
+  scope_ = claims.code;
+  exp_s_ = claims.exp;
 
   timer_.cancel();
-  state_ = State::Replaying;
-  since_ = hello.since;
   // Subscribe before reading the replay: an event committed meanwhile is then either in the
   // replay or delivered live (or both, and the merger drops the second copy).
-  server_->ws.hub->subscribe(uid_, shared_from_this());
+  if (!server_->ws.hub->subscribe(uid_, shared_from_this(), opts_.max_per_uid)) {
+    metrics().refused_per_uid.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("websocket client of uid '{}' refused: the uid holds {} connections already", uid_,
+                 opts_.max_per_uid);
+    return close_with(websocket::close_code::try_again_later);
+  }
   subscribed_ = true;
-  server_->ws.replay(uid_, since_, [self = shared_from_this()](std::optional<Replay> r) {
-    net::post(self->ws_.get_executor(),
-              [self, r = std::move(r)]() mutable { self->on_replay(std::move(r)); });
-  });
+  state_ = State::Replaying;
+  since_ = hello.since;
+  arm_expiry();
+  arm_timer(opts_.ping_interval);  // a client that stops reading during a replay is found too
+  if (since_) metrics().ws_replays.fetch_add(1);
+  read_page();
 }
 
 void WebSocketSession::unauthorized(const std::string& why) {
@@ -130,25 +150,61 @@ void WebSocketSession::unauthorized(const std::string& why) {
   close_with(websocket::close_code::policy_error);
 }
 
-void WebSocketSession::on_replay(std::optional<Replay> r) {
+// SPEC.md v1.1: at the token's exp the stream ends; the client comes back with a fresh token and
+// its `since`, and misses nothing.
+void WebSocketSession::arm_expiry() {
+  const auto left = std::chrono::milliseconds(exp_s_ * 1000 - now_ms());
+  expiry_timer_.expires_after(std::min<std::chrono::milliseconds>(left, kLongestWait));
+  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->state_ == State::Closing || self->state_ == State::Done) return;
+    if (now_ms() < self->exp_s_ * 1000) return self->arm_expiry();
+    self->metrics().ws_token_expiries.fetch_add(1);
+    spdlog::debug("websocket client of uid '{}': token expired", self->uid_);
+    self->send(std::make_shared<const std::string>(R"({"type":"error","reason":"token_expired"})"),
+               false, true);
+    self->close_with(websocket::close_code::policy_error);
+  });
+}
+
+// The replay is read a page at a time, the next one once the client has read the last: a backlog
+// of any size goes through a send queue of a fixed bound.
+void WebSocketSession::read_page() {
+  page_pending_ = true;
+  // The first page from the client's `since`, the next ones from where the last one ended.
+  const auto since = welcomed_ ? std::optional(merger_.next_since()) : since_;
+  const ReplayPage page{kPageEvents, std::max<std::size_t>(opts_.max_queue_bytes / 2, 1), scope_};
+  server_->ws.replay(uid_, since, page, [self = shared_from_this()](std::optional<Replay> r) {
+    net::post(self->ws_.get_executor(),
+              [self, r = std::move(r)]() mutable { self->on_page(std::move(r)); });
+  });
+}
+
+void WebSocketSession::on_page(std::optional<Replay> r) {
+  page_pending_ = false;
   if (state_ != State::Replaying) return;
   if (!r) {
     send(std::make_shared<const std::string>(R"({"type":"error","reason":"unavailable"})"), false,
          true);
     return close_with(websocket::close_code::try_again_later);
   }
-  nlohmann::json welcome = {
-      {"type", "welcome"}, {"uid", uid_}, {"seq", r->last_seq}, {"recovered", r->recovered}};
-  send(std::make_shared<const std::string>(welcome.dump()), false);
-  if (since_) metrics().ws_replays.fetch_add(1);
-  for (auto& text : merger_.on_replay(*r, since_)) send(std::move(text), true);
-  if (state_ != State::Replaying) return;  // closed as too slow while sending the replay
-  state_ = State::Live;
-  arm_timer(opts_.ping_interval);
+  if (!welcomed_) {
+    welcomed_ = true;
+    nlohmann::json welcome = {
+        {"type", "welcome"}, {"uid", uid_}, {"seq", r->last_seq}, {"recovered", r->recovered}};
+    send(std::make_shared<const std::string>(welcome.dump()), false);
+  }
+  // The page's size is bounded by the read: it goes into the queue whatever the queue's bound.
+  for (auto& text : merger_.on_page(*r, since_)) send(std::move(text), true, true);
+  if (merger_.live()) {
+    state_ = State::Live;
+  } else if (queue_.empty() && !writing_) {
+    read_page();
+  }  // else on_write asks for the next page when the queue has drained
 }
 
 void WebSocketSession::on_event(const std::shared_ptr<const StoredEvent>& e) {
   if (state_ != State::Replaying && state_ != State::Live) return;
+  if (!scope_.empty() && !e->code.empty() && e->code != scope_) return;  // another ticket's
   if (auto text = merger_.on_live(e)) send(std::move(text), true);
 }
 
@@ -181,7 +237,8 @@ void WebSocketSession::on_write(beast::error_code ec) {
   }
   if (queue_.pop()) metrics().ws_events_delivered.fetch_add(1);
   if (!queue_.empty()) return write_next();
-  if (close_code_) start_close();
+  if (close_code_) return start_close();
+  if (state_ == State::Replaying && !page_pending_ && welcomed_) read_page();
 }
 
 // Ends the session with a close frame after what is queued for the close is written.
@@ -191,8 +248,11 @@ void WebSocketSession::close_with(websocket::close_code code) {
   state_ = State::Closing;
   close_code_ = code;
   timer_.cancel();
-  // A client that never reads would keep the close pending forever: cut it after a grace.
-  close_timer_.expires_after(kCloseGrace);
+  expiry_timer_.cancel();
+  // A client that never reads would keep the close pending forever: cut it after a grace. The
+  // grace is the ping cycle, what a silent client is allowed anyway: a client that paused
+  // reading (an app in the background) and comes back within it reads the close code.
+  close_timer_.expires_after(opts_.ping_interval + opts_.pong_timeout);
   close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (!ec) self->hard_close();
   });
@@ -245,6 +305,7 @@ void WebSocketSession::finish() {
   beast::error_code ec;
   timer_.cancel(ec);
   close_timer_.cancel(ec);
+  expiry_timer_.cancel(ec);
   if (subscribed_) server_->ws.hub->unsubscribe(uid_, this);
   if (counted_) metrics().ws_connections.fetch_sub(1);
   queue_.clear();

@@ -1,6 +1,7 @@
-// One WebSocket client: the hello with its token (ws_hello.hpp), the replay and live events
-// merged (replay_merge.hpp), the bounded send queue (send_queue.hpp), the rate limit, pings, and
-// the close. All its handlers run on its strand; this class is the Beast glue around those parts.
+// One WebSocket client: the hello with its token (ws_hello.hpp) and the token's end, the paged
+// replay and live events merged (replay_merge.hpp), the bounded send queue (send_queue.hpp), the
+// rate limit, pings, and the close. All its handlers run on its strand; this class is the Beast
+// glue around those parts.
 #pragma once
 
 #include <chrono>
@@ -20,9 +21,10 @@ namespace tb {
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
                          public EventSubscriber {
  public:
-  WebSocketSession(tcp::socket&& socket, HttpServer::Impl* server);
+  WebSocketSession(tcp::socket&& socket, HttpServer::Impl* server, ConnectionLimits::Slot slot);
 
-  void run(http::request<http::string_body> req);
+  // Accepts the upgrade; `refused` (the connection is over a cap): then closes with 1013.
+  void run(http::request<http::string_body> req, bool refused = false);
   // Writer thread: hand over to our strand.
   void deliver(const std::shared_ptr<const StoredEvent>& event) override;
   // Any thread: close with 1001 (server shutting down).
@@ -32,13 +34,15 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   enum class State { AwaitHello, Replaying, Live, Closing, Done };
 
   Metrics& metrics() { return *server_->ws.metrics; }
-  void on_accept(beast::error_code ec);
+  void on_accept(beast::error_code ec, bool refused);
   void read();
   void on_read(beast::error_code ec);
   bool within_rate();
   void on_hello(const std::string& text);
   void unauthorized(const std::string& why);
-  void on_replay(std::optional<Replay> r);
+  void read_page();
+  void on_page(std::optional<Replay> r);
+  void arm_expiry();
   void on_event(const std::shared_ptr<const StoredEvent>& e);
   void send(std::shared_ptr<const std::string> text, bool is_event, bool force = false);
   void write_next();
@@ -54,15 +58,21 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   // and close grace cover the rest (a beast::tcp_stream would add ~500 bytes per connection).
   websocket::stream<tcp::socket> ws_;
   HttpServer::Impl* server_;
+  ConnectionLimits::Slot slot_;  // its place under the connection caps, given back at the end
   const WsOptions& opts_;
   http::request<http::string_body> req_;
   beast::flat_buffer buf_;
   net::steady_timer timer_;
   net::steady_timer close_timer_;
+  net::steady_timer expiry_timer_;  // the token's exp
 
   State state_ = State::AwaitHello;
   std::string uid_;
+  std::string scope_;  // a ticket-scoped token's ticket: only its events and the pushes
+  std::int64_t exp_s_ = 0;
   std::optional<std::int64_t> since_;
+  bool welcomed_ = false;      // the first page came, and the welcome went out
+  bool page_pending_ = false;  // a replay page is being read
   ReplayMerger merger_;
   SendQueue queue_;
   bool writing_ = false;

@@ -87,9 +87,18 @@ void Writer::run() {
   }
 }
 
+// While writes succeed, a read tells that the store still answers. After a write failed (a full
+// disk, a file-size limit), a read would succeed and say "up" although nothing can be stored:
+// the store stays down until a write, a real one or this probe, succeeds.
 void Writer::check_store() {
   try {
-    store_.ping();
+    if (writes_failing_) {
+      store_.probe_write();
+      writes_failing_ = false;
+      spdlog::info("the store takes writes again");
+    } else {
+      store_.ping();
+    }
     health_.set_store(true);
   } catch (const std::exception& e) {
     if (health_.set_store(false)) spdlog::error("the store does not answer: {}", e.what());
@@ -123,11 +132,13 @@ void Writer::process(std::vector<Job>& batch) {
         }
       }
       tx.commit();
+      writes_failing_ = false;
       health_.set_store(true);
       metrics_.batches.fetch_add(1, std::memory_order_relaxed);
       break;
     } catch (const std::exception& e) {
       metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+      writes_failing_ = true;
       health_.set_store(false);
       if (attempt >= options_.store_attempts) {
         // Nothing of the batch was committed and nobody was told anything: the scanners see no

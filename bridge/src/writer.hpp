@@ -92,6 +92,7 @@ class Writer {
   AnswerSink answers_;
   EventSink events_;
   WriterOptions options_;
+  bool writes_failing_ = false;  // the last write failed: see check_store()
 
   WorkQueue<Job> queue_;  // refuses jobs once the thread decided its last batch
   std::thread thread_;

@@ -4,14 +4,21 @@
  *
  *   const client = TicketBridge.connect({
  *     token,                                   // the owner's JWT, from the venue's backend
+ *     getToken: () => fetch(...).then(...),    // optional: a fresh token (or a Promise of one)
  *     on: { "ticket.admitted": (e) => ..., "push": (e) => ... },
- *     onStatus: (s) => ...,   // "connecting" | "online" | "offline" | "unauthorized"
+ *     onStatus: (s) => ...,   // "connecting" | "online" | "offline" | "unauthorized" | "expired"
  *     onWelcome: (w) => ...,  // {uid, seq, recovered}; recovered false: reload your state
  *   });
  *   client.close();
  *
  * It sends the last seq it saw as `since` on every reconnect (kept in localStorage per uid), so
  * events that happened while the phone was offline are replayed, in order, exactly once.
+ *
+ * Tokens end. When the server closes with `token_expired`, or refuses a token as `unauthorized`
+ * on a reconnect (it may have expired while the phone was offline), the client asks getToken for
+ * a fresh one and reconnects with `since`. Without getToken, or when it gives nothing, the status
+ * becomes "expired" (or "unauthorized") and the client stops: live updates have stopped, and the
+ * page should say so.
  */
 (function (global) {
   "use strict";
@@ -26,7 +33,8 @@
   }
 
   function connect(options) {
-    const token = options.token;
+    let token = options.token;
+    const getToken = options.getToken;
     const handlers = options.on || {};
     const onStatus = options.onStatus || function () {};
     const onWelcome = options.onWelcome || function () {};
@@ -41,6 +49,7 @@
     let closed = false;
     let failures = 0;
     let timer = null;
+    let welcomed = false; // a connection was accepted once: a later refusal may be an expiry
 
     function lastSeq() {
       const v = Number(global.localStorage && localStorage.getItem(key));
@@ -62,10 +71,35 @@
       timer = setTimeout(open, base * (0.5 + Math.random()));
     }
 
+    // The token ended: ask the page for a fresh one, then reconnect with `since`.
+    function renew(status) {
+      let next = null;
+      try {
+        next = getToken ? getToken() : null;
+      } catch (e) {
+        next = null;
+      }
+      Promise.resolve(next).then(
+        function (fresh) {
+          if (closed) return;
+          if (typeof fresh !== "string" || fresh === "" || fresh === token) {
+            onStatus(status);
+            return;
+          }
+          token = fresh;
+          failures = 0;
+          open();
+        },
+        function () {
+          if (!closed) onStatus(status);
+        },
+      );
+    }
+
     function open() {
       if (closed) return;
       onStatus("connecting");
-      let authorized = true;
+      let refusal = null; // "unauthorized" or "token_expired", from the server's last words
       try {
         ws = new WebSocket(url);
       } catch (e) {
@@ -87,6 +121,7 @@
         }
         if (msg.type === "welcome") {
           failures = 0;
+          welcomed = true;
           onStatus("online");
           // A client that is ahead of the server's log (another database) starts from here.
           const since = lastSeq();
@@ -95,7 +130,7 @@
           return;
         }
         if (msg.type === "error") {
-          if (msg.reason === "unauthorized") authorized = false;
+          if (msg.reason === "unauthorized" || msg.reason === "token_expired") refusal = msg.reason;
           return;
         }
         if (typeof msg.seq === "number") remember(msg.seq);
@@ -105,9 +140,13 @@
       ws.onclose = function () {
         ws = null;
         if (closed) return;
-        if (!authorized) {
+        if (refusal === "token_expired" || (refusal === "unauthorized" && welcomed)) {
+          renew(refusal === "token_expired" ? "expired" : "unauthorized");
+          return;
+        }
+        if (refusal) {
           onStatus("unauthorized");
-          return; // a new token is needed: connect again with it
+          return; // the first token was refused: a new token is needed, connect again with it
         }
         onStatus("offline");
         schedule();

@@ -104,10 +104,13 @@ int on_basic_auth(int, void* event_data, void*) {
     if (st.config.jwt_secret.empty()) return MOSQ_ERR_AUTH;
     const auto v = tb::verify_token(ed->password, st.config.jwt_secret, now_s());
     const auto* claims = std::get_if<tb::TokenClaims>(&v);
-    if (claims == nullptr || claims->uid != user) {
-      mosquitto_log_printf(
-          MOSQ_LOG_NOTICE, "tb_auth: token refused for %s: %s", user.c_str(),
-          claims == nullptr ? std::get<std::string>(v).c_str() : "sub is another uid");
+    // A token scoped to one ticket (a ticket page's) or with a role (an operator's) may not
+    // read every event of the uid.
+    if (claims == nullptr || claims->uid != user || !claims->whole_uid()) {
+      mosquitto_log_printf(MOSQ_LOG_NOTICE, "tb_auth: token refused for %s: %s", user.c_str(),
+                           claims == nullptr     ? std::get<std::string>(v).c_str()
+                           : claims->uid != user ? "sub is another uid"
+                                                 : "a ticket-scoped or operator token");
       return MOSQ_ERR_AUTH;
     }
     session.who = tbauth::Identity{Role::Customer, user, claims->exp};

@@ -93,8 +93,9 @@ std::string sign_jwt(std::string_view header_json, std::string_view claims_json,
 }
 
 std::string sign_token(std::string_view uid, std::int64_t ttl_s, std::string_view secret,
-                       std::int64_t now_s) {
-  const nlohmann::json claims = {{"sub", uid}, {"iat", now_s}, {"exp", now_s + ttl_s}};
+                       std::int64_t now_s, std::string_view code) {
+  nlohmann::json claims = {{"sub", uid}, {"iat", now_s}, {"exp", now_s + ttl_s}};
+  if (!code.empty()) claims["code"] = code;
   return sign_jwt(R"({"alg":"HS256","typ":"JWT"})", claims.dump(), secret);
 }
 
@@ -143,8 +144,24 @@ std::variant<TokenClaims, std::string> verify_token(std::string_view token, std:
       return std::string("token not yet valid (nbf)");
     }
   }
-  return TokenClaims{sub->get<std::string>(), exp_s > 9e15 ? std::int64_t{9'000'000'000'000'000}
-                                                           : static_cast<std::int64_t>(exp_s)};
+  TokenClaims out{
+      sub->get<std::string>(),
+      exp_s > 9e15 ? std::int64_t{9'000'000'000'000'000} : static_cast<std::int64_t>(exp_s),
+      {},
+      {}};
+  if (const auto code = claims.find("code"); code != claims.end()) {
+    if (!code->is_string() || !is_valid_id(code->get_ref<const std::string&>())) {
+      return std::string("code is not a valid ticket code");
+    }
+    out.code = code->get<std::string>();
+  }
+  if (const auto role = claims.find("role"); role != claims.end()) {
+    if (!role->is_string() || role->get_ref<const std::string&>().empty()) {
+      return std::string("role is not a name");
+    }
+    out.role = role->get<std::string>();
+  }
+  return out;
 }
 
 }  // namespace tb

@@ -30,6 +30,17 @@ TEST(EventHub, DeliversToEveryConnectionOfTheUidOnly) {
   EXPECT_TRUE(b->seqs.empty());
 }
 
+TEST(EventHub, ACapPerUidCountsOnlyLiveSubscribers) {
+  EventHub hub;
+  auto a1 = std::make_shared<Collector>(), a2 = std::make_shared<Collector>();
+  EXPECT_TRUE(hub.subscribe("a", a1, 2));
+  EXPECT_TRUE(hub.subscribe("a", a2, 2));
+  EXPECT_FALSE(hub.subscribe("a", std::make_shared<Collector>(), 2));
+  EXPECT_TRUE(hub.subscribe("b", std::make_shared<Collector>(), 2));
+  a2.reset();  // gone without unsubscribing
+  EXPECT_TRUE(hub.subscribe("a", std::make_shared<Collector>(), 2));
+}
+
 TEST(EventHub, UnsubscribedAndDestroyedSubscribersGetNothing) {
   EventHub hub;
   auto stays = std::make_shared<Collector>(), leaves = std::make_shared<Collector>();

@@ -1,5 +1,5 @@
-// The replay and the live events of one WebSocket client, merged: every event after `since`
-// once, in seq order, whichever way it came.
+// The paged replay and the live events of one WebSocket client, merged: every event after
+// `since` once, in seq order, whichever way it came, with nothing held but one page.
 #include "replay_merge.hpp"
 
 #include <gtest/gtest.h>
@@ -11,8 +11,9 @@ std::shared_ptr<const StoredEvent> live(std::int64_t seq) {
   return std::make_shared<const StoredEvent>(StoredEvent{"42", seq, 0, "e" + std::to_string(seq)});
 }
 
-Replay replay_of(std::int64_t last_seq, std::vector<std::int64_t> seqs, bool recovered = true) {
-  Replay r{last_seq, recovered, {}};
+// A page as Store::replay reads it: `more` when it stopped at its bound.
+Replay page_of(std::int64_t last_seq, std::vector<std::int64_t> seqs, bool more = false) {
+  Replay r{last_seq, true, {}, more, more ? seqs.back() : last_seq};
   for (const auto s : seqs) r.events.push_back(StoredEvent{"42", s, 0, "e" + std::to_string(s)});
   return r;
 }
@@ -23,24 +24,40 @@ std::vector<std::string> texts(const std::vector<ReplayMerger::Text>& v) {
   return out;
 }
 
-TEST(ReplayMerger, LiveEventsDuringTheReplayComeAfterItOnce) {
+TEST(ReplayMerger, PagesThenLive) {
   ReplayMerger m;
-  EXPECT_EQ(m.on_live(live(4)), nullptr);  // held while the replay is read
-  EXPECT_EQ(m.on_live(live(5)), nullptr);
-  auto r = replay_of(4, {3, 4});  // 4 is in both
-  EXPECT_EQ(texts(m.on_replay(r, 2)), (std::vector<std::string>{"e3", "e4", "e5"}));
+  auto p1 = page_of(6, {3, 4}, /*more=*/true);
+  EXPECT_EQ(texts(m.on_page(p1, 2)), (std::vector<std::string>{"e3", "e4"}));
+  EXPECT_FALSE(m.live());
+  EXPECT_EQ(m.next_since(), 4);
+  auto p2 = page_of(6, {5, 6});
+  EXPECT_EQ(texts(m.on_page(p2, 2)), (std::vector<std::string>{"e5", "e6"}));
+  EXPECT_TRUE(m.live());
+  EXPECT_EQ(m.on_live(live(6)), nullptr);  // a second copy
+  const auto next = m.on_live(live(7));
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(*next, "e7");
+}
+
+TEST(ReplayMerger, AnEventSeenLiveAfterThePageWasReadNeedsOneMorePage) {
+  ReplayMerger m;
+  EXPECT_EQ(m.on_live(live(4)), nullptr);  // committed while the page was read: in it
+  EXPECT_EQ(m.on_live(live(5)), nullptr);  // committed after: not in it
+  auto p1 = page_of(4, {3, 4});
+  EXPECT_EQ(texts(m.on_page(p1, 2)), (std::vector<std::string>{"e3", "e4"}));
+  EXPECT_FALSE(m.live()) << "5 was seen live but not read yet";
+  EXPECT_EQ(m.next_since(), 4);
+  auto p2 = page_of(5, {5});
+  EXPECT_EQ(texts(m.on_page(p2, std::nullopt)), (std::vector<std::string>{"e5"}));
   EXPECT_TRUE(m.live());
   EXPECT_EQ(m.last_sent(), 5);
-  EXPECT_EQ(m.on_live(live(5)), nullptr);  // a second copy
-  const auto next = m.on_live(live(6));
-  ASSERT_NE(next, nullptr);
-  EXPECT_EQ(*next, "e6");
 }
 
 TEST(ReplayMerger, WithoutSinceOnlyWhatComesNext) {
   ReplayMerger m;
-  auto r = replay_of(9, {});
-  EXPECT_TRUE(m.on_replay(r, std::nullopt).empty());
+  auto r = page_of(9, {});
+  EXPECT_TRUE(m.on_page(r, std::nullopt).empty());
+  EXPECT_TRUE(m.live());
   EXPECT_EQ(m.last_sent(), 9);
   EXPECT_EQ(m.on_live(live(9)), nullptr);
   EXPECT_NE(m.on_live(live(10)), nullptr);
@@ -48,16 +65,18 @@ TEST(ReplayMerger, WithoutSinceOnlyWhatComesNext) {
 
 TEST(ReplayMerger, AClientAheadOfTheLogGetsEverythingFromNowOn) {
   ReplayMerger m;
-  auto r = replay_of(3, {}, false);
-  EXPECT_TRUE(m.on_replay(r, 50).empty());
+  auto r = page_of(3, {});
+  r.recovered = false;
+  EXPECT_TRUE(m.on_page(r, 50).empty());
+  EXPECT_TRUE(m.live());
   EXPECT_EQ(m.last_sent(), 3);
   EXPECT_NE(m.on_live(live(4)), nullptr);
 }
 
 TEST(ReplayMerger, TheLiveBodyIsSharedNotCopied) {
   ReplayMerger m;
-  auto r = replay_of(0, {});
-  m.on_replay(r, std::nullopt);
+  auto r = page_of(0, {});
+  m.on_page(r, std::nullopt);
   const auto e = live(1);
   const auto text = m.on_live(e);
   EXPECT_EQ(text.get(), &e->body);

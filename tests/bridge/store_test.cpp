@@ -169,5 +169,40 @@ TEST(Store, ReplayTellsWhetherTheHistoryIsComplete) {
   EXPECT_EQ(r.events.size(), 2U);
 }
 
+TEST(Store, ReplayPagesAreBoundedInEventsAndBytesAndScoped) {
+  tbtest::TempDir dir;
+  Store store_(dir.file("p.db"));
+  for (int i = 1; i <= 10; ++i) {
+    nlohmann::json e =
+        i % 2 ? nlohmann::json{{"type", "ticket.admitted"}, {"code", "T" + std::to_string(i % 3)}}
+              : nlohmann::json{{"type", "push"}, {"data", std::string(100, 'x')}};
+    EXPECT_EQ(store_.append_event("42", 1000 + i, e).code,
+              i % 2 ? "T" + std::to_string(i % 3) : "");
+  }
+  auto r = store_.replay("42", 0, ReplayPage{4, 1 << 20, ""});
+  EXPECT_EQ(r.events.size(), 4U);
+  EXPECT_TRUE(r.more);
+  EXPECT_EQ(r.read_to, 4);
+  EXPECT_TRUE(r.recovered);
+  r = store_.replay("42", 8, ReplayPage{4, 1 << 20, ""});
+  EXPECT_EQ(r.events.size(), 2U);
+  EXPECT_FALSE(r.more);
+  EXPECT_EQ(r.read_to, 10);
+  r = store_.replay("42", 0, ReplayPage{100, 150, ""});  // the push at seq 2 reaches 150 bytes
+  EXPECT_EQ(r.events.size(), 2U);
+  EXPECT_TRUE(r.more);
+  EXPECT_EQ(r.read_to, 2);
+  // Scoped to T1 (seqs 1 and 7): the pushes and that ticket, none of T0's or T2's.
+  r = store_.replay("42", 0, ReplayPage{100, 1 << 20, "T1"});
+  std::vector<std::int64_t> seqs;
+  for (const auto& e : r.events) seqs.push_back(e.seq);
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 2, 4, 6, 7, 8, 10}));
+  EXPECT_EQ(r.events[0].code, "T1");
+  EXPECT_TRUE(r.recovered);
+  r = store_.replay("42", 2, ReplayPage{100, 1 << 20, "T1"});  // 3 is T0's, yet held
+  EXPECT_TRUE(r.recovered);
+  EXPECT_EQ(r.events.front().seq, 4);
+}
+
 }  // namespace
 }  // namespace tb

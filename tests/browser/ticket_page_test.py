@@ -169,6 +169,54 @@ def test_reconnects_after_a_bridge_restart(system, browser, artifacts):
     browser.screenshot(os.path.join(artifacts, "ticket-push.png"))
 
 
+STATUS = "document.getElementById('status').dataset.status"
+
+
+def test_an_expired_link_keeps_the_code_and_says_updates_stopped(system, browser, artifacts):
+    code = json.loads(system.cli("tickets", "add", "--uid", "88"))["code"]
+    token = system.cli("token", "--uid", "88", "--code", code, "--ttl", "3s")
+    browser.goto(f"http://127.0.0.1:{system.http_port}/ticket#code={code}&token={token}")
+    browser.wait_for(f"{STATUS} === 'online'")
+    browser.wait_for(f"{STATUS} === 'expired'", timeout=8)
+    assert browser.eval(QR_VISIBLE), "the code is still good at the gate: it must stay"
+    notice = browser.eval("document.getElementById('expired').textContent")
+    assert "Live updates have stopped" in notice, notice
+    assert browser.eval("document.getElementById('expired').offsetParent !== null")
+    time.sleep(1.5)  # it does not keep knocking with the dead token
+    assert browser.eval(STATUS) == "expired"
+    browser.screenshot(os.path.join(artifacts, "ticket-expired.png"))
+
+
+def test_get_token_renews_an_expired_token_and_misses_nothing(system, browser, artifacts):
+    """The library's getToken hook: asked on token_expired, then a reconnect with `since`."""
+    short = system.cli("token", "--uid", "99", "--ttl", "2s")
+    fresh = system.cli("token", "--uid", "99")
+    browser.goto(f"http://127.0.0.1:{system.http_port}/ticket-bridge.js")
+    browser.eval("""(() => {
+      window.seen = []; window.welcomes = []; window.asked = 0;
+      const s = document.createElement('script'); s.src = '/ticket-bridge.js';
+      s.onload = () => { window.client = TicketBridge.connect({
+        token: %s, storageKey: 'renew-test',
+        getToken: () => { window.asked += 1;
+          return new Promise((resolve) => { window.release = () => resolve(%s); }); },
+        onWelcome: (w) => window.welcomes.push(w),
+        on: { push: (e) => window.seen.push(e.data) } }); };
+      document.head.appendChild(s); return true; })()""" % (json.dumps(short), json.dumps(fresh)))
+    browser.wait_for("window.welcomes.length === 1")
+    system.push("99", "before")
+    browser.wait_for("window.seen.includes('before')")
+    browser.wait_for("window.asked === 1", timeout=10)  # the token expired: a new one, please
+    system.push("99", "while away")  # the page is between two tokens
+    browser.eval("window.release()")
+    browser.wait_for("window.welcomes.length === 2", timeout=10)
+    browser.wait_for("window.seen.includes('while away')")  # replayed through `since`
+    system.push("99", "after")
+    browser.wait_for("window.seen.includes('after')")
+    assert browser.eval("JSON.stringify(window.seen)") == '["before","while away","after"]'
+    assert browser.eval("window.welcomes[1].recovered") is True
+    browser.eval("window.client.close()")
+
+
 def test_no_valid_token_shows_no_code(system, browser, artifacts):
     code = json.loads(system.cli("tickets", "add", "--uid", "42"))["code"]
     other = system.cli("token", "--uid", "43")  # a valid token of someone else
@@ -191,6 +239,8 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.artifacts, exist_ok=True)
     tests = [test_qr_closes_on_admission, test_reconnects_after_a_bridge_restart,
+             test_an_expired_link_keeps_the_code_and_says_updates_stopped,
+             test_get_token_renews_an_expired_token_and_misses_nothing,
              test_no_valid_token_shows_no_code]
     passed = failed = 0
     for test in tests:

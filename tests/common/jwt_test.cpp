@@ -71,6 +71,10 @@ TEST(Jwt, CorrectlySignedButInvalidClaims) {
       {"empty sub", R"({"sub":"","exp":1900000000})"},
       {"nbf in the future", R"({"sub":"42","exp":1900000000,"nbf":1850000000})"},
       {"claims not an object", R"(["42"])"},
+      {"code not a string", R"({"sub":"42","exp":1900000000,"code":7})"},
+      {"code with a wildcard", R"({"sub":"42","exp":1900000000,"code":"T+1"})"},
+      {"empty code", R"({"sub":"42","exp":1900000000,"code":""})"},
+      {"role not a string", R"({"sub":"42","exp":1900000000,"role":true})"},
       {"claims not JSON", "sub=42"},
   };
   for (const auto& [name, claims] : cases) {
@@ -86,6 +90,23 @@ TEST(Jwt, CorrectlySignedButInvalidClaims) {
                 sign_jwt(hs256, R"({"sub":"42","exp":1900000000,"nbf":1700000000})", kSecret),
                 kSecret, kNow)),
             "42");
+}
+
+TEST(Jwt, ScopedAndRoleClaims) {
+  const auto scoped = verify_token(sign_token("42", 60, kSecret, kNow, "TB7QK2"), kSecret, kNow);
+  ASSERT_TRUE(std::holds_alternative<TokenClaims>(scoped)) << uid_of(scoped);
+  EXPECT_EQ(std::get<TokenClaims>(scoped).code, "TB7QK2");
+  EXPECT_FALSE(std::get<TokenClaims>(scoped).whole_uid());
+  const auto plain = verify_token(sign_token("42", 60, kSecret, kNow), kSecret, kNow);
+  EXPECT_TRUE(std::get<TokenClaims>(plain).whole_uid());
+  EXPECT_EQ(std::get<TokenClaims>(plain).code, "");
+  const auto op =
+      verify_token(sign_jwt(R"({"alg":"HS256"})",
+                            R"({"sub":"ops","exp":1900000000,"role":"operator"})", kSecret),
+                   kSecret, kNow);
+  ASSERT_TRUE(std::holds_alternative<TokenClaims>(op)) << uid_of(op);
+  EXPECT_EQ(std::get<TokenClaims>(op).role, "operator");
+  EXPECT_FALSE(std::get<TokenClaims>(op).whole_uid());
 }
 
 TEST(Jwt, Base64UrlRoundTrip) {

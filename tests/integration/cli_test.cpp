@@ -169,6 +169,23 @@ TEST_F(Cli, TokenIsSignedWithTheTrimmedSecretFile) {
               5);
 }
 
+TEST_F(Cli, TokenScopedToATicketLastsUntilItsValidUntil) {
+  ASSERT_EQ(tb({"tickets", "add", "--uid", "42", "--code", "LINK1", "--valid-until",
+                "2099-01-01T00:00:00Z"})
+                .exit_code,
+            0);
+  const auto r = tb({"token", "--uid", "42", "--code", "LINK1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto v = tb::verify_token(r.out.substr(0, r.out.size() - 1),
+                                  "cli-test-secret-0123456789abcdef", tb::now_ms() / 1000);
+  ASSERT_TRUE(std::holds_alternative<tb::TokenClaims>(v)) << std::get<std::string>(v);
+  EXPECT_EQ(std::get<tb::TokenClaims>(v).code, "LINK1");
+  EXPECT_EQ(std::get<tb::TokenClaims>(v).exp, 4070908800);
+  const auto other = tb({"token", "--uid", "43", "--code", "LINK1"});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("LINK1"), std::string::npos) << other.err;
+}
+
 // One config file serves every command: each option that `serve --help` lists is a key that any
 // command accepts in the file (the ws-* options of serve used to be refused as unknown keys).
 TEST_F(Cli, EveryServeOptionIsAConfigFileKey) {

@@ -1,43 +1,18 @@
 // The HTTP API over real sockets: tickets, tokens, push, errors, keep-alive.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "brokers.hpp"
+#include "http_fixture.hpp"
 #include "jwt.hpp"
 
 namespace {
 
 using nlohmann::json;
 using tbtest::Bridge;
-
-class HttpApi : public ::testing::Test {
- protected:
-  void SetUp() override {
-    broker_ = std::make_unique<tbtest::Mosquitto>(dir_);
-    bridge_ = std::make_unique<Bridge>(dir_, broker_->url());
-    ASSERT_TRUE(bridge_->start()) << bridge_->log();
-  }
-
-  tbtest::HttpReply call(const std::string& method, const std::string& target,
-                         const std::string& body = {}, bool with_key = true) {
-    const std::string headers =
-        with_key ? std::string("Authorization: Bearer ") + Bridge::kApiKey + "\r\n" : "";
-    return tbtest::http_request(bridge_->http_port(), method, target, body, headers);
-  }
-
-  static json body(const tbtest::HttpReply& r) { return json::parse(r.body, nullptr, false); }
-
-  tbtest::TempDir dir_;
-  std::unique_ptr<tbtest::Mosquitto> broker_;
-  std::unique_ptr<Bridge> bridge_;
-};
+using tbtest_http::HttpApi;
 
 TEST_F(HttpApi, TicketLifecycle) {
   auto r = call("POST", "/api/v1/tickets",
@@ -199,6 +174,46 @@ TEST_F(HttpApi, TokensWork) {
   EXPECT_EQ(call("POST", "/api/v1/tokens", R"({"uid":"42"})", false).status, 401);
 }
 
+// A ticket link is sent at purchase and opened at the gate days later: its token is scoped to
+// the ticket and lives until the ticket's valid_until.
+TEST_F(HttpApi, ATokenScopedToATicketLivesUntilTheTicketEnds) {
+  ASSERT_EQ(call("POST", "/api/v1/tickets",
+                 R"({"uid":"42","code":"SC1","valid_until":"2099-01-01T00:00:00Z"})")
+                .status,
+            201);
+  ASSERT_EQ(call("POST", "/api/v1/tickets", R"({"uid":"42","code":"SC2"})").status, 201);
+  const auto claims_of = [&](const tbtest::HttpReply& r) {
+    return std::get<tb::TokenClaims>(tb::verify_token(body(r)["token"].get<std::string>(),
+                                                      Bridge::kSecret, tb::now_ms() / 1000));
+  };
+  auto r = call("POST", "/api/v1/tokens", R"({"uid":"42","code":"SC1"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(claims_of(r).code, "SC1");
+  EXPECT_EQ(claims_of(r).exp, 4070908800);  // 2099-01-01T00:00:00Z
+  EXPECT_EQ(body(r)["expires_at"], "2099-01-01T00:00:00.000Z");
+  r = call("POST", "/api/v1/tokens", R"({"uid":"42","code":"SC1","ttl_s":60})");
+  EXPECT_LE(claims_of(r).exp, tb::now_ms() / 1000 + 61);               // a shorter ttl_s is kept
+  r = call("POST", "/api/v1/tokens", R"({"uid":"42","code":"SC2"})");  // no valid_until: 1 h
+  EXPECT_NEAR(static_cast<double>(claims_of(r).exp),
+              static_cast<double>(tb::now_ms() / 1000 + 3600), 5);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", R"({"uid":"43","code":"SC1"})").status, 404);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", R"({"uid":"42","code":"NOPE"})").status, 404);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", R"({"uid":"42","code":7})").status, 422);
+  EXPECT_EQ(call("DELETE", "/api/v1/tickets/SC2").status, 200);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", R"({"uid":"42","code":"SC2"})").status, 422)
+      << "a token for a revoked ticket";
+
+  // The owner's view with a scoped token: its own ticket only.
+  const std::string scoped = tb::sign_token("42", 60, Bridge::kSecret, tb::now_ms() / 1000, "SC1");
+  const std::string bearer = "Authorization: Bearer " + scoped + "\r\n";
+  EXPECT_EQ(
+      tbtest::http_request(bridge_->http_port(), "GET", "/ticket/data/SC1", "", bearer).status,
+      200);
+  EXPECT_EQ(
+      tbtest::http_request(bridge_->http_port(), "GET", "/ticket/data/SC2", "", bearer).status,
+      404);
+}
+
 TEST_F(HttpApi, PushIsStoredWithASeqAndPublishedOverMqtt) {
   tbtest::TestClient app(broker_->url(), "native-app");
   app.subscribe("users/42/events");
@@ -216,14 +231,8 @@ TEST_F(HttpApi, PushIsStoredWithASeqAndPublishedOverMqtt) {
 }
 
 TEST_F(HttpApi, KeepAliveServesSeveralRequestsOnOneConnection) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(bridge_->http_port());
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const int fd = tbtest_http::connect_raw(bridge_->http_port());
+  ASSERT_GE(fd, 0);
   std::string got;
   for (int i = 0; i < 3; ++i) {
     const std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";

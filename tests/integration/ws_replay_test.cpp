@@ -48,7 +48,37 @@ TEST_F(Ws, ReplayAcrossARestartAndRetention) {
   EXPECT_EQ(json::parse(push("42", 7).body)["seq"], 7);  // seq continues across the restart
 }
 
+TEST_F(Ws, AReplayManyTimesTheSendQueueBoundArrivesWholeAndInOrder) {
+  auto first = connect();
+  first->hello(token_for("big"));
+  const std::int64_t since = next_json(*first)["seq"];
+  first->close();
+  // 4 MB of pushes while the owner is away: 16 times the default send-queue bound (256 KiB).
+  constexpr int kEvents = 256;
+  const std::string filler(16 * 1024, 'x');
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_EQ(push("big", {{"i", i}, {"filler", filler}}).status, 202);
+  }
+  auto c = connect();
+  c->hello(token_for("big"), since);
+  const json w = next_json(*c);
+  ASSERT_EQ(w["type"], "welcome") << w;
+  EXPECT_EQ(w["seq"], since + kEvents);
+  EXPECT_EQ(w["recovered"], true);
+  for (int i = 0; i < kEvents; ++i) {
+    const json e = next_json(*c);
+    ASSERT_EQ(e["type"], "push") << "event " << i << ": " << e.dump().substr(0, 200);
+    ASSERT_EQ(e["seq"], since + i + 1);
+    ASSERT_EQ(e["data"]["i"], i);
+  }
+  // Then live, on the same connection.
+  ASSERT_EQ(push("big", "live").status, 202);
+  EXPECT_EQ(next_json(*c)["data"], "live");
+  EXPECT_FALSE(c->wait_closed(std::chrono::milliseconds(10)).has_value());
+}
+
 TEST_F(Ws, NoGapNoDuplicateAtTheReplayLiveBoundary) {
+  restart({"--max-ws-per-uid", "64"});  // up to 30 connections of one uid join below
   constexpr int kEvents = 300;
   std::atomic<bool> done{false};
   std::thread pusher([&] {

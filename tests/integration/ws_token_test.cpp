@@ -1,0 +1,77 @@
+// The token of a WebSocket: it ends the stream at its `exp`, and a token scoped to one ticket
+// hears only that ticket's events and the uid's pushes (SPEC.md v1.1).
+#include "ws_fixture.hpp"
+
+namespace tbtest_ws {
+namespace {
+
+TEST_F(Ws, AnExpiringTokenClosesTheStreamWith1008WithinASecondOfExp) {
+  auto c = connect();
+  const std::string token = token_for("42", 2);
+  c->hello(token);
+  ASSERT_EQ(next_json(*c)["type"], "welcome");
+  const auto claims =
+      std::get<tb::TokenClaims>(tb::verify_token(token, Bridge::kSecret, tb::now_ms() / 1000));
+  const json m = next_json(*c, std::chrono::seconds(5));
+  const auto at_ms = tb::now_ms();
+  EXPECT_EQ(m, (json{{"type", "error"}, {"reason", "token_expired"}}));
+  EXPECT_EQ(c->wait_closed(), 1008);
+  EXPECT_GE(at_ms, claims.exp * 1000 - 50) << "closed before the token's exp";
+  // SPEC.md: within a second of exp (slack for a loaded machine).
+  EXPECT_LE(at_ms, claims.exp * 1000 + 1500) << "closed too long after the token's exp";
+
+  // The client's answer: a fresh token and since, and it misses nothing.
+  ASSERT_EQ(push("42", "while away").status, 202);
+  auto again = connect();
+  again->hello(token_for("42"), 0);
+  EXPECT_EQ(next_json(*again)["type"], "welcome");
+  EXPECT_EQ(next_json(*again)["data"], "while away");
+}
+
+TEST_F(Ws, ATokenScopedToATicketHearsThatTicketAndThePushesOnly) {
+  ASSERT_EQ(bridge_->cli({"tickets", "add", "--uid", "77", "--code", "MINE1"}).exit_code, 0);
+  ASSERT_EQ(bridge_->cli({"tickets", "add", "--uid", "77", "--code", "OTHER1"}).exit_code, 0);
+  const std::string scoped =
+      tb::sign_token("77", 3600, Bridge::kSecret, tb::now_ms() / 1000, "MINE1");
+  auto c = connect();
+  c->hello(scoped);
+  ASSERT_EQ(next_json(*c)["type"], "welcome");
+  auto whole = connect();
+  whole->hello(token_for("77"));
+  ASSERT_EQ(next_json(*whole)["type"], "welcome");
+
+  tbtest::TestClient scanner(broker_->url(), "scanner");
+  scanner.publish("tickets/scan", R"({"scan_id":"s:1","code":"OTHER1","scanner":"s"})");
+  EXPECT_EQ(next_json(*whole)["code"], "OTHER1");
+  scanner.publish("tickets/scan", R"({"scan_id":"s:2","code":"MINE1","scanner":"s"})");
+  EXPECT_EQ(next_json(*whole)["code"], "MINE1");
+  ASSERT_EQ(push("77", "to the uid").status, 202);
+  EXPECT_EQ(next_json(*whole)["data"], "to the uid");
+
+  const json first = next_json(*c);
+  EXPECT_EQ(first["type"], "ticket.admitted");
+  EXPECT_EQ(first["code"], "MINE1");
+  EXPECT_EQ(first["seq"], 2);
+  EXPECT_EQ(next_json(*c)["data"], "to the uid");
+  EXPECT_FALSE(c->next(std::chrono::milliseconds(300)));
+
+  // The replay is scoped the same way.
+  auto later = connect();
+  later->hello(scoped, 0);
+  EXPECT_EQ(next_json(*later)["seq"], 3);  // the welcome names the uid's last seq
+  EXPECT_EQ(next_json(*later)["code"], "MINE1");
+  EXPECT_EQ(next_json(*later)["data"], "to the uid");
+  EXPECT_FALSE(later->next(std::chrono::milliseconds(300)));
+}
+
+TEST_F(Ws, AnOperatorTokenIsRefused) {
+  const auto exp = std::to_string(tb::now_ms() / 1000 + 3600);
+  auto c = connect();
+  c->hello(tb::sign_jwt(R"({"alg":"HS256"})",
+                        R"({"sub":"ops","role":"operator","exp":)" + exp + "}", Bridge::kSecret));
+  EXPECT_EQ(next_json(*c), (json{{"type", "error"}, {"reason", "unauthorized"}}));
+  EXPECT_EQ(c->wait_closed(), 1008);
+}
+
+}  // namespace
+}  // namespace tbtest_ws
