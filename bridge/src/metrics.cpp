@@ -80,6 +80,10 @@ std::string Metrics::render(const Health& health) const {
          static_cast<double>(scans_unanswered.load()));
   scalar(out, "ticket_bridge_events_published_total", "counter", "Owner events handed to MQTT.",
          static_cast<double>(events_published.load()));
+  scalar(out, "ticket_bridge_events_republished_total", "counter",
+         "Stored owner events published again after a connect: the broker had not acknowledged "
+         "them.",
+         static_cast<double>(events_republished.load()));
   scalar(out, "ticket_bridge_store_errors_total", "counter", "Failed store transactions.",
          static_cast<double>(store_errors.load()));
   scalar(out, "ticket_bridge_batches_total", "counter",

@@ -35,6 +35,7 @@ struct Metrics {
   std::atomic<std::uint64_t> scans_duplicate{0};   // repeated scan_id, answered from the log
   std::atomic<std::uint64_t> scans_unanswered{0};  // dropped after the store failed
   std::atomic<std::uint64_t> events_published{0};
+  std::atomic<std::uint64_t> events_republished{0};  // by the outbox, after a connect
   std::atomic<std::uint64_t> store_errors{0};
   std::atomic<std::uint64_t> batches{0};  // committed transactions of scans
   // Untrusted MQTT input (SPEC.md v1.1).

@@ -39,12 +39,17 @@ MqttLink::MqttLink(const MqttOptions& options, Metrics& metrics, Health& health)
       health_(health),
       session_(session_options(options),
                MqttSession::Handlers{[this](MqttInbound m) { on_message(std::move(m)); },
-                                     [this] { health_.set_mqtt(true); },
+                                     [this] {
+                                       health_.set_mqtt(true);
+                                       if (on_connected_) on_connected_();
+                                     },
                                      [this] { health_.set_mqtt(false); }},
                &metrics.mqtt) {}
 
-std::optional<std::string> MqttLink::start(ScanHandler on_scan) {
+std::optional<std::string> MqttLink::start(ScanHandler on_scan,
+                                           std::function<void()> on_connected) {
   on_scan_ = std::move(on_scan);  // before the connect: a kept session delivers at once
+  on_connected_ = std::move(on_connected);
   if (auto err = session_.connect_once()) return err;
   session_.keep_connected();
   return std::nullopt;
@@ -65,12 +70,19 @@ void MqttLink::on_message(MqttInbound msg) {
 }
 
 void MqttLink::publish_answer(const Answer& a) {
-  session_.publish(
-      MqttOutbound{a.topic, a.payload, false, std::nullopt, a.correlation, a.fallback_topic});
+  session_.publish(MqttOutbound{
+      a.topic, a.payload, false, std::nullopt, a.correlation, a.fallback_topic, {}, false});
 }
 
-void MqttLink::publish_event(std::string_view uid, const std::string& body) {
-  session_.publish(MqttOutbound{topics::user_events(uid), body, false, {}, {}, {}});
+void MqttLink::publish_event(const StoredEvent& e, std::function<void()> on_acked) {
+  MqttOutbound m{topics::user_events(e.uid), e.body, false, {}, {}, {}, {}, false};
+  if (on_acked) {
+    m.on_done = [on_acked = std::move(on_acked)](bool acked) {
+      if (acked) on_acked();
+    };
+  }
+  m.drop_if_disconnected = true;
+  session_.publish(std::move(m));
 }
 
 }  // namespace tb

@@ -15,6 +15,7 @@
 #include "health.hpp"
 #include "metrics.hpp"
 #include "mqtt_session.hpp"
+#include "store.hpp"
 
 namespace tb {
 
@@ -41,7 +42,9 @@ class MqttLink {
   // Connects once and from then on hands every scan to `on_scan` (on Paho's thread: it must only
   // queue); returns an error text when the broker cannot be reached (the attempt ends within
   // kPahoConnectWait, about 10 s). Then keeps the connection up.
-  std::optional<std::string> start(ScanHandler on_scan);
+  // `on_connected` runs after every connect, the first included (on Paho's thread: it must only
+  // hand over): the outbox republishes from there.
+  std::optional<std::string> start(ScanHandler on_scan, std::function<void()> on_connected = {});
   // Hands what is queued to the broker, publishes the offline status and disconnects.
   void stop() {
     session_.stop();
@@ -50,7 +53,9 @@ class MqttLink {
 
   // Queue a QoS 1 message for the publisher thread (any thread; never blocks on Paho).
   void publish_answer(const Answer& a);
-  void publish_event(std::string_view uid, const std::string& body);
+  // An owner event: `on_acked` runs (Paho's thread) once the broker acknowledged it. While
+  // disconnected it is not queued: the outbox sends it after the reconnect.
+  void publish_event(const StoredEvent& e, std::function<void()> on_acked = {});
   bool connected() const { return session_.connected(); }
 
   static std::string scan_topic(const MqttOptions& o);
@@ -61,6 +66,7 @@ class MqttLink {
   Metrics& metrics_;
   Health& health_;
   ScanHandler on_scan_;
+  std::function<void()> on_connected_;
   MqttSession session_;  // last: stopped and destroyed first
 };
 

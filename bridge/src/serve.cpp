@@ -15,6 +15,7 @@
 #include "event_hub.hpp"
 #include "http_server.hpp"
 #include "mqtt_link.hpp"
+#include "outbox.hpp"
 #include "read_pool.hpp"
 #include "secrets.hpp"
 #include "writer.hpp"
@@ -175,21 +176,49 @@ int cmd_serve(const Settings& s) {
   ReadPool reader(std::move(read_store));
   // The link first: the writer answers through it, and it hands scans to the writer once started.
   MqttLink mqtt(mo, metrics, health);
+  Outbox outbox;
   WriterOptions po;
-  po.maintenance = [retention_events, age_ms = *retention_age_s * 1000](Store& st, TaskOutcome&) {
-    const auto n = st.prune_events(retention_events, now_ms() - age_ms, 10'000);
-    if (n > 0) spdlog::debug("retention: dropped {} old events", n);
-  };
+  po.periodic.push_back(
+      {[retention_events, age_ms = *retention_age_s * 1000](Store& st, TaskOutcome&) {
+         const auto n = st.prune_events(retention_events, now_ms() - age_ms, 10'000);
+         if (n > 0) spdlog::debug("retention: dropped {} old events", n);
+       },
+       std::chrono::minutes(1)});
+  po.periodic.push_back(
+      {[&outbox](Store& st, TaskOutcome&) { outbox.flush(st); }, std::chrono::seconds(1)});
   Writer writer(
       *store, metrics, health, [&mqtt](Answer a) { mqtt.publish_answer(a); },
-      [&mqtt, &hub](const std::shared_ptr<const StoredEvent>& e) {
-        mqtt.publish_event(e->uid, e->body);
+      [&mqtt, &hub, &outbox](const std::shared_ptr<const StoredEvent>& e) {
+        mqtt.publish_event(*e, [&outbox, e] { outbox.acked(e->uid, e->seq); });
         return hub.publish(e);
       },
       po);
   writer.start();
 
-  if (auto err = mqtt.start([&writer](InboundScan in) { writer.submit(std::move(in)); })) {
+  // After every connect: write the marks, then publish what the broker has not acknowledged
+  // (outbox.hpp). Paho's thread only hands this over to the writer, then to the reader.
+  const auto republish = [&writer, &reader, &outbox, &mqtt, &metrics] {
+    writer.submit(WriteTask{
+        [&outbox](Store& st, TaskOutcome&) { outbox.flush(st); },
+        [&reader, &outbox, &mqtt, &metrics](TaskOutcome&) {
+          reader.submit([&outbox, &mqtt, &metrics](Store& st) {
+            try {
+              const auto n = republish_unacked(st, [&](StoredEvent e) {
+                const auto uid = e.uid;
+                const auto seq = e.seq;
+                mqtt.publish_event(e, [&outbox, uid, seq] { outbox.acked(uid, seq); });
+              });
+              metrics.events_republished.fetch_add(n, std::memory_order_relaxed);
+              if (n > 0)
+                spdlog::info("outbox: published {} events the broker had not acknowledged", n);
+            } catch (const std::exception& e) {
+              spdlog::error("outbox: reading the unacknowledged events: {}", e.what());
+            }
+          });
+        }});
+  };
+  if (auto err =
+          mqtt.start([&writer](InboundScan in) { writer.submit(std::move(in)); }, republish)) {
     spdlog::critical("{}", *err);
     writer.stop();
     return 1;
@@ -237,6 +266,14 @@ int cmd_serve(const Settings& s) {
   reader.stop();  // replays still queued answer into the stopped server, harmlessly
   writer.stop();  // decides and answers what already arrived
   mqtt.stop();    // then says offline and leaves; the broker keeps new scans for our session
+  try {           // the marks the last acknowledgements moved
+    Store::Transaction tx(*store);
+    outbox.flush(*store);
+    tx.commit();
+  } catch (const std::exception& e) {
+    spdlog::warn("outbox: the last marks were not written ({}): a restart publishes them again",
+                 e.what());
+  }
   spdlog::info("stopped");
   return 0;
 }

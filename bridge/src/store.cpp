@@ -7,7 +7,8 @@ namespace tb {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: the first schema. 2: users.mqtt_acked_seq, the outbox's mark (see Store::unacked_events).
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS tickets (
@@ -46,10 +47,13 @@ CREATE TABLE IF NOT EXISTS scans (
 );
 CREATE INDEX IF NOT EXISTS scans_code ON scans(code, id);
 
--- Per-uid sequence numbers; never reset, so a seq is never reused even after pruning.
+-- Per-uid sequence numbers; never reset, so a seq is never reused even after pruning. The
+-- broker acknowledged (PUBACK) the uid's events up to mqtt_acked_seq: the outbox republishes the
+-- rest on start and after a reconnect.
 CREATE TABLE IF NOT EXISTS users (
-  uid      TEXT PRIMARY KEY,
-  last_seq INTEGER NOT NULL
+  uid            TEXT PRIMARY KEY,
+  last_seq       INTEGER NOT NULL,
+  mqtt_acked_seq INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS events (
@@ -122,6 +126,15 @@ Store::Store(const std::string& path, Durability durability) : db_(path, true) {
       "AND (?4 = '' OR json_extract(body, '$.code') IS NULL OR json_extract(body, '$.code') = ?4) "
       "ORDER BY seq LIMIT ?3");
   ping_ = db_.prepare("SELECT count(*) FROM users WHERE uid = ''");
+  set_acked_ =
+      db_.prepare("UPDATE users SET mqtt_acked_seq = max(mqtt_acked_seq, ?2) WHERE uid = ?1");
+  // Users with unacknowledged events first (a scan of the small users table), then each one's
+  // events by primary key; (uid, seq) is the cursor of the pages.
+  unacked_ = db_.prepare(
+      "SELECT e.uid, e.seq, e.at, e.body FROM users u JOIN events e "
+      "ON e.uid = u.uid AND e.seq > u.mqtt_acked_seq "
+      "WHERE u.last_seq > u.mqtt_acked_seq AND (e.uid, e.seq) > (?1, ?2) "
+      "ORDER BY e.uid, e.seq LIMIT ?3");
 }
 
 void Store::migrate() {
@@ -137,7 +150,15 @@ void Store::migrate() {
   if (version == kSchemaVersion) return;
   db_.exec("BEGIN IMMEDIATE");
   try {
-    db_.exec(kSchema);
+    if (version == 0) {
+      db_.exec(kSchema);
+    } else if (version == 1) {
+      // Events stored before the outbox existed were published then: they count as acknowledged
+      // (a republish of the whole replay history at the upgrade would flood every app).
+      db_.exec(
+          "ALTER TABLE users ADD COLUMN mqtt_acked_seq INTEGER NOT NULL DEFAULT 0;"
+          "UPDATE users SET mqtt_acked_seq = last_seq;");
+    }
     db_.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
     db_.exec("COMMIT");
   } catch (...) {

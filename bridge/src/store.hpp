@@ -107,6 +107,12 @@ class Store {
   // at most `max_rows` per call. Returns how many went.
   std::int64_t prune_events(std::int64_t keep_per_uid, Millis min_at, std::int64_t max_rows);
 
+  // The outbox (outbox.hpp): the broker acknowledged `uid`'s events up to `seq` (never moves
+  // back), and the events it has not acknowledged yet, by (uid, seq), after the cursor.
+  void set_acked(const std::string& uid, std::int64_t seq);
+  std::vector<StoredEvent> unacked_events(const std::string& after_uid, std::int64_t after_seq,
+                                          int limit);
+
   // Cheap check that the database answers (a read).
   void ping();
   // A real write of 256 KiB, committed: after a failed write, the check that the store can
@@ -130,7 +136,7 @@ class Store {
   sql::Stmt insert_ticket_, find_ticket_, save_usage_, revoke_;
   sql::Stmt find_result_, record_scan_, recent_scans_;
   sql::Stmt next_seq_, insert_event_, last_seq_, events_after_;
-  sql::Stmt ping_;
+  sql::Stmt ping_, set_acked_, unacked_;
 };
 
 }  // namespace tb

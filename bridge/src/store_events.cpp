@@ -75,6 +75,20 @@ Replay Store::replay(const std::string& uid, std::optional<std::int64_t> since,
   return r;
 }
 
+void Store::set_acked(const std::string& uid, std::int64_t seq) {
+  set_acked_.bind(1, uid).bind(2, seq).run();
+}
+
+std::vector<StoredEvent> Store::unacked_events(const std::string& after_uid, std::int64_t after_seq,
+                                               int limit) {
+  auto& s = unacked_;
+  s.bind(1, after_uid).bind(2, after_seq).bind(3, std::int64_t{limit});
+  std::vector<StoredEvent> out;
+  while (s.step()) out.push_back(StoredEvent{s.text(0), s.int64(1), s.int64(2), s.text(3)});
+  s.reset();
+  return out;
+}
+
 std::int64_t Store::prune_events(std::int64_t keep_per_uid, Millis min_at, std::int64_t max_rows) {
   auto del = db_.prepare(
       "DELETE FROM events WHERE (uid, seq) IN (SELECT e.uid, e.seq FROM events e "

@@ -23,10 +23,11 @@ Writer::~Writer() {
 }
 
 void Writer::start() {
-  if (options_.maintenance) {  // once before anything is served: retention applies from the start
+  // Each once before anything is served: retention applies from the start.
+  for (const auto& p : options_.periodic) {
     std::vector<Job> batch;
-    batch.emplace_back(WriteTask{options_.maintenance, nullptr});
-    process(batch);
+    batch.emplace_back(WriteTask{p.apply, nullptr});
+    process(batch, true);
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -64,7 +65,8 @@ void Writer::enqueue(Job job) {
 
 void Writer::run() {
   std::vector<Job> batch;
-  auto next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
+  std::vector<std::chrono::steady_clock::time_point> due;
+  for (const auto& p : options_.periodic) due.push_back(std::chrono::steady_clock::now() + p.every);
   for (;;) {
     batch.clear();
     // Wakes at least once a second: an idle writer checks the store.
@@ -78,11 +80,12 @@ void Writer::run() {
     } else {
       process(batch);
     }
-    if (options_.maintenance && std::chrono::steady_clock::now() >= next_maintenance) {
-      next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_interval;
+    for (std::size_t i = 0; i < options_.periodic.size(); ++i) {
+      if (std::chrono::steady_clock::now() < due[i]) continue;
+      due[i] = std::chrono::steady_clock::now() + options_.periodic[i].every;
       batch.clear();
-      batch.emplace_back(WriteTask{options_.maintenance, nullptr});
-      process(batch);
+      batch.emplace_back(WriteTask{options_.periodic[i].apply, nullptr});
+      process(batch, true);
     }
   }
 }
@@ -112,12 +115,13 @@ void Writer::process(std::vector<InboundScan>& scans) {
   process(batch);
 }
 
-void Writer::process(std::vector<Job>& batch) {
+void Writer::process(std::vector<Job>& batch, bool housekeeping) {
   std::vector<Pending> done;
   done.reserve(batch.size());
   for (int attempt = 1;; ++attempt) {
     done.clear();
     try {
+      const auto changes_before = store_.db().total_changes();
       Store::Transaction tx(store_);
       const Millis now = now_ms();
       for (auto& job : batch) {
@@ -132,8 +136,9 @@ void Writer::process(std::vector<Job>& batch) {
         }
       }
       tx.commit();
-      writes_failing_ = false;
-      health_.set_store(true);
+      // Only a commit of the clients' writes proves that the store takes writes again.
+      if (!housekeeping && store_.db().total_changes() != changes_before) writes_failing_ = false;
+      if (!writes_failing_) health_.set_store(true);
       metrics_.batches.fetch_add(1, std::memory_order_relaxed);
       break;
     } catch (const std::exception& e) {

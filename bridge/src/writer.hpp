@@ -46,9 +46,12 @@ struct WriteTask {
 struct WriterOptions {
   std::size_t max_batch = 512;  // scans per transaction at most
   int store_attempts = 3;       // tries of a failing transaction before giving up on a batch
-  // Housekeeping (event retention) run as a task every `maintenance_interval`.
-  std::function<void(Store&, TaskOutcome&)> maintenance;
-  std::chrono::milliseconds maintenance_interval{60000};
+  // Housekeeping run as a task every `every` (event retention, the outbox's marks).
+  struct Periodic {
+    std::function<void(Store&, TaskOutcome&)> apply;
+    std::chrono::milliseconds every{60000};
+  };
+  std::vector<Periodic> periodic;
 };
 
 class Writer {
@@ -69,7 +72,9 @@ class Writer {
   // A scan is a job of its own kind (no std::function per scan on the hot path).
   using Job = std::variant<InboundScan, WriteTask>;
   // Runs a batch synchronously on the calling thread (used by the thread and by tests).
-  void process(std::vector<Job>& batch);
+  // `housekeeping`: a periodic task's batch, whose commit does not prove that the store takes
+  // writes again after a failure (its writes are a few rows; the clients' may be larger).
+  void process(std::vector<Job>& batch, bool housekeeping = false);
   void process(std::vector<InboundScan>& scans);
 
  private:

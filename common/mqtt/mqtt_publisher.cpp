@@ -18,24 +18,28 @@ mqtt::message_ptr to_paho(const MqttOutbound& m) {
 
 }  // namespace
 
-void MqttSession::Impl::FallbackListener::on_success(const mqtt::token& tok) {
-  delete static_cast<MqttOutbound*>(tok.get_user_context());
+void MqttSession::Impl::CompletionListener::on_success(const mqtt::token& tok) {
+  std::unique_ptr<Pending> pending(static_cast<Pending*>(tok.get_user_context()));
+  if (pending && pending->on_done) pending->on_done(true);
 }
 
-void MqttSession::Impl::FallbackListener::on_failure(const mqtt::token& tok) {
-  std::unique_ptr<MqttOutbound> fallback(static_cast<MqttOutbound*>(tok.get_user_context()));
-  if (!fallback) return;
+void MqttSession::Impl::CompletionListener::on_failure(const mqtt::token& tok) {
+  std::unique_ptr<Pending> pending(static_cast<Pending*>(tok.get_user_context()));
+  if (!pending) return;
+  if (pending->on_done) pending->on_done(false);
+  if (!pending->fallback) return;
+  auto& fallback = *pending->fallback;
   const auto rc = static_cast<int>(tok.get_reason_code());
   if (rc >= 0x80) {
     s_.counters->refused_by_broker.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("the broker refused a publish (reason code {}); sending it to {}", rc,
-                 fallback->topic);
+                 fallback.topic);
   } else {  // not sent at all (the connection went away)
     spdlog::warn("a publish failed (Paho code {}); sending it to {}", tok.get_return_code(),
-                 fallback->topic);
+                 fallback.topic);
   }
-  const std::string topic = fallback->topic;
-  if (!s_.outbox.push(Job{std::move(*fallback), nullptr})) {
+  const std::string topic = fallback.topic;
+  if (!s_.outbox.push(Job{std::move(fallback), nullptr})) {
     spdlog::warn("stopped: a message to {} was not sent", topic);
   }
 }
@@ -46,18 +50,35 @@ mqtt::delivery_token_ptr MqttSession::Impl::send(MqttOutbound m) {
   if (!topics::is_valid_topic_name(m.topic)) {
     counters->dropped.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("a message for an invalid topic name was dropped, not sent");
-    if (!m.fallback_topic) return nullptr;
+    if (!m.fallback_topic) {
+      if (m.on_done) m.on_done(false);
+      return nullptr;
+    }
     m.topic = *m.fallback_topic;
     m.fallback_topic.reset();
     return send(std::move(m));
   }
+  if (m.drop_if_disconnected && !is_connected.load()) {
+    if (m.on_done) m.on_done(false);
+    return nullptr;
+  }
   const auto msg = to_paho(m);
-  if (!m.fallback_topic) return client->publish(msg);
-  auto fallback = std::make_unique<MqttOutbound>(std::move(m));
-  fallback->topic = *fallback->fallback_topic;
-  fallback->fallback_topic.reset();
-  auto tok = client->publish(msg, fallback.get(), fallback_listener);
-  fallback.release();  // owned by the publish now: its listener deletes it
+  if (!m.fallback_topic && !m.on_done) return client->publish(msg);
+  auto pending = std::make_unique<Pending>();
+  pending->on_done = std::move(m.on_done);
+  if (m.fallback_topic) {
+    pending->fallback = std::move(m);
+    pending->fallback->topic = *pending->fallback->fallback_topic;
+    pending->fallback->fallback_topic.reset();
+  }
+  mqtt::delivery_token_ptr tok;
+  try {
+    tok = client->publish(msg, pending.get(), completion_listener);
+  } catch (...) {
+    if (pending->on_done) pending->on_done(false);
+    throw;
+  }
+  pending.release();  // owned by the publish now: its listener deletes it
   return tok;
 }
 

@@ -211,7 +211,8 @@ void MqttSession::stop() {
     // Publishes the broker refused come back before it as fallbacks, queued behind it.
     std::promise<mqtt::delivery_token_ptr> barrier;
     auto token = barrier.get_future();
-    MqttOutbound offline{s.options.status_topic, status_payload("offline"), true, {}, {}, {}};
+    MqttOutbound offline{
+        s.options.status_topic, status_payload("offline"), true, {}, {}, {}, {}, false};
     s.outbox.push(Impl::Job{std::move(offline), &barrier});
     try {
       if (const auto tok = token.get(); tok && !tok->wait_for(std::chrono::seconds(5))) {

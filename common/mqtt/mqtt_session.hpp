@@ -69,6 +69,13 @@ struct MqttOutbound {
   // >= 0x80) or it cannot be sent at all: an answer to a Response Topic falls back to
   // tickets/result/<scanner>.
   std::optional<std::string> fallback_topic;
+  // Called once the publish is over (Paho's thread, must only hand over): true when the broker
+  // acknowledged it (PUBACK < 0x80), false when it refused it or it was not sent.
+  std::function<void(bool acked)> on_done;
+  // Not handed to Paho while disconnected (on_done(false) at once): for messages the caller
+  // sends again itself after the reconnect (the bridge's outbox), so that Paho's buffer neither
+  // fills up nor sends them twice.
+  bool drop_if_disconnected = false;
 };
 
 class MqttSession {

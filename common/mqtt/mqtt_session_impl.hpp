@@ -25,7 +25,6 @@ inline std::string status_payload(const char* state) {
 }
 
 // Runs a handler on Paho's thread: nothing may escape it (that would end the process).
-// Runs a handler on Paho's thread: nothing may escape it (that would end the process).
 template <class F>
 void guarded(const char* what, F&& f) {
   try {
@@ -43,13 +42,17 @@ struct MqttSession::Impl {
     std::promise<mqtt::delivery_token_ptr>* barrier = nullptr;
   };
 
-  // Completes the publishes that have a fallback: the user context is the fallback message, sent
-  // when the broker refuses the publish. Runs on Paho's thread: it only queues.
-  // Completes the publishes that have a fallback: the user context is the fallback message, sent
-  // when the broker refuses the publish. Runs on Paho's thread: it only queues.
-  class FallbackListener : public mqtt::iaction_listener {
+  // What a publish with a fallback or an on_done carries as its user context.
+  struct Pending {
+    std::optional<MqttOutbound> fallback;  // sent when the broker refuses the publish
+    std::function<void(bool)> on_done;
+  };
+
+  // Completes the publishes that have a Pending: runs on Paho's thread, it only queues and calls
+  // on_done.
+  class CompletionListener : public mqtt::iaction_listener {
    public:
-    explicit FallbackListener(Impl& s) : s_(s) {}
+    explicit CompletionListener(Impl& s) : s_(s) {}
     void on_success(const mqtt::token& tok) override;
     void on_failure(const mqtt::token& tok) override;
 
@@ -61,7 +64,7 @@ struct MqttSession::Impl {
       : options(std::move(o)),
         handlers(std::move(h)),
         counters(c != nullptr ? c : &own_counters),
-        fallback_listener(*this) {}
+        completion_listener(*this) {}
 
   void setup();
   std::optional<std::string> attempt();
@@ -75,7 +78,7 @@ struct MqttSession::Impl {
   Handlers handlers;
   MqttCounters own_counters;
   MqttCounters* counters;
-  FallbackListener fallback_listener;
+  CompletionListener completion_listener;
   std::atomic<bool> is_connected{false};
   std::atomic<bool> has_connected{false};  // a connect after the first counts as a reconnect
 

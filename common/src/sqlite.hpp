@@ -70,6 +70,8 @@ class Db {
   Stmt prepare(std::string_view sql) { return Stmt(db_, sql); }
   sqlite3* handle() { return db_; }
   std::int64_t changes() const { return sqlite3_changes64(db_); }
+  // Rows changed since the connection opened: tells a transaction that wrote from one that did not.
+  std::int64_t total_changes() const { return sqlite3_total_changes64(db_); }
 
  private:
   sqlite3* db_ = nullptr;

@@ -221,8 +221,14 @@ void Agent::send_due(Clock::time_point now) {
   const bool all = flush_;
   flush_ = false;
   for (auto& s : queue_.take_due(now, all)) {
-    session_.publish(tb::MqttOutbound{std::string(tb::topics::kScan), std::move(s.payload), false,
-                                      tb::topics::result(opt_.id), s.scan_id, std::nullopt});
+    session_.publish(tb::MqttOutbound{std::string(tb::topics::kScan),
+                                      std::move(s.payload),
+                                      false,
+                                      tb::topics::result(opt_.id),
+                                      s.scan_id,
+                                      std::nullopt,
+                                      {},
+                                      false});
   }
 }
 

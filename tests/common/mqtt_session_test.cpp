@@ -75,7 +75,7 @@ TEST(MqttSession, StopHandsEverythingQueuedToTheBrokerThenSaysOffline) {
   // Below the broker's in-flight window (max_inflight_messages), so none waits for an ack.
   constexpr int kMessages = 900;
   for (int i = 0; i < kMessages; ++i) {
-    session->publish(tb::MqttOutbound{"out/x", "m", false, {}, std::to_string(i), {}});
+    session->publish(tb::MqttOutbound{"out/x", "m", false, {}, std::to_string(i), {}, {}, false});
   }
   session->stop();
   session.reset();
@@ -155,9 +155,10 @@ TEST(MqttSession, AnInvalidTopicNameIsDroppedAndItsFallbackSent) {
   tb::MqttSession session(options_for(broker, "s4"), seen.handlers(), &counters);
   ASSERT_FALSE(session.connect_once());
   session.keep_connected();
-  session.publish(tb::MqttOutbound{"bad/+/topic", "x", false, {}, {}, std::string("good/one")});
-  session.publish(tb::MqttOutbound{"bad/#", "y", false, {}, {}, {}});
-  session.publish(tb::MqttOutbound{"after", "z", false, {}, {}, {}});
+  session.publish(
+      tb::MqttOutbound{"bad/+/topic", "x", false, {}, {}, std::string("good/one"), {}, false});
+  session.publish(tb::MqttOutbound{"bad/#", "y", false, {}, {}, {}, {}, false});
+  session.publish(tb::MqttOutbound{"after", "z", false, {}, {}, {}, {}, false});
   const auto fallback = watcher.next("good/one");
   ASSERT_TRUE(fallback);
   EXPECT_EQ(fallback->payload, "x");

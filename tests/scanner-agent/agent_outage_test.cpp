@@ -10,8 +10,7 @@ TEST_F(Agent, BrokerDownScansAreKeptAndDeliveredInOrderOnce) {
   // subscription survives it, so what the agent sends at its reconnect reaches the bridge even
   // when the bridge is not back yet. (Without it, whichever of the two reconnects first decides
   // whether the first round is lost, and the order of the answers with it.)
-  broker_ = std::make_unique<tbtest::Mosquitto>(
-      dir_, "persistence true\npersistence_location " + dir_.file("") + "\n");
+  broker_ = std::make_unique<tbtest::Mosquitto>(dir_, tbtest::persistent_broker_config(dir_));
   start_bridge();
   for (int i = 0; i < 5; ++i) add_ticket("OUT" + std::to_string(i));
   auto agent = spawn_agent({"--timeout", "0.3", "--retry", "0.5"});

@@ -36,6 +36,11 @@ void dump_log_on_failure(const char* what, const std::string& log) {
 }
 }  // namespace
 
+std::string persistent_broker_config(const TempDir& dir) {
+  return std::string(::geteuid() == 0 ? "user root\n" : "") + "persistence true\n" +
+         "persistence_location " + dir.file("") + "\n";
+}
+
 Mosquitto::Mosquitto(const TempDir& dir, const std::string& extra_config)
     : config_path_(dir.file("mosquitto.conf")),
       log_path_(dir.file("mosquitto.log")),

@@ -22,6 +22,12 @@ std::string source_dir();  // the repository root
 std::string bridge_bin();  // the ticket-bridge executable under test
 std::string agent_bin();   // the scanner-agent executable under test
 
+// Extra config for a Mosquitto that keeps sessions and queued messages across its restart, as
+// the production broker does, in `dir`. Run as root, mosquitto would drop to its own user, which
+// cannot write into the test's private directory (its save then fails with "Permission denied"
+// and nothing is kept): it stays root here.
+std::string persistent_broker_config(const TempDir& dir);
+
 // mosquitto with broker-conf/dev.conf's settings on a free port. Prints its log from the
 // destructor when the current test failed.
 class Mosquitto {
