@@ -132,7 +132,7 @@ std::uint16_t HttpServer::port() const {
 
 void HttpServer::stop() {
   if (!impl_ || impl_->threads.empty()) return;
-  net::post(impl_->ioc, [impl = impl_.get()] {
+  net::post(impl_->accept_strand, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
     impl->accept_pause.cancel();

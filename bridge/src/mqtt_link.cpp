@@ -74,11 +74,16 @@ void MqttLink::publish_answer(const Answer& a) {
       a.topic, a.payload, false, std::nullopt, a.correlation, a.fallback_topic, {}, false});
 }
 
-void MqttLink::publish_event(const StoredEvent& e, std::function<void()> on_acked) {
+void MqttLink::publish_event(const StoredEvent& e, Outbox* outbox) {
   MqttOutbound m{topics::user_events(e.uid), e.body, false, {}, {}, {}, {}, false};
-  if (on_acked) {
-    m.on_done = [on_acked = std::move(on_acked)](bool acked) {
-      if (acked) on_acked();
+  if (outbox != nullptr) {
+    m.on_done = [outbox, uid = e.uid, seq = e.seq](Delivery d) {
+      // A refusal is final: counted as settled, or it would hold the uid's mark forever.
+      if (d == Delivery::NotSent) {
+        outbox->not_sent(uid, seq);
+      } else {
+        outbox->acked(uid, seq);
+      }
     };
   }
   m.drop_if_disconnected = true;

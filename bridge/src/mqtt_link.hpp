@@ -15,6 +15,7 @@
 #include "health.hpp"
 #include "metrics.hpp"
 #include "mqtt_session.hpp"
+#include "outbox.hpp"
 #include "store.hpp"
 
 namespace tb {
@@ -53,9 +54,9 @@ class MqttLink {
 
   // Queue a QoS 1 message for the publisher thread (any thread; never blocks on Paho).
   void publish_answer(const Answer& a);
-  // An owner event: `on_acked` runs (Paho's thread) once the broker acknowledged it. While
+  // An owner event. How it ended goes to `outbox` (when given): acknowledged, or not sent. While
   // disconnected it is not queued: the outbox sends it after the reconnect.
-  void publish_event(const StoredEvent& e, std::function<void()> on_acked = {});
+  void publish_event(const StoredEvent& e, Outbox* outbox = nullptr);
   bool connected() const { return session_.connected(); }
 
   static std::string scan_topic(const MqttOptions& o);

@@ -189,33 +189,36 @@ int cmd_serve(const Settings& s) {
   Writer writer(
       *store, metrics, health, [&mqtt](Answer a) { mqtt.publish_answer(a); },
       [&mqtt, &hub, &outbox](const std::shared_ptr<const StoredEvent>& e) {
-        mqtt.publish_event(*e, [&outbox, e] { outbox.acked(e->uid, e->seq); });
+        mqtt.publish_event(*e, &outbox);
         return hub.publish(e);
       },
       po);
   writer.start();
 
   // After every connect: write the marks, then publish what the broker has not acknowledged
-  // (outbox.hpp). Paho's thread only hands this over to the writer, then to the reader.
-  const auto republish = [&writer, &reader, &outbox, &mqtt, &metrics] {
+  // (outbox.hpp), a page per reader job. Paho's thread only hands this over to the writer.
+  std::function<void(OutboxCursor, std::uint64_t)> republish_from = [&](OutboxCursor cursor,
+                                                                        std::uint64_t generation) {
+    reader.submit([&, cursor, generation](Store& st) mutable {
+      try {
+        republish_page(st, cursor, [&](StoredEvent e) { mqtt.publish_event(e, &outbox); });
+      } catch (const std::exception& e) {
+        spdlog::error("outbox: reading the unacknowledged events: {}", e.what());
+        return;
+      }
+      if (!cursor.done) return republish_from(std::move(cursor), generation);
+      outbox.end_republish(generation);
+      metrics.events_republished.fetch_add(cursor.sent, std::memory_order_relaxed);
+      if (cursor.sent > 0) {
+        spdlog::info("outbox: published {} events the broker had not acknowledged", cursor.sent);
+      }
+    });
+  };
+  const auto republish = [&] {
+    const auto generation = outbox.begin_republish();
     writer.submit(WriteTask{
         [&outbox](Store& st, TaskOutcome&) { outbox.flush(st); },
-        [&reader, &outbox, &mqtt, &metrics](TaskOutcome&) {
-          reader.submit([&outbox, &mqtt, &metrics](Store& st) {
-            try {
-              const auto n = republish_unacked(st, [&](StoredEvent e) {
-                const auto uid = e.uid;
-                const auto seq = e.seq;
-                mqtt.publish_event(e, [&outbox, uid, seq] { outbox.acked(uid, seq); });
-              });
-              metrics.events_republished.fetch_add(n, std::memory_order_relaxed);
-              if (n > 0)
-                spdlog::info("outbox: published {} events the broker had not acknowledged", n);
-            } catch (const std::exception& e) {
-              spdlog::error("outbox: reading the unacknowledged events: {}", e.what());
-            }
-          });
-        }});
+        [&, generation](TaskOutcome&) { republish_from(OutboxCursor{}, generation); }, true});
   };
   if (auto err =
           mqtt.start([&writer](InboundScan in) { writer.submit(std::move(in)); }, republish)) {

@@ -8,6 +8,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -36,12 +37,17 @@ struct HttpServer::Impl {
   HttpOptions options;
   HttpHandler handler;
   WsServices ws;
+  // Before the io_context: the sessions its pending handlers still own at the end give their
+  // slots back as they are destroyed with it.
+  std::unique_ptr<ConnectionLimits> limits;
   net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  net::steady_timer accept_pause{ioc};  // out of file descriptors: wait before accepting again
+  // The acceptor, its pause and the stop's close share a strand: with several HTTP threads they
+  // would otherwise race.
+  net::strand<net::io_context::executor_type> accept_strand{net::make_strand(ioc)};
+  tcp::acceptor acceptor{accept_strand};
+  net::steady_timer accept_pause{accept_strand};  // out of descriptors: wait, then accept again
   std::chrono::steady_clock::time_point accept_logged{};
   std::uint64_t accept_unlogged = 0;
-  std::unique_ptr<ConnectionLimits> limits;
   std::vector<std::thread> threads;
 
   std::mutex sessions_mu;

@@ -150,9 +150,14 @@ void Store::migrate() {
   if (version == kSchemaVersion) return;
   db_.exec("BEGIN IMMEDIATE");
   try {
-    if (version == 0) {
+    // Again, under the write lock: another process (a second bridge, a CLI command) may have
+    // migrated it meanwhile.
+    version_stmt.step();
+    const auto locked_version = version_stmt.int64(0);
+    version_stmt.reset();
+    if (locked_version == 0) {
       db_.exec(kSchema);
-    } else if (version == 1) {
+    } else if (locked_version == 1) {
       // Events stored before the outbox existed were published then: they count as acknowledged
       // (a republish of the whole replay history at the upgrade would flood every app).
       db_.exec(

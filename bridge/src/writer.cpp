@@ -1,6 +1,8 @@
 // The single writer (writer.hpp): batches, the transaction, and what happens after the commit.
 #include "writer.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -26,8 +28,8 @@ void Writer::start() {
   // Each once before anything is served: retention applies from the start.
   for (const auto& p : options_.periodic) {
     std::vector<Job> batch;
-    batch.emplace_back(WriteTask{p.apply, nullptr});
-    process(batch, true);
+    batch.emplace_back(WriteTask{p.apply, nullptr, true});
+    process(batch);
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -84,8 +86,8 @@ void Writer::run() {
       if (std::chrono::steady_clock::now() < due[i]) continue;
       due[i] = std::chrono::steady_clock::now() + options_.periodic[i].every;
       batch.clear();
-      batch.emplace_back(WriteTask{options_.periodic[i].apply, nullptr});
-      process(batch, true);
+      batch.emplace_back(WriteTask{options_.periodic[i].apply, nullptr, true});
+      process(batch);
     }
   }
 }
@@ -115,7 +117,11 @@ void Writer::process(std::vector<InboundScan>& scans) {
   process(batch);
 }
 
-void Writer::process(std::vector<Job>& batch, bool housekeeping) {
+void Writer::process(std::vector<Job>& batch) {
+  const bool housekeeping = std::all_of(batch.begin(), batch.end(), [](const Job& job) {
+    const auto* task = std::get_if<WriteTask>(&job);
+    return task != nullptr && task->housekeeping;
+  });
   std::vector<Pending> done;
   done.reserve(batch.size());
   for (int attempt = 1;; ++attempt) {

@@ -41,6 +41,10 @@ struct WriteTask {
   std::function<void(Store&, TaskOutcome&)> apply;
   // Runs after the commit and after the events were delivered (or after a failure).
   std::function<void(TaskOutcome&)> done;
+  // The bridge's own bookkeeping (retention, the outbox's marks): a batch of only such tasks
+  // does not prove, after a failed write, that the store takes writes again (its writes are a
+  // few rows; the clients' may be larger).
+  bool housekeeping = false;
 };
 
 struct WriterOptions {
@@ -72,9 +76,7 @@ class Writer {
   // A scan is a job of its own kind (no std::function per scan on the hot path).
   using Job = std::variant<InboundScan, WriteTask>;
   // Runs a batch synchronously on the calling thread (used by the thread and by tests).
-  // `housekeeping`: a periodic task's batch, whose commit does not prove that the store takes
-  // writes again after a failure (its writes are a few rows; the clients' may be larger).
-  void process(std::vector<Job>& batch, bool housekeeping = false);
+  void process(std::vector<Job>& batch);
   void process(std::vector<InboundScan>& scans);
 
  private:

@@ -16,9 +16,10 @@
  *
  * Tokens end. When the server closes with `token_expired`, or refuses a token as `unauthorized`
  * on a reconnect (it may have expired while the phone was offline), the client asks getToken for
- * a fresh one and reconnects with `since`. Without getToken, or when it gives nothing, the status
- * becomes "expired" (or "unauthorized") and the client stops: live updates have stopped, and the
- * page should say so.
+ * a fresh one and reconnects with `since`; once per welcome, so that a backend whose tokens are
+ * refused is not asked in a loop. A getToken that fails is asked again with backoff. Without
+ * getToken, or when it gives no new token, the status becomes "expired" (or "unauthorized") and
+ * the client stops: live updates have stopped, and the page should say so.
  */
 (function (global) {
   "use strict";
@@ -49,7 +50,9 @@
     let closed = false;
     let failures = 0;
     let timer = null;
-    let welcomed = false; // a connection was accepted once: a later refusal may be an expiry
+    // A token may be renewed once per welcome: a refusal after a welcome may be an expiry, but a
+    // fresh token refused again before any welcome is wrong, and asking for more would loop.
+    let mayRenew = false;
 
     function lastSeq() {
       const v = Number(global.localStorage && localStorage.getItem(key));
@@ -71,13 +74,20 @@
       timer = setTimeout(open, base * (0.5 + Math.random()));
     }
 
-    // The token ended: ask the page for a fresh one, then reconnect with `since`.
+    // The token ended: ask the page for a fresh one, then reconnect with `since`. No getToken, or
+    // no new token from it: stop with `status`. A getToken that fails (the backend is down) is
+    // asked again with the same backoff as a reconnect.
     function renew(status) {
-      let next = null;
+      if (closed) return;
+      if (!getToken) {
+        onStatus(status);
+        return;
+      }
+      let next;
       try {
-        next = getToken ? getToken() : null;
+        next = getToken();
       } catch (e) {
-        next = null;
+        next = Promise.reject(e);
       }
       Promise.resolve(next).then(
         function (fresh) {
@@ -87,11 +97,16 @@
             return;
           }
           token = fresh;
-          failures = 0;
           open();
         },
         function () {
-          if (!closed) onStatus(status);
+          if (closed) return;
+          onStatus("offline");
+          const base = Math.min(maxDelay, minDelay * Math.pow(2, failures));
+          failures += 1;
+          timer = setTimeout(function () {
+            renew(status);
+          }, base * (0.5 + Math.random()));
         },
       );
     }
@@ -121,7 +136,7 @@
         }
         if (msg.type === "welcome") {
           failures = 0;
-          welcomed = true;
+          mayRenew = true;
           onStatus("online");
           // A client that is ahead of the server's log (another database) starts from here.
           const since = lastSeq();
@@ -140,13 +155,15 @@
       ws.onclose = function () {
         ws = null;
         if (closed) return;
-        if (refusal === "token_expired" || (refusal === "unauthorized" && welcomed)) {
+        if (refusal && mayRenew) {
+          mayRenew = false; // until the next welcome
           renew(refusal === "token_expired" ? "expired" : "unauthorized");
           return;
         }
         if (refusal) {
-          onStatus("unauthorized");
-          return; // the first token was refused: a new token is needed, connect again with it
+          // Refused before any welcome since the last renewal: this token is wrong, not old.
+          onStatus(refusal === "token_expired" ? "expired" : "unauthorized");
+          return;
         }
         onStatus("offline");
         schedule();

@@ -20,16 +20,16 @@ mqtt::message_ptr to_paho(const MqttOutbound& m) {
 
 void MqttSession::Impl::CompletionListener::on_success(const mqtt::token& tok) {
   std::unique_ptr<Pending> pending(static_cast<Pending*>(tok.get_user_context()));
-  if (pending && pending->on_done) pending->on_done(true);
+  if (pending && pending->on_done) pending->on_done(Delivery::Acked);
 }
 
 void MqttSession::Impl::CompletionListener::on_failure(const mqtt::token& tok) {
   std::unique_ptr<Pending> pending(static_cast<Pending*>(tok.get_user_context()));
   if (!pending) return;
-  if (pending->on_done) pending->on_done(false);
+  const auto rc = static_cast<int>(tok.get_reason_code());
+  if (pending->on_done) pending->on_done(rc >= 0x80 ? Delivery::Refused : Delivery::NotSent);
   if (!pending->fallback) return;
   auto& fallback = *pending->fallback;
-  const auto rc = static_cast<int>(tok.get_reason_code());
   if (rc >= 0x80) {
     s_.counters->refused_by_broker.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("the broker refused a publish (reason code {}); sending it to {}", rc,
@@ -51,7 +51,7 @@ mqtt::delivery_token_ptr MqttSession::Impl::send(MqttOutbound m) {
     counters->dropped.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("a message for an invalid topic name was dropped, not sent");
     if (!m.fallback_topic) {
-      if (m.on_done) m.on_done(false);
+      if (m.on_done) m.on_done(Delivery::Refused);  // it would never be accepted
       return nullptr;
     }
     m.topic = *m.fallback_topic;
@@ -59,13 +59,14 @@ mqtt::delivery_token_ptr MqttSession::Impl::send(MqttOutbound m) {
     return send(std::move(m));
   }
   if (m.drop_if_disconnected && !is_connected.load()) {
-    if (m.on_done) m.on_done(false);
+    if (m.on_done) m.on_done(Delivery::NotSent);
     return nullptr;
   }
   const auto msg = to_paho(m);
   if (!m.fallback_topic && !m.on_done) return client->publish(msg);
   auto pending = std::make_unique<Pending>();
   pending->on_done = std::move(m.on_done);
+  m.on_done = nullptr;  // the fallback below must not carry it too
   if (m.fallback_topic) {
     pending->fallback = std::move(m);
     pending->fallback->topic = *pending->fallback->fallback_topic;
@@ -75,7 +76,7 @@ mqtt::delivery_token_ptr MqttSession::Impl::send(MqttOutbound m) {
   try {
     tok = client->publish(msg, pending.get(), completion_listener);
   } catch (...) {
-    if (pending->on_done) pending->on_done(false);
+    if (pending->on_done) pending->on_done(Delivery::NotSent);
     throw;
   }
   pending.release();  // owned by the publish now: its listener deletes it

@@ -59,6 +59,13 @@ struct MqttInbound {
   std::optional<std::string> correlation;     // MQTT v5 Correlation Data
 };
 
+// How a publish ended, for its on_done.
+enum class Delivery {
+  Acked,    // the broker acknowledged it (PUBACK < 0x80)
+  Refused,  // the broker refused it (PUBACK >= 0x80), or its topic is invalid: final
+  NotSent,  // it never reached the broker (disconnected, dropped, an error): may be sent again
+};
+
 struct MqttOutbound {
   std::string topic;
   std::string payload;
@@ -69,10 +76,9 @@ struct MqttOutbound {
   // >= 0x80) or it cannot be sent at all: an answer to a Response Topic falls back to
   // tickets/result/<scanner>.
   std::optional<std::string> fallback_topic;
-  // Called once the publish is over (Paho's thread, must only hand over): true when the broker
-  // acknowledged it (PUBACK < 0x80), false when it refused it or it was not sent.
-  std::function<void(bool acked)> on_done;
-  // Not handed to Paho while disconnected (on_done(false) at once): for messages the caller
+  // Called once the publish is over (Paho's or the publisher's thread, must only hand over).
+  std::function<void(Delivery)> on_done;
+  // Not handed to Paho while disconnected (on_done(NotSent) at once): for messages the caller
   // sends again itself after the reconnect (the bridge's outbox), so that Paho's buffer neither
   // fills up nor sends them twice.
   bool drop_if_disconnected = false;

@@ -45,7 +45,7 @@ struct MqttSession::Impl {
   // What a publish with a fallback or an on_done carries as its user context.
   struct Pending {
     std::optional<MqttOutbound> fallback;  // sent when the broker refuses the publish
-    std::function<void(bool)> on_done;
+    std::function<void(Delivery)> on_done;
   };
 
   // Completes the publishes that have a Pending: runs on Paho's thread, it only queues and calls

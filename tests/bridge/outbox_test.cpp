@@ -23,9 +23,19 @@ void append(Store& s, const std::string& uid, int n) {
 
 std::vector<std::pair<std::string, std::int64_t>> unacked(Store& s, int page = 1000) {
   std::vector<std::pair<std::string, std::int64_t>> out;
-  republish_unacked(
-      s, [&](StoredEvent e) { out.emplace_back(e.uid, e.seq); }, page);
+  OutboxCursor cursor;
+  while (!cursor.done) {
+    republish_page(
+        s, cursor, [&](StoredEvent e) { out.emplace_back(e.uid, e.seq); }, page);
+  }
+  EXPECT_EQ(cursor.sent, out.size());
   return out;
+}
+
+void flush(Outbox& outbox, Store& store) {
+  Store::Transaction tx(store);
+  outbox.flush(store);
+  tx.commit();
 }
 
 TEST(Outbox, EventsAfterTheMarkInUidAndSeqOrderInPages) {
@@ -56,6 +66,48 @@ TEST(Outbox, EventsAfterTheMarkInUidAndSeqOrderInPages) {
   append(store, "a", 1);
   EXPECT_EQ(unacked(store),
             (std::vector<std::pair<std::string, std::int64_t>>{{"a", 3}, {"b", 3}}));
+}
+
+// Events 2 and 3 of a uid were not sent (the broker was away) and event 4 was, and was
+// acknowledged: the mark stays at 1 until 2 and 3 are acknowledged too, or they would never go.
+TEST(Outbox, AnEventNotSentHoldsTheMarkBelowIt) {
+  tbtest::TempDir dir;
+  Store store(dir.file("h.db"));
+  append(store, "u", 4);
+  Outbox outbox;
+  outbox.acked("u", 1);
+  outbox.not_sent("u", 2);
+  outbox.not_sent("u", 3);
+  outbox.acked("u", 4);
+  flush(outbox, store);
+  EXPECT_EQ(unacked(store),
+            (std::vector<std::pair<std::string, std::int64_t>>{{"u", 2}, {"u", 3}, {"u", 4}}));
+  outbox.acked("u", 2);  // republished and acknowledged; 3 still missing
+  flush(outbox, store);
+  EXPECT_EQ(unacked(store).front(), (std::pair<std::string, std::int64_t>{"u", 3}));
+  outbox.acked("u", 3);
+  flush(outbox, store);
+  EXPECT_TRUE(unacked(store).empty());
+  EXPECT_EQ(outbox.pending(), 0U) << "nothing held back any more: forgotten";
+}
+
+// An event held back as not sent that retention dropped before it could go again: after the next
+// republish it no longer holds its uid's mark.
+TEST(Outbox, AHeldEventThatIsGoneStopsHoldingAfterARepublish) {
+  tbtest::TempDir dir;
+  Store store(dir.file("g.db"));
+  append(store, "u", 3);
+  Outbox outbox;
+  outbox.not_sent("u", 1);
+  outbox.acked("u", 3);
+  const auto generation = outbox.begin_republish();
+  outbox.not_sent("u", 2);  // during the republish: kept
+  outbox.end_republish(generation);
+  flush(outbox, store);
+  EXPECT_EQ(unacked(store).front(), (std::pair<std::string, std::int64_t>{"u", 2}));
+  outbox.acked("u", 2);
+  flush(outbox, store);
+  EXPECT_TRUE(unacked(store).empty());
 }
 
 TEST(Outbox, ADatabaseOfSchema1CountsItsEventsAsPublished) {

@@ -160,6 +160,12 @@ double cpu_seconds(int pid) {
 }
 
 TEST_F(HttpFewFiles, OutOfFileDescriptorsTheBridgeWaitsInsteadOfSpinning) {
+#ifdef TB_SANITIZED_BUILD
+  // The sanitizers' runtime checks a pointer's memory through a pipe of its own: with every
+  // descriptor taken it cannot make one, reports a valid object as "invalid vptr" and stops the
+  // process. The release suite runs this test.
+  GTEST_SKIP() << "the sanitizer runtime needs free file descriptors of its own";
+#endif
   std::vector<int> fds;
   for (int i = 0; i < 100; ++i) {
     const int fd = tbtest_http::connect_raw(bridge_->http_port());
