@@ -105,6 +105,10 @@ or with raw MQTT (the first scan is admitted, the second is already_used):
   mosquitto_pub -p $mqtt_port -q 1 -t tickets/scan -m '{"scan_id":"demo-$code-1","code":"$code","scanner":"gate-n-1","gate":"north"}'
   mosquitto_pub -p $mqtt_port -q 1 -t tickets/scan -m '{"scan_id":"demo-$code-2","code":"$code","scanner":"gate-n-1","gate":"north"}'
 
+or as an embedded scanner that publishes only the code and shows a line (tickets/result/gate-e/text):
+  $bin scanners set gate-e --gate north
+  mosquitto_pub -p $mqtt_port -q 0 -t tickets/scan/gate-e -m '$code'
+
 Look at it:
   $bin tickets show $code
   curl -s http://127.0.0.1:$http_port/healthz; curl -s http://127.0.0.1:$http_port/metrics

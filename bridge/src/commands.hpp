@@ -32,6 +32,11 @@ int cmd_tickets_add(const Settings& s, const TicketFields& fields);
 int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_errors);
 int cmd_tickets_revoke(const Settings& s, const std::string& code);
 int cmd_tickets_show(const Settings& s, const std::string& code);
+// The scanner table (store.hpp's ScannerConfig).
+int cmd_scanners_set(const Settings& s, const std::string& id, const std::string& gate,
+                     const std::string& direction);
+int cmd_scanners_list(const Settings& s);
+int cmd_scanners_remove(const Settings& s, const std::string& id);
 // `code` empty: a token for the whole uid, `ttl` long. Else scoped to that ticket of the uid,
 // until its valid-until (or `ttl`, when `ttl_given` and shorter).
 int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl, bool ttl_given,

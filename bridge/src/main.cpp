@@ -77,6 +77,18 @@ int main(int argc, char** argv) {
                      "4000");
   serve_settings.add("max-ws-per-uid", "open WebSocket connections of one uid; more: close 1013",
                      "16");
+  serve_settings.add("scan-repeat-window",
+                     "embedded scanners (tickets/scan/<id>): the same code from the same scanner "
+                     "within this is one scan, answered again (0 = off)",
+                     "3s");
+  serve_settings.add("result-text-max",
+                     "bytes of the text answer on tickets/result/<id>/text (16-1024)", "64");
+  serve_settings.add("result-text-ascii",
+                     "true: the text answer is ASCII only (accents dropped), for simple displays",
+                     "false");
+  serve_settings.add("venue-time-zone",
+                     "time zone of the times on the text answer (and in the log), such as "
+                     "Europe/Berlin (default: the host's)");
 
   // tickets
   auto* tickets = app.add_subcommand("tickets", "Manage tickets in the database");
@@ -120,6 +132,31 @@ int main(int argc, char** argv) {
   tb::add_common_settings(show_settings);
   std::string show_code;
   show->add_option("CODE", show_code, "ticket code")->required();
+
+  // scanners
+  auto* scanners = app.add_subcommand(
+      "scanners", "Manage the scanner table: the gate and direction of each scanner");
+  scanners->require_subcommand(1);
+  auto* scanner_set = scanners->add_subcommand(
+      "set", "Add or change a scanner: its scans are decided at this gate; prints it as JSON");
+  tb::Settings scanner_set_settings(*scanner_set);
+  tb::add_common_settings(scanner_set_settings);
+  std::string scanner_id, scanner_gate, scanner_direction = "in";
+  scanner_set->add_option("ID", scanner_id, "scanner id (as in tickets/scan/<id>)")->required();
+  scanner_set->add_option("--gate", scanner_gate, "the gate it stands at")->required();
+  scanner_set
+      ->add_option("--direction", scanner_direction,
+                   "in or out: its scans' direction when they name none")
+      ->default_str("in");
+  auto* scanner_list =
+      scanners->add_subcommand("list", "Print the scanner table as a JSON array, by id");
+  tb::Settings scanner_list_settings(*scanner_list);
+  tb::add_common_settings(scanner_list_settings);
+  auto* scanner_remove = scanners->add_subcommand(
+      "remove", "Remove a scanner: its scans then name their own gate (raw scans: none)");
+  tb::Settings scanner_remove_settings(*scanner_remove);
+  tb::add_common_settings(scanner_remove_settings);
+  scanner_remove->add_option("ID", scanner_id, "scanner id")->required();
 
   // token
   auto* token = app.add_subcommand("token", "Print a JWT for a uid, signed with the secret");
@@ -185,6 +222,16 @@ int main(int argc, char** argv) {
   if (show->parsed()) {
     return run(show_settings,
                [&](const tb::Settings& s) { return tb::cmd_tickets_show(s, show_code); });
+  }
+  if (scanner_set->parsed()) {
+    return run(scanner_set_settings, [&](const tb::Settings& s) {
+      return tb::cmd_scanners_set(s, scanner_id, scanner_gate, scanner_direction);
+    });
+  }
+  if (scanner_list->parsed()) return run(scanner_list_settings, tb::cmd_scanners_list);
+  if (scanner_remove->parsed()) {
+    return run(scanner_remove_settings,
+               [&](const tb::Settings& s) { return tb::cmd_scanners_remove(s, scanner_id); });
   }
   if (token->parsed()) {
     return run(token_settings, [&](const tb::Settings& s) {

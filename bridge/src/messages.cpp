@@ -95,6 +95,7 @@ json scans_json(const std::vector<ScanRecord>& scans) {
     out.push_back({{"scan_id", opt(r.scan_id)},
                    {"scanner", opt(r.scanner)},
                    {"gate", opt(r.gate)},
+                   {"claimed_gate", opt(r.claimed_gate)},
                    {"direction", opt(r.direction)},
                    {"scanned_at", opt_time(r.scanned_at)},
                    {"decided_at", format_rfc3339(r.decided_at)},

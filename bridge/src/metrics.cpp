@@ -74,6 +74,17 @@ std::string Metrics::render(const Health& health) const {
   scalar(out, "ticket_bridge_scans_duplicate_total", "counter",
          "Redelivered scans answered with their stored result.",
          static_cast<double>(scans_duplicate.load()));
+  scalar(out, "ticket_bridge_scans_repeated_total", "counter",
+         "Scans without a scan_id on tickets/scan/<scanner> repeating the same code within the "
+         "repeat window, answered with the first result.",
+         static_cast<double>(scans_repeated.load()));
+  scalar(out, "ticket_bridge_scan_gate_mismatches_total", "counter",
+         "Scans that named another gate than their scanner's in the scanner table; decided at the "
+         "table's gate.",
+         static_cast<double>(scan_gate_mismatches.load()));
+  scalar(out, "ticket_bridge_scanners_online", "gauge",
+         "Scanners whose scanners/<id>/status says online.",
+         static_cast<double>(scanners_online.load()));
   scalar(out, "ticket_bridge_scans_unanswered_total", "counter",
          "Scans left unanswered (the store failed, or they arrived after the last batch of a "
          "shutdown); the scanner retries them.",

@@ -34,6 +34,11 @@ struct Metrics {
   std::array<std::array<std::atomic<std::uint64_t>, kReasonCount>, kStatusCount> scans{};
   std::atomic<std::uint64_t> scans_duplicate{0};   // repeated scan_id, answered from the log
   std::atomic<std::uint64_t> scans_unanswered{0};  // dropped after the store failed
+  // Embedded scanners: a repeat inside the window answered from the log, and scans whose gate
+  // the scanner table overrode.
+  std::atomic<std::uint64_t> scans_repeated{0};
+  std::atomic<std::uint64_t> scan_gate_mismatches{0};
+  std::atomic<std::int64_t> scanners_online{0};  // by their scanners/<id>/status
   std::atomic<std::uint64_t> events_published{0};
   std::atomic<std::uint64_t> events_republished{0};  // by the outbox, after a connect
   std::atomic<std::uint64_t> store_errors{0};

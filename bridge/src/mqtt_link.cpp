@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ids.hpp"
+#include "scan.hpp"
 #include "topics.hpp"
 
 namespace tb {
@@ -20,8 +22,13 @@ MqttSessionOptions session_options(const MqttOptions& o) {
   s.session_expiry_s = o.session_expiry_s;
   s.status_topic = topics::bridge_status(o.instance);
   // Retained scans are never decided: the broker sends none at subscribe, and flags a live
-  // retained publish as retained so that on_message can ignore it.
-  s.subscriptions = {MqttSubscription{MqttLink::scan_topic(o), 1, true}};
+  // retained publish as retained so that on_message can ignore it. The scanners' retained
+  // statuses are wanted: they say who is online now. A QoS 0 scan stays QoS 0 (the broker
+  // delivers at the lower of the two); queue_qos0_messages keeps it for us while we are away.
+  for (auto& filter : MqttLink::scan_filters(o)) {
+    s.subscriptions.push_back(MqttSubscription{std::move(filter), 1, true});
+  }
+  s.subscriptions.push_back(MqttSubscription{std::string(topics::kScannerStatusFilter), 1, false});
   s.max_buffered = o.max_buffered;
   s.buffer_while_disconnected = true;  // answers decided while away go out at the reconnect
   return s;
@@ -29,9 +36,13 @@ MqttSessionOptions session_options(const MqttOptions& o) {
 
 }  // namespace
 
-std::string MqttLink::scan_topic(const MqttOptions& o) {
-  const std::string scan(topics::kScan);
-  return o.shared_group ? "$share/" + *o.shared_group + "/" + scan : scan;
+// More distinct scanners than this are not tracked for presence: on the development broker any
+// client may publish any scanner's status.
+constexpr std::size_t kMaxTrackedScanners = 100'000;
+
+std::vector<std::string> MqttLink::scan_filters(const MqttOptions& o) {
+  const std::string share = o.shared_group ? "$share/" + *o.shared_group + "/" : "";
+  return {share + std::string(topics::kScan), share + std::string(topics::kDeviceScanFilter)};
 }
 
 MqttLink::MqttLink(const MqttOptions& options, Metrics& metrics, Health& health)
@@ -58,6 +69,16 @@ std::optional<std::string> MqttLink::start(ScanHandler on_scan,
 // Paho's thread: hand the scan over, nothing more.
 void MqttLink::on_message(MqttInbound msg) {
   if (!on_scan_) return;  // not started: nothing is subscribed yet
+  if (const auto scanner = topics::status_scanner(msg.topic)) {
+    on_presence(*scanner, msg.payload);
+    return;
+  }
+  std::optional<std::string> device;
+  if (const auto scanner = topics::device_scan_scanner(msg.topic)) {
+    device = std::string(*scanner);
+  } else if (msg.topic != topics::kScan) {
+    return;  // nothing else is subscribed
+  }
   if (msg.retained) {
     // A retained scan would be delivered, and decided, again at every subscribe.
     metrics_.scans_retained_ignored.fetch_add(1, std::memory_order_relaxed);
@@ -66,12 +87,41 @@ void MqttLink::on_message(MqttInbound msg) {
     return;
   }
   on_scan_(InboundScan{std::move(msg.payload), std::move(msg.response_topic),
-                       std::move(msg.correlation), std::chrono::steady_clock::now()});
+                       std::move(msg.correlation), std::chrono::steady_clock::now(),
+                       std::move(device)});
+}
+
+void MqttLink::on_presence(std::string_view scanner, std::string_view payload) {
+  const auto online = parse_presence(payload);
+  if (!online || !is_valid_id(scanner)) return;
+  std::lock_guard lock(presence_mu_);
+  const auto it = online_.find(scanner);
+  if (*online == (it != online_.end())) return;  // no change
+  if (*online) {
+    if (online_.size() >= kMaxTrackedScanners) return;
+    online_.emplace(scanner);
+  } else {
+    online_.erase(it);
+  }
+  metrics_.scanners_online.store(static_cast<std::int64_t>(online_.size()),
+                                 std::memory_order_relaxed);
+  spdlog::info("scanner {} is {}", scanner, *online ? "online" : "offline");
+}
+
+std::size_t MqttLink::scanners_online() const {
+  std::lock_guard lock(presence_mu_);
+  return online_.size();
 }
 
 void MqttLink::publish_answer(const Answer& a) {
   session_.publish(MqttOutbound{
       a.topic, a.payload, false, std::nullopt, a.correlation, a.fallback_topic, {}, false});
+  if (!a.device) return;
+  // Next to the JSON result, on the scanner's own topics (never its Response Topic).
+  for (const auto& [topic, payload] : {std::pair{&a.device->text_topic, &a.device->text},
+                                       std::pair{&a.device->light_topic, &a.device->light}}) {
+    session_.publish(MqttOutbound{*topic, *payload, false, {}, {}, {}, {}, false});
+  }
 }
 
 void MqttLink::publish_event(const StoredEvent& e, Outbox* outbox) {

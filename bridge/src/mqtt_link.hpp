@@ -1,13 +1,16 @@
 // The bridge's MQTT side, over one MqttSession (mqtt_session.hpp): the persistent session
-// subscribed to the scan topic, the retained bridge/<instance>/status, and the publishing of
-// answers and owner events. Received scans are handed to a callback (the writer's queue) and
-// nothing more is done on Paho's thread; retained scans are never decided (SPEC.md v1.1).
+// subscribed to the scan topics (tickets/scan, and tickets/scan/+ of embedded scanners) and to the
+// scanners' presence, the retained bridge/<instance>/status, and the publishing of answers and
+// owner events. Received scans are handed to a callback (the writer's queue) and nothing more is
+// done on Paho's thread; retained scans are never decided (SPEC.md v1.1).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -25,7 +28,7 @@ struct MqttOptions {
   std::string instance = "main";  // names the client id and bridge/<instance>/status
   std::optional<std::string> username;
   std::optional<std::string> password;
-  std::optional<std::string> shared_group;  // subscribe via $share/<group>/tickets/scan
+  std::optional<std::string> shared_group;  // subscribe via $share/<group>/tickets/scan[/+]
   // TLS (ssl:// and mqtts:// URLs): the CA that signs the broker's certificate (else the system's
   // CAs), an optional client certificate and key, and the host name check (on unless turned off).
   TlsSettings tls;
@@ -52,23 +55,31 @@ class MqttLink {
     health_.set_mqtt(false);
   }
 
-  // Queue a QoS 1 message for the publisher thread (any thread; never blocks on Paho).
+  // Queue a QoS 1 message for the publisher thread (any thread; never blocks on Paho); with its
+  // device lines (text, light) when it has them.
   void publish_answer(const Answer& a);
   // An owner event. How it ended goes to `outbox` (when given): acknowledged, or not sent. While
   // disconnected it is not queued: the outbox sends it after the reconnect.
   void publish_event(const StoredEvent& e, Outbox* outbox = nullptr);
   bool connected() const { return session_.connected(); }
 
-  static std::string scan_topic(const MqttOptions& o);
+  // The scan subscriptions: tickets/scan and tickets/scan/+, under $share/<group>/ when set.
+  static std::vector<std::string> scan_filters(const MqttOptions& o);
+
+  // Scanners seen online now, by their scanners/<id>/status (any thread).
+  std::size_t scanners_online() const;
 
  private:
   void on_message(MqttInbound msg);
+  void on_presence(std::string_view scanner, std::string_view payload);
 
   Metrics& metrics_;
   Health& health_;
   ScanHandler on_scan_;
   std::function<void()> on_connected_;
-  MqttSession session_;  // last: stopped and destroyed first
+  mutable std::mutex presence_mu_;
+  std::set<std::string, std::less<>> online_;  // bounded by kMaxTrackedScanners
+  MqttSession session_;                        // last: stopped and destroyed first
 };
 
 }  // namespace tb

@@ -27,21 +27,41 @@ AnswerRoute answer_route(const InboundScan& in, const std::optional<std::string>
   return AnswerRoute{own.value_or(std::string()), std::nullopt};
 }
 
-Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now) {
+namespace {
+
+DeviceLines device_lines(const std::string& scanner, const nlohmann::json& result,
+                         const TextOptions& options) {
+  return DeviceLines{topics::result_text(scanner), result_text(result, options),
+                     topics::result_light(scanner), std::string(result_light(result))};
+}
+
+}  // namespace
+
+Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
+                    const ScanRules& rules) {
   Decided out;
-  ParsedScan parsed = parse_scan(in.payload);
+  const bool device = in.device_scanner.has_value();
+  ParsedScan parsed =
+      device ? parse_device_scan(*in.device_scanner, in.payload) : parse_scan(in.payload);
   const AnswerRoute route = answer_route(in, parsed.scanner, metrics);
-  const auto answer = [&](std::string payload) {
-    if (!route.topic.empty()) {
-      out.answer = Answer{route.topic, in.correlation, std::move(payload), route.fallback};
+  // The JSON result goes by the route; a device's scan also gets its text and light. `result` is
+  // the payload as JSON when at hand (else it is parsed again, for a device only).
+  const auto answer = [&](std::string payload, const nlohmann::json* result) {
+    if (route.topic.empty()) return;
+    Answer a{route.topic, in.correlation, std::move(payload), route.fallback, {}};
+    if (device && parsed.scanner) {
+      a.device = device_lines(*parsed.scanner,
+                              result ? *result : nlohmann::json::parse(a.payload, nullptr, false),
+                              rules.text);
     }
+    out.answer = std::move(a);
   };
 
   // Exactly once: a scan_id seen before gets its first answer again and changes nothing.
   if (parsed.scan_id) {
     if (auto stored = store.find_result(*parsed.scan_id)) {
       metrics.scans_duplicate.fetch_add(1, std::memory_order_relaxed);
-      answer(std::move(*stored));
+      answer(std::move(*stored), nullptr);
       return out;
     }
   }
@@ -61,13 +81,35 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now)
     rec.scanner = parsed.scanner;
     rec.status = to_string(d.status);
     rec.reason = to_string(d.reason);
-    rec.result = make_result(parsed.scan_id, parsed.code, d, nullptr, now).dump();
+    const auto result = make_result(parsed.scan_id, parsed.code, d, nullptr, now);
+    rec.result = result.dump();
     store.record_scan(rec);
-    answer(rec.result);
+    answer(rec.result, &result);
     return out;
   }
 
-  const Scan& scan = *parsed.scan;
+  Scan& scan = *parsed.scan;
+  // The scanner table says where the scanner stands, whatever the payload claims.
+  if (auto where = store.find_scanner(scan.scanner)) {
+    if (scan.gate && *scan.gate != where->gate) {
+      rec.claimed_gate = scan.gate;
+      metrics.scan_gate_mismatches.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("scan from {} names gate {}: decided at its gate in the scanner table, {}",
+                   scan.scanner, *scan.gate, where->gate);
+    }
+    scan.gate = where->gate;
+    if (!scan.direction_named) scan.direction = where->direction;
+  }
+  // Without a scan_id, a device's repeat within the window is the same scan.
+  if (device && !scan.scan_id && rules.repeat_window_ms > 0) {
+    if (auto first = store.recent_result(scan.code, scan.scanner, scan.direction,
+                                         now - rules.repeat_window_ms)) {
+      metrics.scans_repeated.fetch_add(1, std::memory_order_relaxed);
+      answer(std::move(*first), nullptr);
+      return out;
+    }
+  }
+
   const Millis at = effective_scan_time(scan, now);
   const std::optional<Ticket> ticket = store.find_ticket(scan.code);
   const Decision d = decide(ticket ? &*ticket : nullptr, scan, at);
@@ -81,7 +123,8 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now)
   rec.scanned_at = scan.scanned_at;
   rec.status = to_string(d.status);
   rec.reason = to_string(d.reason);
-  rec.result = make_result(scan.scan_id, scan.code, d, ticket ? &*ticket : nullptr, now).dump();
+  const auto result = make_result(scan.scan_id, scan.code, d, ticket ? &*ticket : nullptr, now);
+  rec.result = result.dump();
   store.record_scan(rec);
 
   if (ticket) {
@@ -89,7 +132,7 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now)
       out.event = std::make_shared<const StoredEvent>(store.append_event(ticket->uid, at, *event));
     }
   }
-  answer(std::move(rec.result));
+  answer(std::move(rec.result), &result);
   return out;
 }
 

@@ -1,13 +1,15 @@
 // One scan decided inside the writer's transaction: parse the untrusted payload, answer a repeated
-// scan_id from the log, apply the admission rules (admission.hpp) to the stored ticket, record the
-// usage and the audit row, and append the owner's event. What it returns is handed on only after
-// the commit.
+// scan_id (or, for an embedded scanner's scan, a repeat within the window) from the log, bind it to
+// the scanner table's gate, apply the admission rules (admission.hpp) to the stored ticket, record
+// the usage and the audit row, and append the owner's event. What it returns is handed on only
+// after the commit.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "device_answers.hpp"
 #include "envelopes.hpp"
 #include "metrics.hpp"
 #include "store.hpp"
@@ -19,7 +21,21 @@ struct Decided {
   std::shared_ptr<const StoredEvent> event;
 };
 
-Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now);
+// What serve's options set about deciding scans.
+struct ScanRules {
+  // A scan without a scan_id on tickets/scan/<scanner> that repeats the same code from the same
+  // scanner in the same direction within this window (a double scan, a QoS 1 re-send) gets the
+  // first result again and changes nothing. 0: off. The window is looked up in the audit log, so
+  // it holds across a restart and among bridges sharing the store.
+  Millis repeat_window_ms = 3000;
+  TextOptions text;  // the text line of such scans' answers
+};
+
+// `in` is a scan from tickets/scan, or from tickets/scan/<scanner> when in.device_scanner is set.
+// A scanner in the scanner table has its scans decided at the table's gate (and direction, unless
+// the scan names one).
+Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
+                    const ScanRules& rules = {});
 
 // Where the answer goes: the Response Topic when SPEC.md v1.1 allows it (with the scanner's own
 // topic as the fallback), else the scanner's own topic; an empty topic when nobody can be

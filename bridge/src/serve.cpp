@@ -2,7 +2,6 @@
 // together, and shuts them down in order on SIGINT or SIGTERM.
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,38 +17,12 @@
 #include "outbox.hpp"
 #include "read_pool.hpp"
 #include "secrets.hpp"
+#include "serve_options.hpp"
 #include "writer.hpp"
 
 namespace tb {
 
 namespace {
-
-struct HostPort {
-  std::string host;
-  std::uint16_t port = 0;
-};
-
-HostPort parse_listen(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    throw UsageError("--listen must be HOST:PORT, such as 127.0.0.1:8080 or [::1]:8080");
-  }
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::string port_text = text.substr(colon + 1);
-  int port = -1;
-  try {
-    std::size_t used = 0;
-    port = std::stoi(port_text, &used);
-    if (used != port_text.size()) port = -1;
-  } catch (const std::exception&) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) throw UsageError("--listen port must be 0-65535");
-  return {host, static_cast<std::uint16_t>(port)};
-}
 
 // SIGHUP: reads the settings again (config file, environment) and applies what can change
 // without a restart: the API key file and the log level. All or nothing.
@@ -74,25 +47,6 @@ void reload(const Settings& s, Api& api) {
   }
 }
 
-// --max-connections within the open-file limit: each connection is a descriptor, and the store,
-// the broker link and the logs need some of their own (64 are kept for them).
-std::size_t connection_cap(const Settings& s) {
-  auto cap = static_cast<std::size_t>(s.get_int("max-connections", 1, 10'000'000));
-  rlimit files{};
-  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY) return cap;
-  const std::size_t room = files.rlim_cur > 128 ? files.rlim_cur - 64 : 64;
-  if (cap <= room) return cap;
-  if (s.source("max-connections") == "default") {
-    spdlog::info("max-connections: {} (the open-file limit is {})", room, files.rlim_cur);
-    return room;
-  }
-  spdlog::warn(
-      "max-connections {} is above what the open-file limit ({}) allows: accepts will "
-      "fail before the cap is reached",
-      cap, files.rlim_cur);
-  return cap;
-}
-
 }  // namespace
 
 int cmd_serve(const Settings& s) {
@@ -108,6 +62,8 @@ int cmd_serve(const Settings& s) {
   signal(SIGXFSZ, SIG_IGN);
 
   const HostPort listen = parse_listen(s.get("listen"));
+  apply_venue_time_zone(s);
+  const ScanRules rules = scan_rules(s);
   const auto http_threads = static_cast<int>(s.get_int("http-threads", 1, 64));
   MqttOptions mo;
   mo.uri = s.get("mqtt");
@@ -178,6 +134,7 @@ int cmd_serve(const Settings& s) {
   MqttLink mqtt(mo, metrics, health);
   Outbox outbox;
   WriterOptions po;
+  po.scans = rules;
   po.periodic.push_back(
       {[retention_events, age_ms = *retention_age_s * 1000](Store& st, TaskOutcome&) {
          const auto n = st.prune_events(retention_events, now_ms() - age_ms, 10'000);

@@ -8,7 +8,8 @@ namespace tb {
 namespace {
 
 // 1: the first schema. 2: users.mqtt_acked_seq, the outbox's mark (see Store::unacked_events).
-constexpr int kSchemaVersion = 2;
+// 3: the scanner table, and scans.claimed_gate.
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS tickets (
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS scans (
   decided_at INTEGER NOT NULL,
   status     TEXT NOT NULL,
   reason     TEXT NOT NULL,
-  result     TEXT NOT NULL
+  result     TEXT NOT NULL,
+  claimed_gate TEXT         -- the payload's gate, when the scanner table decided at another
 );
 CREATE INDEX IF NOT EXISTS scans_code ON scans(code, id);
 
@@ -64,6 +66,16 @@ CREATE TABLE IF NOT EXISTS events (
   PRIMARY KEY (uid, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_at ON events(at);
+)sql";
+
+// Schema 3. Where each scanner stands (`ticket-bridge scanners set`).
+constexpr const char* kScannersTable = R"sql(
+CREATE TABLE IF NOT EXISTS scanners (
+  id         TEXT PRIMARY KEY,
+  gate       TEXT NOT NULL,
+  direction  TEXT NOT NULL,    -- in or out
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql";
 
 constexpr const char* kTicketColumns =
@@ -112,10 +124,22 @@ Store::Store(const std::string& path, Durability durability) : db_(path, true) {
   find_result_ = db_.prepare("SELECT result FROM scans WHERE scan_id = ?1");
   record_scan_ = db_.prepare(
       "INSERT INTO scans (scan_id, code, scanner, gate, direction, scanned_at, decided_at, "
-      "status, reason, result) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+      "status, reason, result, claimed_gate) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
   recent_scans_ = db_.prepare(
       "SELECT scan_id, code, scanner, gate, direction, scanned_at, decided_at, status, reason, "
-      "result FROM scans WHERE code = ?1 ORDER BY id DESC LIMIT ?2");
+      "result, claimed_gate FROM scans WHERE code = ?1 ORDER BY id DESC LIMIT ?2");
+  // By the (code, id) index, newest first, so that a ticket scanned thousands of times costs
+  // the same few rows.
+  recent_result_ = db_.prepare(
+      "SELECT result FROM (SELECT id, scanner, direction, decided_at, result FROM scans "
+      "WHERE code = ?1 ORDER BY id DESC LIMIT ?5) "
+      "WHERE scanner = ?2 AND direction = ?3 AND decided_at >= ?4 ORDER BY id DESC LIMIT 1");
+  find_scanner_ = db_.prepare("SELECT id, gate, direction, updated_at FROM scanners WHERE id = ?1");
+  set_scanner_ = db_.prepare(
+      "INSERT INTO scanners (id, gate, direction, updated_at) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (id) DO UPDATE SET gate = ?2, direction = ?3, updated_at = ?4");
+  remove_scanner_ = db_.prepare("DELETE FROM scanners WHERE id = ?1");
+  list_scanners_ = db_.prepare("SELECT id, gate, direction, updated_at FROM scanners ORDER BY id");
   next_seq_ = db_.prepare(
       "INSERT INTO users (uid, last_seq) VALUES (?1, 1) "
       "ON CONFLICT (uid) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq");
@@ -157,12 +181,20 @@ void Store::migrate() {
     version_stmt.reset();
     if (locked_version == 0) {
       db_.exec(kSchema);
-    } else if (locked_version == 1) {
-      // Events stored before the outbox existed were published then: they count as acknowledged
-      // (a republish of the whole replay history at the upgrade would flood every app).
-      db_.exec(
-          "ALTER TABLE users ADD COLUMN mqtt_acked_seq INTEGER NOT NULL DEFAULT 0;"
-          "UPDATE users SET mqtt_acked_seq = last_seq;");
+      db_.exec(kScannersTable);
+    } else {
+      if (locked_version < 2) {
+        // Events stored before the outbox existed were published then: they count as
+        // acknowledged (a republish of the whole replay history at the upgrade would flood every
+        // app).
+        db_.exec(
+            "ALTER TABLE users ADD COLUMN mqtt_acked_seq INTEGER NOT NULL DEFAULT 0;"
+            "UPDATE users SET mqtt_acked_seq = last_seq;");
+      }
+      if (locked_version < 3) {
+        db_.exec(kScannersTable);
+        db_.exec("ALTER TABLE scans ADD COLUMN claimed_gate TEXT;");
+      }
     }
     db_.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
     db_.exec("COMMIT");
@@ -262,36 +294,6 @@ bool Store::revoke_ticket(const std::string& code) {
   revoke_.bind(1, code).run();
   if (db_.changes() > 0) return true;
   return find_ticket(code).has_value();  // already revoked counts as done
-}
-
-std::optional<std::string> Store::find_result(const std::string& scan_id) {
-  auto& s = find_result_;
-  s.bind(1, scan_id);
-  std::optional<std::string> out;
-  if (s.step()) out = s.text(0);
-  s.reset();
-  return out;
-}
-
-void Store::record_scan(const ScanRecord& r) {
-  auto& s = record_scan_;
-  s.bind(1, r.scan_id).bind(2, r.code).bind(3, r.scanner).bind(4, r.gate).bind(5, r.direction);
-  s.bind(6, r.scanned_at).bind(7, r.decided_at).bind(8, r.status).bind(9, r.reason);
-  s.bind(10, r.result);
-  s.run();
-}
-
-std::vector<ScanRecord> Store::recent_scans(const std::string& code, int limit) {
-  auto& s = recent_scans_;
-  s.bind(1, code).bind(2, std::int64_t{limit});
-  std::vector<ScanRecord> out;
-  while (s.step()) {
-    out.push_back(ScanRecord{s.opt_text(0), s.opt_text(1), s.opt_text(2), s.opt_text(3),
-                             s.opt_text(4), s.opt_int64(5), s.int64(6), s.text(7), s.text(8),
-                             s.text(9)});
-  }
-  s.reset();
-  return out;
 }
 
 void Store::ping() {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "scan.hpp"
 #include "sqlite.hpp"
 #include "ticket.hpp"
 
@@ -30,6 +31,17 @@ struct ScanRecord {
   std::string status;
   std::string reason;
   std::string result;  // the JSON answer sent to the scanner
+  // The gate the payload named when the scanner table decided the scan at another one.
+  std::optional<std::string> claimed_gate = {};
+};
+
+// A row of the scanner table (`ticket-bridge scanners set`): where a scanner stands. Its scans
+// are decided at this gate whatever they claim, and this direction is theirs unless they name one.
+struct ScannerConfig {
+  std::string id;
+  std::string gate;
+  Direction direction = Direction::In;
+  Millis updated_at = 0;
 };
 
 struct StoredEvent {
@@ -90,6 +102,18 @@ class Store {
   std::optional<std::string> find_result(const std::string& scan_id);
   void record_scan(const ScanRecord& r);
   std::vector<ScanRecord> recent_scans(const std::string& code, int limit);
+  // The answer to the newest scan of `code` by `scanner` in `direction` decided at or after
+  // `since`, looked for among the code's last few scans (kRepeatLookback): the repeat window of
+  // scans without a scan_id (scan_decision.hpp).
+  static constexpr int kRepeatLookback = 8;
+  std::optional<std::string> recent_result(const std::string& code, const std::string& scanner,
+                                           Direction direction, Millis since);
+
+  // The scanner table.
+  std::optional<ScannerConfig> find_scanner(const std::string& id);
+  void set_scanner(const ScannerConfig& s);    // adds or replaces
+  bool remove_scanner(const std::string& id);  // false when there was none
+  std::vector<ScannerConfig> scanners();       // by id
 
   // Event log. append_event assigns the uid's next seq, writes it into `event` and stores it.
   StoredEvent append_event(const std::string& uid, Millis at, nlohmann::json& event);
@@ -134,7 +158,8 @@ class Store {
   sql::Stmt begin_, commit_, rollback_;
   sql::Stmt savepoint_, release_, rollback_to_;
   sql::Stmt insert_ticket_, find_ticket_, save_usage_, revoke_;
-  sql::Stmt find_result_, record_scan_, recent_scans_;
+  sql::Stmt find_result_, record_scan_, recent_scans_, recent_result_;
+  sql::Stmt find_scanner_, set_scanner_, remove_scanner_, list_scanners_;
   sql::Stmt next_seq_, insert_event_, last_seq_, events_after_;
   sql::Stmt ping_, set_acked_, unacked_;
 };

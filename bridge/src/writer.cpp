@@ -132,7 +132,7 @@ void Writer::process(std::vector<Job>& batch) {
       const Millis now = now_ms();
       for (auto& job : batch) {
         if (auto* scan = std::get_if<InboundScan>(&job)) {
-          Decided d = decide_scan(store_, metrics_, *scan, now);
+          Decided d = decide_scan(store_, metrics_, *scan, now, options_.scans);
           Pending& p = done.emplace_back();
           p.answer = std::move(d.answer);
           p.event = std::move(d.event);

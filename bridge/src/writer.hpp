@@ -18,6 +18,7 @@
 #include "envelopes.hpp"
 #include "health.hpp"
 #include "metrics.hpp"
+#include "scan_decision.hpp"
 #include "store.hpp"
 #include "work_queue.hpp"
 
@@ -56,6 +57,7 @@ struct WriterOptions {
     std::chrono::milliseconds every{60000};
   };
   std::vector<Periodic> periodic;
+  ScanRules scans;  // the repeat window and text line of embedded scanners' scans
 };
 
 class Writer {

@@ -192,9 +192,9 @@ int on_acl_check(int, void* event_data, void*) {
     }
     return MOSQ_ERR_ACL_DENIED;
   }
-  if (ed->access == tbauth::kWrite && topic == tb::topics::kScan) {
+  if (ed->access == tbauth::kWrite && tbauth::is_scan_topic(topic)) {
     const std::string_view payload(static_cast<const char*>(ed->payload), ed->payloadlen);
-    if (const auto why = tbauth::scan_refusal(who, payload, ed->retain)) {
+    if (const auto why = tbauth::scan_refusal(who, topic, payload, ed->retain)) {
       mosquitto_log_printf(MOSQ_LOG_NOTICE, "tb_auth: scan from %s refused: %s", who.name.c_str(),
                            why->c_str());
       return MOSQ_ERR_ACL_DENIED;

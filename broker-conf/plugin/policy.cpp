@@ -50,8 +50,10 @@ std::string_view unshare(std::string_view filter) {
 }
 
 bool scanner_allowed(const std::string& id, int access, std::string_view topic) {
-  if (access == kWrite)
-    return topic == tb::topics::kScan || topic == tb::topics::scanner_status(id);
+  if (access == kWrite) {
+    return topic == tb::topics::kScan || topic == tb::topics::device_scan(id) ||
+           topic == tb::topics::scanner_status(id);
+  }
   // Read and subscribe: its own answers, tickets/result/<id> and below, never another's.
   return tb::topics::is_scanners_own(topic, id);
 }
@@ -63,7 +65,10 @@ bool bridge_allowed(int access, std::string_view topic) {
                                     is_user_events(topic) || starts_with(topic, "bridge/"));
   }
   const auto t = access == kSubscribe ? unshare(topic) : topic;
-  return t == tb::topics::kScan || t == "users/+/events" || is_user_events(t);
+  if (t == tb::topics::kScan || t == "users/+/events" || is_user_events(t)) return true;
+  if (t == tb::topics::kDeviceScanFilter || t == tb::topics::kScannerStatusFilter) return true;
+  // Reading a message: its topic is a concrete one.
+  return !has_wildcard(t) && (tb::topics::device_scan_scanner(t) || tb::topics::status_scanner(t));
 }
 
 // "<prefix><rest>" -> rest, or nothing when `s` does not start with `prefix`.
@@ -95,9 +100,14 @@ bool client_id_allowed(const Identity& who, std::string_view client_id, int max_
   return false;
 }
 
-std::optional<std::string> scan_refusal(const Identity& who, std::string_view payload,
-                                        bool retain) {
+bool is_scan_topic(std::string_view topic) {
+  return topic == tb::topics::kScan || tb::topics::device_scan_scanner(topic).has_value();
+}
+
+std::optional<std::string> scan_refusal(const Identity& who, std::string_view topic,
+                                        std::string_view payload, bool retain) {
   if (retain) return std::string("a retained scan");
+  if (topic != tb::topics::kScan) return std::nullopt;
   const tb::ParsedScan parsed = tb::parse_scan(payload);
   if (parsed.scanner && *parsed.scanner != who.name) return "names scanner " + *parsed.scanner;
   return std::nullopt;

@@ -21,10 +21,12 @@ struct Identity {
 // Mosquitto's access bits.
 inline constexpr int kRead = 0x01, kWrite = 0x02, kSubscribe = 0x04, kUnsubscribe = 0x08;
 
-//   scanner S: write tickets/scan and scanners/S/status; subscribe to and read tickets/result/S
-//              and below it (tickets/result/S/...)
-//   bridge:    subscribe to and read tickets/scan (also as $share/<group>/tickets/scan) and
-//              users/+/events; write tickets/result/<anything>, users/<uid>/events, bridge/...
+//   scanner S: write tickets/scan, tickets/scan/S (an embedded scanner's plain-text scans) and
+//              scanners/S/status; subscribe to and read tickets/result/S and below it
+//              (tickets/result/S/text, .../light, ...)
+//   bridge:    subscribe to and read tickets/scan and tickets/scan/+ (also as
+//              $share/<group>/...), scanners/+/status and users/+/events; write
+//              tickets/result/<anything>, users/<uid>/events, bridge/...
 //   customer U: subscribe to and read users/U/events only (while the token is valid); no writes
 bool allowed(const Identity& who, int access, std::string_view topic, std::int64_t now_s);
 
@@ -38,11 +40,15 @@ inline constexpr int kDefaultAppSessions = 8;
 // matched, so no identity can ever use an id that belongs to another.
 bool client_id_allowed(const Identity& who, std::string_view client_id, int max_app_sessions);
 
-// Why a PUBLISH on tickets/scan is refused, or nothing: a retained scan (it would be decided
-// again at every subscribe), or a scan whose `scanner` is not the publisher. The payload is read
-// with the bridge's own parser; what it cannot read at all passes, for the bridge to answer as
-// malformed.
-std::optional<std::string> scan_refusal(const Identity& who, std::string_view payload, bool retain);
+// Why a PUBLISH on tickets/scan or tickets/scan/<scanner> is refused, or nothing: a retained scan
+// (it would be decided again at every subscribe), or, on tickets/scan, a scan whose `scanner` is
+// not the publisher. The payload is read with the bridge's own parser; what it cannot read at all
+// passes, for the bridge to answer as malformed. On tickets/scan/<scanner> the topic names the
+// scanner (allowed() proved it is the publisher's own) and the payload's `scanner` is ignored.
+std::optional<std::string> scan_refusal(const Identity& who, std::string_view topic,
+                                        std::string_view payload, bool retain);
+// tickets/scan, or tickets/scan/<one level>.
+bool is_scan_topic(std::string_view topic);
 
 // A password file in mosquitto_passwd's format ("user:$7$iterations$salt$hash" or "$6$").
 class PasswordFile {

@@ -3,6 +3,7 @@
 // scanner gets an answer.
 #include "scan.hpp"
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "ids.hpp"
@@ -22,27 +23,102 @@ std::optional<std::string> string_field(const json& obj, const char* key) {
   return it->get<std::string>();
 }
 
+std::string too_large(std::size_t size) {
+  return "payload of " + std::to_string(size) + " bytes exceeds " + std::to_string(kMaxScanPayload);
+}
+
+// The payload as a JSON object, or why it is none. The parser rejects invalid UTF-8, and the
+// nesting depth is bounded by the payload limit checked before.
+std::optional<json> parse_object(std::string_view payload, std::string& error) {
+  json doc = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    error = "not JSON";
+    return std::nullopt;
+  }
+  if (!doc.is_object()) {
+    error = "not a JSON object";
+    return std::nullopt;
+  }
+  return doc;
+}
+
+constexpr std::string_view kSpace = " \t\r\n\v\f";
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
+}
+
+ParsedScan read_scan_object(const json& doc);
+
 }  // namespace
 
 ParsedScan parse_scan(std::string_view payload) {
   ParsedScan out;
   if (payload.size() > kMaxScanPayload) {
-    out.error = "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
-                std::to_string(kMaxScanPayload);
+    out.error = too_large(payload.size());
     return out;
   }
-  // The parser rejects invalid UTF-8 and nesting deeper than its stack allows is bounded by the
-  // payload limit above.
-  json doc = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    out.error = "not JSON";
-    return out;
-  }
-  if (!doc.is_object()) {
-    out.error = "not a JSON object";
-    return out;
-  }
+  auto doc = parse_object(payload, out.error);
+  if (!doc) return out;
+  return read_scan_object(*doc);
+}
 
+ParsedScan parse_device_scan(std::string_view scanner, std::string_view payload) {
+  ParsedScan out;
+  if (is_valid_id(scanner)) out.scanner = std::string(scanner);
+  const auto fail = [&out](std::string why) {
+    out.error = std::move(why);
+    return out;
+  };
+  if (!out.scanner) return fail("the topic's scanner level is not a valid scanner id");
+  if (payload.size() > kMaxScanPayload) return fail(too_large(payload.size()));
+  const std::string_view text = trim(payload);
+  if (text.empty()) return fail("empty scan");
+  if (text.front() == '{') {
+    auto doc = parse_object(text, out.error);
+    if (!doc) return out;
+    (*doc)["scanner"] = *out.scanner;  // the topic names the scanner, proven by the broker's ACL
+    return read_scan_object(*doc);
+  }
+  if (!utf8_length(text)) return fail("the code is not valid UTF-8");
+  if (!is_valid_id(text)) {
+    return fail("the code must be 1-128 characters without / + # whitespace or control characters");
+  }
+  Scan scan;
+  scan.scanner = *out.scanner;
+  scan.code = std::string(text);
+  out.code = scan.code;
+  out.scan = std::move(scan);
+  return out;
+}
+
+std::optional<bool> parse_presence(std::string_view payload) {
+  if (payload.size() > kMaxScanPayload) return std::nullopt;
+  const std::string_view text = trim(payload);
+  if (text.empty()) return false;  // the retained status was cleared
+  std::string state;
+  if (text.front() == '{') {
+    std::string error;
+    const auto doc = parse_object(text, error);
+    if (!doc) return std::nullopt;
+    auto s = string_field(*doc, "state");
+    if (!s) return std::nullopt;
+    state = std::move(*s);
+  } else {
+    state = std::string(text);
+  }
+  for (auto& c : state) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (state == "online") return true;
+  if (state == "offline") return false;
+  return std::nullopt;
+}
+
+namespace {
+
+ParsedScan read_scan_object(const json& doc) {
+  ParsedScan out;
   // Salvage what identifies the scan first, so that a malformed scan can still be answered.
   if (auto s = string_field(doc, "scanner"); s && is_valid_id(*s)) out.scanner = std::move(s);
   if (auto s = string_field(doc, "scan_id"); s && is_valid_label(*s, kMaxIdLength)) {
@@ -87,6 +163,7 @@ ParsedScan parse_scan(std::string_view payload) {
     } else {
       return fail("direction must be \"in\" or \"out\"");
     }
+    scan.direction_named = true;
   }
 
   if (const auto it = doc.find("scanned_at"); it != doc.end() && !it->is_null()) {
@@ -99,6 +176,8 @@ ParsedScan parse_scan(std::string_view payload) {
   out.scan = std::move(scan);
   return out;
 }
+
+}  // namespace
 
 Millis effective_scan_time(const Scan& scan, Millis now) {
   if (!scan.scanned_at || *scan.scanned_at > now + kMaxClockSkew) return now;

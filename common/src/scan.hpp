@@ -18,6 +18,7 @@ struct Scan {
   std::optional<std::string> gate;
   Direction direction = Direction::In;
   std::optional<Millis> scanned_at;
+  bool direction_named = false;  // the payload named the direction (else the default above)
 };
 
 // Payloads larger than this are rejected as malformed without being parsed.
@@ -34,6 +35,18 @@ struct ParsedScan {
 
 // Never throws; unknown fields are ignored.
 ParsedScan parse_scan(std::string_view payload);
+
+// A scan on tickets/scan/<scanner> (SPEC.md v1.1): the payload is the code as plain text, trimmed
+// of whitespace (a trailing CR/LF included); a payload that starts with `{` is the JSON object of
+// tickets/scan, whose `scanner` is always `scanner`, the topic's, whatever the payload says.
+// `scanner` is the topic's level: when it is no valid id, the scan is malformed and unanswerable.
+ParsedScan parse_device_scan(std::string_view scanner, std::string_view payload);
+
+// A scanner's presence on scanners/<scanner>/status: the JSON {"state": "online"|"offline", ...},
+// or the plain text `online` / `offline` of a small device (case and surrounding whitespace
+// ignored). True: online; false: offline (an empty payload, the retained status cleared, too);
+// nothing when the payload says neither.
+std::optional<bool> parse_presence(std::string_view payload);
 
 // The moment a scan is judged at: its `scanned_at`, unless absent or more than five minutes
 // ahead of the bridge's clock `now`.

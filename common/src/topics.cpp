@@ -27,6 +27,15 @@ bool at_or_below(std::string_view topic, std::string_view prefix) {
 std::string result(std::string_view scanner) {
   return join(kResultPrefix, scanner);
 }
+std::string result_text(std::string_view scanner) {
+  return join(kResultPrefix, scanner, "/text");
+}
+std::string result_light(std::string_view scanner) {
+  return join(kResultPrefix, scanner, "/light");
+}
+std::string device_scan(std::string_view scanner) {
+  return join(kScan, "/", scanner);
+}
 std::string user_events(std::string_view uid) {
   return join("users/", uid, "/events");
 }
@@ -35,6 +44,28 @@ std::string bridge_status(std::string_view instance) {
 }
 std::string scanner_status(std::string_view scanner) {
   return join("scanners/", scanner, "/status");
+}
+
+namespace {
+// `topic` is <prefix><one non-empty level><suffix>: that level.
+std::optional<std::string_view> level_between(std::string_view topic, std::string_view prefix,
+                                              std::string_view suffix) {
+  if (topic.size() <= prefix.size() + suffix.size() || topic.substr(0, prefix.size()) != prefix ||
+      topic.substr(topic.size() - suffix.size()) != suffix) {
+    return std::nullopt;
+  }
+  const auto level = topic.substr(prefix.size(), topic.size() - prefix.size() - suffix.size());
+  if (level.find('/') != std::string_view::npos) return std::nullopt;
+  return level;
+}
+}  // namespace
+
+std::optional<std::string_view> device_scan_scanner(std::string_view topic) {
+  return level_between(topic, "tickets/scan/", "");
+}
+
+std::optional<std::string_view> status_scanner(std::string_view topic) {
+  return level_between(topic, "scanners/", "/status");
 }
 
 bool is_scanners_own(std::string_view topic, std::string_view scanner) {

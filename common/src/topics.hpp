@@ -11,11 +11,23 @@ namespace tb::topics {
 
 inline constexpr std::string_view kScan = "tickets/scan";             // scanners -> bridge
 inline constexpr std::string_view kResultPrefix = "tickets/result/";  // + <scanner>
+// Embedded scanners (SPEC.md v1.1): the code as plain text on tickets/scan/<scanner>, and two
+// answers a small device can show, tickets/result/<scanner>/text and .../light.
+inline constexpr std::string_view kDeviceScanFilter = "tickets/scan/+";
+inline constexpr std::string_view kScannerStatusFilter = "scanners/+/status";
 
 std::string result(std::string_view scanner);          // tickets/result/<scanner>
+std::string result_text(std::string_view scanner);     // tickets/result/<scanner>/text
+std::string result_light(std::string_view scanner);    // tickets/result/<scanner>/light
+std::string device_scan(std::string_view scanner);     // tickets/scan/<scanner>
 std::string user_events(std::string_view uid);         // users/<uid>/events
 std::string bridge_status(std::string_view instance);  // bridge/<instance>/status
 std::string scanner_status(std::string_view scanner);  // scanners/<scanner>/status
+
+// The <scanner> level of tickets/scan/<scanner>, or of scanners/<scanner>/status; nothing for any
+// other topic (tickets/scan itself included). The level is not checked to be a valid id.
+std::optional<std::string_view> device_scan_scanner(std::string_view topic);
+std::optional<std::string_view> status_scanner(std::string_view topic);
 
 // True for tickets/result/<scanner> and tickets/result/<scanner>/... (a topic or a filter).
 bool is_scanners_own(std::string_view topic, std::string_view scanner);

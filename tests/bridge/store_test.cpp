@@ -24,6 +24,17 @@ Ticket ticket(const std::string& code, const std::string& uid) {
   return t;
 }
 
+// An audit row of an admission.
+ScanRecord admitted_row(std::optional<std::string> code, Millis at, std::string result) {
+  ScanRecord r;
+  r.code = std::move(code);
+  r.decided_at = at;
+  r.status = "admitted";
+  r.reason = "ok";
+  r.result = std::move(result);
+  return r;
+}
+
 TEST(Store, TicketRoundTrip) {
   tbtest::TempDir dir;
   Store s(dir.file("t.db"));
@@ -84,6 +95,70 @@ TEST(Store, ScanIdIsUniqueAndFindsItsResult) {
   s.record_scan(r);
   s.record_scan(r);
   EXPECT_EQ(s.recent_scans("C1", 10).size(), 3U);
+}
+
+TEST(Store, TheScannerTableSetsListsAndRemoves) {
+  tbtest::TempDir dir;
+  Store s(dir.file("t.db"));
+  EXPECT_FALSE(s.find_scanner("gate-1"));
+  s.set_scanner({"gate-2", "south", Direction::Out, 5});
+  s.set_scanner({"gate-1", "north", Direction::In, 6});
+  s.set_scanner({"gate-1", "west", Direction::In, 7});  // replaces
+  const auto found = s.find_scanner("gate-1");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->gate, "west");
+  EXPECT_EQ(found->updated_at, 7);
+  const auto all = s.scanners();
+  ASSERT_EQ(all.size(), 2U);
+  EXPECT_EQ(all[0].id, "gate-1");
+  EXPECT_EQ(all[1].direction, Direction::Out);
+  EXPECT_TRUE(s.remove_scanner("gate-2"));
+  EXPECT_FALSE(s.remove_scanner("gate-2"));
+  EXPECT_EQ(s.scanners().size(), 1U);
+}
+
+// The repeat window's look-up: the same code, scanner and direction, recent enough, among the
+// code's last few scans.
+TEST(Store, ARecentResultIsFoundByScannerDirectionAndTime) {
+  tbtest::TempDir dir;
+  Store s(dir.file("t.db"));
+  ScanRecord r = admitted_row("C1", 1000, "first");
+  r.scanner = "gate-1";
+  r.direction = "in";
+  s.record_scan(r);
+  EXPECT_EQ(s.recent_result("C1", "gate-1", Direction::In, 1000), "first");
+  EXPECT_FALSE(s.recent_result("C1", "gate-1", Direction::In, 1001)) << "too old";
+  EXPECT_FALSE(s.recent_result("C1", "gate-2", Direction::In, 0)) << "another scanner";
+  EXPECT_FALSE(s.recent_result("C1", "gate-1", Direction::Out, 0)) << "another direction";
+  EXPECT_FALSE(s.recent_result("C2", "gate-1", Direction::In, 0)) << "another code";
+  // Newer scans of the code from elsewhere push it out of the look-back.
+  r.scanner = "gate-2";
+  for (int i = 0; i < Store::kRepeatLookback - 1; ++i) s.record_scan(r);
+  EXPECT_EQ(s.recent_result("C1", "gate-1", Direction::In, 0), "first");
+  s.record_scan(r);
+  EXPECT_FALSE(s.recent_result("C1", "gate-1", Direction::In, 0));
+}
+
+TEST(Store, ADatabaseOfSchema2GainsTheScannerTable) {
+  tbtest::TempDir dir;
+  const auto path = dir.file("v2.db");
+  {
+    Store s(path);
+    ScanRecord r = admitted_row(std::nullopt, 1, "{}");
+    r.scan_id = "old:1";
+    s.record_scan(r);
+    s.db().exec(
+        "DROP TABLE scanners; ALTER TABLE scans DROP COLUMN claimed_gate; "
+        "PRAGMA user_version = 2;");
+  }
+  Store s(path);
+  EXPECT_EQ(s.find_result("old:1"), "{}");
+  s.set_scanner({"gate-1", "north", Direction::In, 1});
+  EXPECT_TRUE(s.find_scanner("gate-1"));
+  ScanRecord r = admitted_row("C1", 2, "{}");
+  r.claimed_gate = "south";
+  s.record_scan(r);
+  EXPECT_EQ(s.recent_scans("C1", 1).at(0).claimed_gate, "south");
 }
 
 TEST(Store, SequencesPerUidSurviveReopenAndPruning) {

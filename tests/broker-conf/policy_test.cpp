@@ -30,6 +30,41 @@ TEST(Policy, Scanner) {
   EXPECT_FALSE(allowed(s, kRead, "tickets/result/gate-10", kNow));
   EXPECT_FALSE(allowed(s, kSubscribe, "tickets/result/gate-1#", kNow));
   EXPECT_FALSE(allowed(s, kSubscribe, "tickets/result/gate-1+/x", kNow));
+  // An embedded scanner's plain-text scans, under its own id only; the text and light answers.
+  EXPECT_TRUE(allowed(s, kWrite, "tickets/scan/gate-1", kNow));
+  EXPECT_FALSE(allowed(s, kWrite, "tickets/scan/gate-2", kNow));
+  EXPECT_FALSE(allowed(s, kWrite, "tickets/scan/gate-10", kNow));
+  EXPECT_FALSE(allowed(s, kWrite, "tickets/scan/gate-1/x", kNow));
+  EXPECT_FALSE(allowed(s, kWrite, "tickets/scan/", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "tickets/scan/+", kNow));
+  EXPECT_FALSE(allowed(s, kRead, "tickets/scan/gate-1", kNow));
+  EXPECT_TRUE(allowed(s, kRead, "tickets/result/gate-1/text", kNow));
+  EXPECT_TRUE(allowed(s, kRead, "tickets/result/gate-1/light", kNow));
+  EXPECT_FALSE(allowed(s, kRead, "tickets/result/gate-2/light", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "tickets/result/+/light", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "scanners/+/status", kNow));
+}
+
+TEST(Policy, TheBridgeReadsDeviceScansAndPresence) {
+  const Identity b{Role::Bridge, "bridge", 0};
+  for (const char* filter : {"tickets/scan/+", "$share/g/tickets/scan/+", "scanners/+/status"}) {
+    EXPECT_TRUE(allowed(b, kSubscribe, filter, kNow)) << filter;
+  }
+  EXPECT_TRUE(allowed(b, kRead, "tickets/scan/gate-1", kNow));
+  EXPECT_TRUE(allowed(b, kRead, "scanners/gate-1/status", kNow));
+  EXPECT_TRUE(allowed(b, kWrite, "tickets/result/gate-1/text", kNow));
+  EXPECT_FALSE(allowed(b, kSubscribe, "tickets/scan/#", kNow));
+  EXPECT_FALSE(allowed(b, kSubscribe, "scanners/#", kNow));
+  EXPECT_FALSE(allowed(b, kWrite, "tickets/scan/gate-1", kNow));
+  EXPECT_FALSE(allowed(b, kWrite, "scanners/gate-1/status", kNow));
+  EXPECT_FALSE(allowed(b, kRead, "tickets/scan/a/b", kNow));
+}
+
+TEST(Policy, CustomersNeitherScanNorWatchGates) {
+  const Identity c{Role::Customer, "42", kNow + 60};
+  EXPECT_FALSE(allowed(c, kWrite, "tickets/scan/gate-1", kNow));
+  EXPECT_FALSE(allowed(c, kSubscribe, "tickets/result/gate-1/light", kNow));
+  EXPECT_FALSE(allowed(c, kSubscribe, "scanners/+/status", kNow));
 }
 
 TEST(Policy, ClientIdsBelongToOneIdentity) {
@@ -55,13 +90,24 @@ TEST(Policy, ClientIdsBelongToOneIdentity) {
 
 TEST(Policy, ScansAreRefusedWhenRetainedOrNamingAnotherScanner) {
   const Identity s{Role::Scanner, "gate-1", 0};
-  EXPECT_FALSE(scan_refusal(s, R"({"code":"A","scanner":"gate-1"})", false));
-  EXPECT_TRUE(scan_refusal(s, R"({"code":"A","scanner":"gate-1"})", true));
-  EXPECT_TRUE(scan_refusal(s, R"({"code":"A","scanner":"gate-2"})", false));
-  EXPECT_TRUE(scan_refusal(s, R"({"code":5,"scanner":"gate-2"})", false));  // malformed, named
-  EXPECT_FALSE(scan_refusal(s, "not json", false));  // for the bridge to answer as malformed
-  EXPECT_FALSE(scan_refusal(s, R"({"code":"A","scanner":"a/b"})", false));  // no valid scanner
-  EXPECT_FALSE(scan_refusal(s, "", false));
+  EXPECT_FALSE(scan_refusal(s, "tickets/scan", R"({"code":"A","scanner":"gate-1"})", false));
+  EXPECT_TRUE(scan_refusal(s, "tickets/scan", R"({"code":"A","scanner":"gate-1"})", true));
+  EXPECT_TRUE(scan_refusal(s, "tickets/scan", R"({"code":"A","scanner":"gate-2"})", false));
+  EXPECT_TRUE(scan_refusal(s, "tickets/scan", R"({"code":5,"scanner":"gate-2"})",
+                           false));  // malformed, named
+  EXPECT_FALSE(
+      scan_refusal(s, "tickets/scan", "not json", false));  // for the bridge to answer as malformed
+  EXPECT_FALSE(scan_refusal(s, "tickets/scan", R"({"code":"A","scanner":"a/b"})",
+                            false));  // no valid scanner
+  EXPECT_FALSE(scan_refusal(s, "tickets/scan", "", false));
+  // On tickets/scan/<scanner> the topic names the scanner: only a retained scan is refused.
+  EXPECT_FALSE(scan_refusal(s, "tickets/scan/gate-1", "C1", false));
+  EXPECT_FALSE(scan_refusal(s, "tickets/scan/gate-1", R"({"code":"A","scanner":"gate-2"})", false));
+  EXPECT_TRUE(scan_refusal(s, "tickets/scan/gate-1", "C1", true));
+  EXPECT_TRUE(is_scan_topic("tickets/scan"));
+  EXPECT_TRUE(is_scan_topic("tickets/scan/gate-1"));
+  EXPECT_FALSE(is_scan_topic("tickets/scan/a/b"));
+  EXPECT_FALSE(is_scan_topic("tickets/scanner"));
 }
 
 TEST(Policy, Bridge) {

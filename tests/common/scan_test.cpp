@@ -123,3 +123,66 @@ TEST(ScanParser, EffectiveTime) {
 
 }  // namespace
 }  // namespace tb
+
+namespace {
+
+TEST(DeviceScanParser, TheCodeAsTextTrimmed) {
+  for (const char* payload : {"TB7QK2M9XW4R", " TB7QK2M9XW4R\r\n", "\tTB7QK2M9XW4R\n"}) {
+    const auto p = tb::parse_device_scan("gate-1", payload);
+    ASSERT_TRUE(p.scan) << p.error;
+    EXPECT_EQ(p.scan->code, "TB7QK2M9XW4R");
+    EXPECT_EQ(p.scan->scanner, "gate-1");
+    EXPECT_FALSE(p.scan->scan_id);
+    EXPECT_FALSE(p.scan->gate);
+    EXPECT_FALSE(p.scan->direction_named);
+  }
+  // Any valid id is a code: UTF-8 included.
+  EXPECT_TRUE(tb::parse_device_scan("gate-1", "Z\u00f6e-1").scan);
+}
+
+TEST(DeviceScanParser, HostileTextIsMalformedButStillNamesTheScanner) {
+  for (const std::string& payload :
+       {std::string(), std::string(" \r\n"), std::string("TB\xff\xfe"), std::string("TB\x01X"),
+        std::string("A/B"), std::string("A+B"), std::string("A B"), std::string(129, 'A'),
+        std::string(tb::kMaxScanPayload + 1, 'A'), std::string("{not json"),
+        std::string(R"({"code":17})"), std::string("{}")}) {
+    const auto p = tb::parse_device_scan("gate-1", payload);
+    EXPECT_FALSE(p.scan) << payload.substr(0, 20);
+    EXPECT_FALSE(p.error.empty());
+    EXPECT_EQ(p.scanner, "gate-1") << payload.substr(0, 20);
+    EXPECT_FALSE(p.code) << payload.substr(0, 20);
+  }
+}
+
+TEST(DeviceScanParser, AJsonObjectTakesTheScannerFromTheTopic) {
+  const auto p = tb::parse_device_scan(
+      "gate-1", R"({"scan_id":"s:1","code":"C1","scanner":"gate-2","gate":"g","direction":"out"})");
+  ASSERT_TRUE(p.scan) << p.error;
+  EXPECT_EQ(p.scan->scanner, "gate-1");
+  EXPECT_EQ(p.scan->scan_id, "s:1");
+  EXPECT_EQ(p.scan->gate, "g");
+  EXPECT_EQ(p.scan->direction, tb::Direction::Out);
+  EXPECT_TRUE(p.scan->direction_named);
+  const auto bad = tb::parse_device_scan("gate-1", R"({"code":"C1","scanner":17,"scan_id":"s:2"})");
+  EXPECT_TRUE(bad.scan) << "the payload's scanner is ignored: " << bad.error;
+}
+
+TEST(DeviceScanParser, AnInvalidTopicLevelCannotBeAnswered) {
+  const auto p = tb::parse_device_scan("gate 1", "C1");
+  EXPECT_FALSE(p.scan);
+  EXPECT_FALSE(p.scanner);
+}
+
+TEST(Presence, JsonAndPlainTextForms) {
+  EXPECT_EQ(tb::parse_presence(R"({"state":"online","at":"2026-11-25T19:02:11.123Z"})"), true);
+  EXPECT_EQ(tb::parse_presence(R"({"state":"offline"})"), false);
+  EXPECT_EQ(tb::parse_presence("online"), true);
+  EXPECT_EQ(tb::parse_presence("ONLINE\r\n"), true);
+  EXPECT_EQ(tb::parse_presence("offline"), false);
+  EXPECT_EQ(tb::parse_presence(""), false);
+  EXPECT_EQ(tb::parse_presence("maybe"), std::nullopt);
+  EXPECT_EQ(tb::parse_presence(R"({"state":1})"), std::nullopt);
+  EXPECT_EQ(tb::parse_presence("{"), std::nullopt);
+}
+
+}  // namespace

@@ -11,6 +11,21 @@ TEST(Topics, Names) {
   EXPECT_EQ(user_events("42"), "users/42/events");
   EXPECT_EQ(bridge_status("main"), "bridge/main/status");
   EXPECT_EQ(scanner_status("gate-1"), "scanners/gate-1/status");
+  EXPECT_EQ(device_scan("gate-1"), "tickets/scan/gate-1");
+  EXPECT_EQ(result_text("gate-1"), "tickets/result/gate-1/text");
+  EXPECT_EQ(result_light("gate-1"), "tickets/result/gate-1/light");
+}
+
+TEST(Topics, TheScannerLevelOfDeviceScansAndStatuses) {
+  EXPECT_EQ(device_scan_scanner("tickets/scan/gate-1"), "gate-1");
+  EXPECT_EQ(device_scan_scanner("tickets/scan"), std::nullopt);
+  EXPECT_EQ(device_scan_scanner("tickets/scan/"), std::nullopt);
+  EXPECT_EQ(device_scan_scanner("tickets/scan/a/b"), std::nullopt);
+  EXPECT_EQ(device_scan_scanner("tickets/scanx/a"), std::nullopt);
+  EXPECT_EQ(status_scanner("scanners/gate-1/status"), "gate-1");
+  EXPECT_EQ(status_scanner("scanners//status"), std::nullopt);
+  EXPECT_EQ(status_scanner("scanners/a/b/status"), std::nullopt);
+  EXPECT_EQ(status_scanner("bridge/main/status"), std::nullopt);
 }
 
 TEST(Topics, ValidTopicNames) {

@@ -28,8 +28,9 @@ int main() {
       R"("gate":"north","direction":"in","scanned_at":"2026-11-25T19:02:11.123Z"})";
   const std::optional<std::string> id = "gate-n-1";
   int refused = 0;
-  const double plugin = micros_per_call(
-      kCalls, [&] { refused += tbauth::scan_refusal(scanner, scan, false).has_value(); });
+  const double plugin = micros_per_call(kCalls, [&] {
+    refused += tbauth::scan_refusal(scanner, "tickets/scan", scan, false).has_value();
+  });
   const double topic = micros_per_call(kCalls, [&] {
     refused += tb::topics::response_topic_refusal("tickets/result/gate-n-1", id).has_value();
   });
