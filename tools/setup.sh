@@ -12,6 +12,8 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libssl-dev libsqlite3-dev libcli11-dev libspdlog-dev
   libtomlplusplus-dev libgtest-dev libqrencode-dev
+  # the bridge's allocator (docs/benchmarks.md section 10)
+  libjemalloc-dev
   # the time zones of --venue-time-zone
   tzdata
   # the broker, its clients and its plugin headers
