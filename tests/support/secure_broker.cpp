@@ -52,7 +52,11 @@ void SecureBroker::start_broker(const std::string& extra) {
     // Mosquitto opens every listener before it serves; a failed bind ends it at once.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (open && broker_.running()) return;
-    const bool port_taken = broker_.log().find("Address already in use") != std::string::npos;
+    // A plain or TLS listener says "Address already in use"; the WebSocket listener (libwebsockets)
+    // only "Unable to create websockets listener on port N".
+    const auto log = broker_.log();
+    const bool port_taken = log.find("Address already in use") != std::string::npos ||
+                            log.find("Unable to create websockets listener") != std::string::npos;
     ASSERT_TRUE(port_taken && attempt < 5) << broker_.log();
     plain_ = free_port();
     tls_ = free_port();
