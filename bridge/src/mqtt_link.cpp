@@ -108,11 +108,6 @@ void MqttLink::on_presence(std::string_view scanner, std::string_view payload) {
   spdlog::info("scanner {} is {}", scanner, *online ? "online" : "offline");
 }
 
-std::size_t MqttLink::scanners_online() const {
-  std::lock_guard lock(presence_mu_);
-  return online_.size();
-}
-
 void MqttLink::publish_answer(const Answer& a) {
   session_.publish(MqttOutbound{
       a.topic, a.payload, false, std::nullopt, a.correlation, a.fallback_topic, {}, false});

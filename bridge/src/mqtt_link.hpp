@@ -66,9 +66,6 @@ class MqttLink {
   // The scan subscriptions: tickets/scan and tickets/scan/+, under $share/<group>/ when set.
   static std::vector<std::string> scan_filters(const MqttOptions& o);
 
-  // Scanners seen online now, by their scanners/<id>/status (any thread).
-  std::size_t scanners_online() const;
-
  private:
   void on_message(MqttInbound msg);
   void on_presence(std::string_view scanner, std::string_view payload);
@@ -77,7 +74,7 @@ class MqttLink {
   Health& health_;
   ScanHandler on_scan_;
   std::function<void()> on_connected_;
-  mutable std::mutex presence_mu_;
+  std::mutex presence_mu_;
   std::set<std::string, std::less<>> online_;  // bounded by kMaxTrackedScanners
   MqttSession session_;                        // last: stopped and destroyed first
 };

@@ -9,8 +9,6 @@ namespace tb {
 
 namespace {
 
-constexpr std::size_t kMaxGateLength = 128;
-
 nlohmann::json scanner_json(const ScannerConfig& c) {
   return {{"id", c.id},
           {"gate", c.gate},

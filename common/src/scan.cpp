@@ -14,7 +14,6 @@ namespace {
 using nlohmann::json;
 
 constexpr Millis kMaxClockSkew = 5 * 60 * 1000;
-constexpr std::size_t kMaxGateLength = 128;
 
 // Returns the string at `key` when present as a string, else nothing.
 std::optional<std::string> string_field(const json& obj, const char* key) {

@@ -21,6 +21,9 @@ struct Scan {
   bool direction_named = false;  // the payload named the direction (else the default above)
 };
 
+// A gate's name: 1 to this many characters of free text (is_valid_label).
+inline constexpr std::size_t kMaxGateLength = 128;
+
 // Payloads larger than this are rejected as malformed without being parsed.
 inline constexpr std::size_t kMaxScanPayload = 16 * 1024;
 
