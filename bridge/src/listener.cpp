@@ -5,6 +5,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "http_session.hpp"
+#include "thread_name.hpp"
 #include "websocket_session.hpp"
 
 namespace tb {
@@ -112,6 +113,7 @@ std::optional<std::string> HttpServer::start() {
   impl_->accept();
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
     impl_->threads.emplace_back([impl = impl_.get()] {
+      name_this_thread("tb-http");
       // A handler that throws must not take the server down with it: log, and serve on.
       for (;;) {
         try {

@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
   serve_settings.add("result-text-ascii",
                      "true: the text answer is ASCII only (accents dropped), for simple displays",
                      "false");
+  serve_settings.add("group-commit-us",
+                     "while scans arrive often, the writer waits up to this many microseconds from "
+                     "a batch's first scan for more, so that one fsync commits them all (0 = never "
+                     "wait; at most 20000)",
+                     "1000");
   serve_settings.add("venue-time-zone",
                      "time zone of the times on the text answer (and in the log), such as "
                      "Europe/Berlin (default: the host's)");

@@ -108,18 +108,21 @@ void MqttLink::on_presence(std::string_view scanner, std::string_view payload) {
   spdlog::info("scanner {} is {}", scanner, *online ? "online" : "offline");
 }
 
-void MqttLink::publish_answer(const Answer& a) {
-  session_.publish(MqttOutbound{
-      a.topic, a.payload, false, std::nullopt, a.correlation, a.fallback_topic, {}, false});
+void MqttLink::publish_answer(const Answer& a, std::vector<MqttOutbound>* batch) {
+  emit(
+      MqttOutbound{
+          a.topic, a.payload, false, std::nullopt, a.correlation, a.fallback_topic, {}, false},
+      batch);
   if (!a.device) return;
   // Next to the JSON result, on the scanner's own topics (never its Response Topic).
   for (const auto& [topic, payload] : {std::pair{&a.device->text_topic, &a.device->text},
                                        std::pair{&a.device->light_topic, &a.device->light}}) {
-    session_.publish(MqttOutbound{*topic, *payload, false, {}, {}, {}, {}, false});
+    emit(MqttOutbound{*topic, *payload, false, {}, {}, {}, {}, false}, batch);
   }
 }
 
-void MqttLink::publish_event(const StoredEvent& e, Outbox* outbox) {
+void MqttLink::publish_event(const StoredEvent& e, Outbox* outbox,
+                             std::vector<MqttOutbound>* batch) {
   MqttOutbound m{topics::user_events(e.uid), e.body, false, {}, {}, {}, {}, false};
   if (outbox != nullptr) {
     m.on_done = [outbox, uid = e.uid, seq = e.seq](Delivery d) {
@@ -132,7 +135,7 @@ void MqttLink::publish_event(const StoredEvent& e, Outbox* outbox) {
     };
   }
   m.drop_if_disconnected = true;
-  session_.publish(std::move(m));
+  emit(std::move(m), batch);
 }
 
 }  // namespace tb

@@ -56,11 +56,16 @@ class MqttLink {
   }
 
   // Queue a QoS 1 message for the publisher thread (any thread; never blocks on Paho); with its
-  // device lines (text, light) when it has them.
-  void publish_answer(const Answer& a);
+  // device lines (text, light) when it has them. With `batch`, the messages are added to it
+  // instead, for publish_all().
+  void publish_answer(const Answer& a, std::vector<MqttOutbound>* batch = nullptr);
   // An owner event. How it ended goes to `outbox` (when given): acknowledged, or not sent. While
   // disconnected it is not queued: the outbox sends it after the reconnect.
-  void publish_event(const StoredEvent& e, Outbox* outbox = nullptr);
+  void publish_event(const StoredEvent& e, Outbox* outbox = nullptr,
+                     std::vector<MqttOutbound>* batch = nullptr);
+  // Queues what was added to `batch` with one hand-over (one wake of the publisher thread for a
+  // writer's whole batch), and empties it.
+  void publish_all(std::vector<MqttOutbound>& batch) { session_.publish(batch); }
   bool connected() const { return session_.connected(); }
 
   // The scan subscriptions: tickets/scan and tickets/scan/+, under $share/<group>/ when set.
@@ -69,6 +74,13 @@ class MqttLink {
  private:
   void on_message(MqttInbound msg);
   void on_presence(std::string_view scanner, std::string_view payload);
+  void emit(MqttOutbound m, std::vector<MqttOutbound>* batch) {
+    if (batch != nullptr) {
+      batch->push_back(std::move(m));
+    } else {
+      session_.publish(std::move(m));
+    }
+  }
 
   Metrics& metrics_;
   Health& health_;

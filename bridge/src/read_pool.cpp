@@ -3,10 +3,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "thread_name.hpp"
+
 namespace tb {
 
 ReadPool::ReadPool(std::unique_ptr<Store> store) : store_(std::move(store)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("tb-reader");
+    run();
+  });
 }
 
 ReadPool::~ReadPool() {

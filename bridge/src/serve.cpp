@@ -65,6 +65,7 @@ int cmd_serve(const Settings& s) {
   apply_venue_time_zone(s);
   const ScanRules rules = scan_rules(s);
   const auto http_threads = static_cast<int>(s.get_int("http-threads", 1, 64));
+  const std::chrono::microseconds group_commit{s.get_int("group-commit-us", 0, 20'000)};
   MqttOptions mo;
   mo.uri = s.get("mqtt");
   mo.instance = s.get("instance");
@@ -135,6 +136,7 @@ int cmd_serve(const Settings& s) {
   Outbox outbox;
   WriterOptions po;
   po.scans = rules;
+  po.group_commit = group_commit;
   po.periodic.push_back(
       {[retention_events, age_ms = *retention_age_s * 1000](Store& st, TaskOutcome&) {
          const auto n = st.prune_events(retention_events, now_ms() - age_ms, 10'000);
@@ -143,10 +145,13 @@ int cmd_serve(const Settings& s) {
        std::chrono::minutes(1)});
   po.periodic.push_back(
       {[&outbox](Store& st, TaskOutcome&) { outbox.flush(st); }, std::chrono::seconds(1)});
+  // The writer's publishes of one batch, handed to the MQTT side at once (its thread only).
+  std::vector<MqttOutbound> outgoing;
+  po.after_batch = [&mqtt, &outgoing] { mqtt.publish_all(outgoing); };
   Writer writer(
-      *store, metrics, health, [&mqtt](Answer a) { mqtt.publish_answer(a); },
-      [&mqtt, &hub, &outbox](const std::shared_ptr<const StoredEvent>& e) {
-        mqtt.publish_event(*e, &outbox);
+      *store, metrics, health, [&mqtt, &outgoing](Answer a) { mqtt.publish_answer(a, &outgoing); },
+      [&mqtt, &hub, &outbox, &outgoing](const std::shared_ptr<const StoredEvent>& e) {
+        mqtt.publish_event(*e, &outbox, &outgoing);
         return hub.publish(e);
       },
       po);

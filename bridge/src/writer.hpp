@@ -50,7 +50,11 @@ struct WriteTask {
 
 struct WriterOptions {
   std::size_t max_batch = 512;  // scans per transaction at most
-  int store_attempts = 3;       // tries of a failing transaction before giving up on a batch
+  // Group commit: while the writer is busy (its last batch began less than 4 windows ago), a
+  // batch waits until its first job is this old, so that one fsync commits what came meanwhile.
+  // An idle gate's scan never waits. Zero: never wait.
+  std::chrono::microseconds group_commit{0};
+  int store_attempts = 3;  // tries of a failing transaction before giving up on a batch
   // Housekeeping run as a task every `every` (event retention, the outbox's marks).
   struct Periodic {
     std::function<void(Store&, TaskOutcome&)> apply;
@@ -58,6 +62,10 @@ struct WriterOptions {
   };
   std::vector<Periodic> periodic;
   ScanRules scans;  // the repeat window and text line of embedded scanners' scans
+  // Runs once per committed batch, after its answers and events went to the sinks and before the
+  // tasks' `done`: sinks that collect a batch hand it on here at once (one wake of the thread
+  // that sends them, not one per message).
+  std::function<void()> after_batch;
 };
 
 class Writer {
@@ -94,6 +102,7 @@ class Writer {
   void check_store();
   Pending apply_task(WriteTask& task);
   void enqueue(Job job);
+  void gather(std::vector<Job>& batch);
 
   Store& store_;
   Metrics& metrics_;
@@ -101,7 +110,8 @@ class Writer {
   AnswerSink answers_;
   EventSink events_;
   WriterOptions options_;
-  bool writes_failing_ = false;  // the last write failed: see check_store()
+  bool writes_failing_ = false;                         // the last write failed: see check_store()
+  std::chrono::steady_clock::time_point last_batch_{};  // when the last batch was taken
 
   WorkQueue<Job> queue_;  // refuses jobs once the thread decided its last batch
   std::thread thread_;

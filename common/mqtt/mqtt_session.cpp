@@ -4,6 +4,7 @@
 #include "mqtt_session_impl.hpp"
 #include "paho_timing.hpp"
 #include "paho_tls.hpp"
+#include "thread_name.hpp"
 #include "tls_check.hpp"
 
 namespace tb {
@@ -183,13 +184,29 @@ void MqttSession::keep_connected() {
     // connect on a connected client never completes. A loss meanwhile is recorded by on_lost.
     if (!impl_->ever_connected) impl_->lost = true;
   }
-  impl_->publisher = std::thread([impl = impl_.get()] { impl->publisher_loop(); });
-  impl_->reconnector = std::thread([impl = impl_.get()] { impl->reconnect_loop(); });
+  impl_->publisher = std::thread([impl = impl_.get()] {
+    name_this_thread("tb-mqtt-publish");
+    impl->publisher_loop();
+  });
+  impl_->reconnector = std::thread([impl = impl_.get()] {
+    name_this_thread("tb-mqtt-connect");
+    impl->reconnect_loop();
+  });
 }
 
 void MqttSession::publish(MqttOutbound message) {
   if (!impl_->outbox.push(Impl::Job{std::move(message), nullptr})) {
     spdlog::warn("stopped: a message was published after the stop and not sent");
+  }
+}
+
+void MqttSession::publish(std::vector<MqttOutbound>& messages) {
+  std::vector<Impl::Job> jobs;
+  jobs.reserve(messages.size());
+  for (auto& m : messages) jobs.push_back(Impl::Job{std::move(m), nullptr});
+  messages.clear();
+  if (!impl_->outbox.push_all(jobs)) {
+    spdlog::warn("stopped: {} messages were published after the stop and not sent", jobs.size());
   }
 }
 

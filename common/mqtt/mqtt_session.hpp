@@ -106,6 +106,9 @@ class MqttSession {
   // Before keep_connected() nothing takes the queue: what is published then is dropped at stop.
   // A message for an invalid topic name is dropped there (Mosquitto would disconnect us).
   void publish(MqttOutbound message);
+  // The same for several messages, in order, with one hand-over to the publisher thread; empties
+  // `messages`.
+  void publish(std::vector<MqttOutbound>& messages);
   bool connected() const;
   // Waits for a connect attempt in flight to end, hands everything queued to Paho, publishes the
   // offline status (acknowledged after everything before it), sends the fallbacks that came back

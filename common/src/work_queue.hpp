@@ -31,6 +31,20 @@ class WorkQueue {
     return true;
   }
 
+  // Pushes all of `items` in order, with one wake of the consumer; false (nothing taken) when
+  // the consumer has finished.
+  bool push_all(std::vector<T>& items) {
+    if (items.empty()) return true;
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return false;
+      for (auto& item : items) items_.push_back(std::move(item));
+    }
+    items.clear();
+    cv_.notify_one();
+    return true;
+  }
+
   // Waits until there are items, the queue is closed, or `until`; then moves up to `max` items
   // into `out` (appended). False once the queue is closed and empty: the consumer is done, and
   // from then on pushes are refused.

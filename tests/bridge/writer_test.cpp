@@ -1,6 +1,8 @@
 // The writer's mechanics: a failing store answers nothing, threaded submits are all decided in
 // order per uid, and tasks share the batch with scans, each in its own savepoint.
+#include <condition_variable>
 #include <map>
+#include <mutex>
 
 #include "writer_fixture.hpp"
 
@@ -75,6 +77,51 @@ TEST_F(WriterTest, TasksShareTheSequenceAndAFailingTaskUndoesOnlyItself) {
   EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 2, 3}));
   EXPECT_EQ(store_.last_seq("42"), 3);
   EXPECT_EQ(store_.events_after("42", 0, 10).size(), 3U);
+}
+
+// Group commit: a writer that is busy waits for the jobs that come within the window and commits
+// them in one batch; an idle writer's first scan does not wait.
+TEST_F(WriterTest, GroupCommitGathersWhatComesWithinTheWindowButAnIdleScanDoesNotWait) {
+  for (int i = 0; i < 4; ++i) add("G" + std::to_string(i), "u");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t answered = 0, handed_over = 0;
+  WriterOptions options;
+  options.group_commit = std::chrono::seconds(4);  // longer than any wait below
+  options.after_batch = [&] {
+    std::lock_guard lock(mu);
+    ++handed_over;
+  };
+  Writer writer(
+      store_, metrics_, health_,
+      [&](Answer) {
+        std::lock_guard lock(mu);
+        ++answered;
+        cv.notify_all();
+      },
+      [](const std::shared_ptr<const StoredEvent>&) { return std::size_t{0}; }, options);
+  writer.start();
+  const auto answered_within = [&](std::size_t n, std::chrono::milliseconds limit) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, limit, [&] { return answered >= n; });
+  };
+  const auto submit = [&](int i) {
+    writer.submit(scan({{"scan_id", "g:" + std::to_string(i)},
+                        {"code", "G" + std::to_string(i)},
+                        {"scanner", "g"}}));
+  };
+  // Idle: answered without the window's wait.
+  submit(0);
+  ASSERT_TRUE(answered_within(1, std::chrono::seconds(2)));
+  // Busy now: the next scan's batch waits for the window, and takes the two behind it.
+  submit(1);
+  submit(2);
+  submit(3);
+  EXPECT_FALSE(answered_within(2, std::chrono::milliseconds(300)));
+  writer.stop();  // the batch ends its wait at the window, then everything is decided
+  EXPECT_EQ(answered, 4U);
+  EXPECT_EQ(handed_over, 2U);
+  EXPECT_EQ(metrics_.batches.load(), 2U);
 }
 
 }  // namespace

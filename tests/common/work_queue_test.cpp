@@ -20,6 +20,23 @@ TEST(WorkQueue, TakesAtMostMaxInOrder) {
   EXPECT_EQ(q.size(), 0U);
 }
 
+TEST(WorkQueue, PushAllHandsOverEverythingInOrderAndEmptiesTheSource) {
+  WorkQueue<std::string> q;
+  ASSERT_TRUE(q.push("a"));
+  std::vector<std::string> more{"b", "c"};
+  ASSERT_TRUE(q.push_all(more));
+  EXPECT_TRUE(more.empty());
+  std::vector<std::string> out;
+  ASSERT_TRUE(q.pop(out));
+  EXPECT_EQ(out, (std::vector<std::string>{"a", "b", "c"}));
+  q.close();
+  out.clear();
+  EXPECT_FALSE(q.pop(out));
+  std::vector<std::string> late{"d"};
+  EXPECT_FALSE(q.push_all(late));  // refused, and left to the caller
+  EXPECT_EQ(late, (std::vector<std::string>{"d"}));
+}
+
 TEST(WorkQueue, ADeadlineEndsTheWaitWithNothing) {
   WorkQueue<int> q;
   std::vector<int> out;

@@ -226,7 +226,8 @@ TEST_F(DeviceScans, AJsonObjectOnTheDeviceTopicTakesTheScannerFromTheTopic) {
 
 namespace {
 
-// Bad values of the new options are refused at the start, with the usage exit code.
+// Bad values of the new options (these and the writer's group commit) are refused at the start,
+// with the usage exit code.
 TEST(DeviceScanOptions, BadValuesAreRefusedAtTheStart) {
   TempDir dir;
   for (const auto& bad : std::vector<std::vector<std::string>>{
@@ -236,7 +237,10 @@ TEST(DeviceScanOptions, BadValuesAreRefusedAtTheStart) {
            {"--scan-repeat-window", "2h"},
            {"--scan-repeat-window", "soon"},
            {"--result-text-max", "8"},
-           {"--result-text-ascii", "yes"}}) {
+           {"--result-text-ascii", "yes"},
+           {"--group-commit-us", "20001"},
+           {"--group-commit-us", "-1"},
+           {"--group-commit-us", "1ms"}}) {
     std::vector<std::string> argv = {
         tbtest::bridge_bin(), "serve",       "--db",   dir.file("x.db"),
         "--listen",           "127.0.0.1:0", "--mqtt", "mqtt://127.0.0.1:1"};

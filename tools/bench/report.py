@@ -7,11 +7,16 @@ import subprocess
 import sys
 
 out = sys.argv[1]
+since = float(sys.argv[2]) if len(sys.argv) > 2 else 0  # older files are from an earlier run
+
+
+def fresh(p):
+    return os.path.exists(p) and os.path.getmtime(p) >= since
 
 
 def load(name):
     p = os.path.join(out, name)
-    return json.load(open(p)) if os.path.exists(p) else None
+    return json.load(open(p)) if fresh(p) else None
 
 
 def row(label, bridge, floor):
@@ -37,20 +42,42 @@ if peak and peak_floor:
             per_scan = (rss["cpu_us"] - rss["cpu0_us"]) / max(peak["scans"], 1)
             print(f"  bridge CPU {per_scan:.0f} us per scan (user + system)")
 
+gate, gate_floor, gate_cpu = load("gate.json"), load("gate-floor.json"), load("gate-cpu.json")
+if gate and gate_floor:
+    kind = "device (plain-text)" if gate.get("device") else "JSON"
+    print(f"Gate: {gate['scans']} {kind} scans at {gate['rate']:.0f}/s, {gate['ws_clients']} WebSocket "
+          f"owners, {gate['native_owners']} native MQTT owners")
+    two = gate_floor["two_hops"]
+    for k, label in (("answer", "answer"), ("ws_event", "WebSocket event"), ("mqtt_event", "MQTT event")):
+        for q in ("p50", "p99"):
+            print(row(f"{label} {q}", gate[k][f"{q}_ms"], two[f"{q}_ms"]))
+        print(f"    {label}: expected {gate[k]['expected']}, lost {gate[k]['lost']}, "
+              f"duplicated {gate[k]['duplicates']}")
+    print(f"  p99 over the two-hop floor: answer {gate['answer']['p99_ms'] - two['p99_ms']:.2f} ms, "
+          f"WebSocket {gate['ws_event']['p99_ms'] - two['p99_ms']:.2f} ms")
+    n = max(gate["scans"], 1)
+    if gate_cpu:
+        print(f"  CPU per scan: bridge {gate_cpu['bridge_cpu_us'] / n:.0f} us, broker "
+              f"{gate_cpu['broker_cpu_us'] / n:.0f} us, load generator {gate['loadgen_cpu_us'] / n:.0f} us")
+    fn = max(gate_floor["two_hops"]["count"], 1)
+    fcpu = f", broker {gate_cpu['floor_broker_cpu_us'] / fn:.0f} us" if gate_cpu else ""
+    print(f"  floor CPU per message pair: load generator {gate_floor['loadgen_cpu_us'] / fn:.0f} us{fcpu}")
+
 steps = []
 p = os.path.join(out, "throughput.jsonl")
-if os.path.exists(p):
+if fresh(p):
     steps = [json.loads(line) for line in open(p) if line.strip()]
     print("Throughput (10 s per step):")
-    print("  rate/s   answered/s   p50 ms   p99 ms   floor p99   lost")
+    print("  rate/s   answered/s   p50 ms   p99 ms   floor p99   lost   generator us/scan")
     best = 0
     for s in steps:
         a = s["scans"]["answer"]
         ok = a["p99_ms"] <= 50 and a["lost"] == 0 and s["scans"]["answered_per_s"] >= 0.95 * s["rate"]
         if ok:
             best = max(best, s["scans"]["answered_per_s"])
+        lg = s["scans"].get("loadgen_cpu_us", 0) / max(s["scans"]["scans"], 1)
         print(f"  {s['rate']:6.0f}   {s['scans']['answered_per_s']:10.0f}   {a['p50_ms']:6.2f}   "
-              f"{a['p99_ms']:6.2f}   {s['floor']['two_hops']['p99_ms']:9.2f}   {a['lost']}")
+              f"{a['p99_ms']:6.2f}   {s['floor']['two_hops']['p99_ms']:9.2f}   {a['lost']:4}   {lg:8.0f}")
     kept = max((s["scans"]["answered_per_s"] for s in steps
                 if s["scans"]["answer"]["lost"] == 0 and s["scans"]["answered_per_s"] >= 0.95 * s["rate"]),
                default=0)

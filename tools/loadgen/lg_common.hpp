@@ -3,7 +3,10 @@
 #pragma once
 
 #include <mqtt/async_client.h>
+#include <sys/resource.h>
+
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -47,43 +50,64 @@ inline json summary(const Histogram& h) {
           {"max_ms", ms(h.max())}};
 }
 
-// Receives and counts: latency of message i is measured against start + i / rate.
+// Receives and counts: latency of message i is measured against start + i / rate. Message i is
+// expected when `expected(i)` (by default every one of the n).
 struct Tally {
   std::mutex mu;
   Histogram hist;
   std::vector<std::uint8_t> seen;
-  std::uint64_t duplicates = 0;
+  std::vector<std::uint8_t> wanted;
+  std::size_t wanted_count = 0;
+  std::uint64_t duplicates = 0, unexpected = 0;
   Clock::time_point start;
   double rate = 1;
 
-  explicit Tally(std::size_t n) : seen(n, 0) {}
+  explicit Tally(std::size_t n, const std::function<bool(std::size_t)>& expected = {})
+      : seen(n, 0), wanted(n, 1) {
+    for (std::size_t i = 0; i < n; ++i) wanted[i] = !expected || expected(i);
+    for (auto w : wanted) wanted_count += w;
+  }
   void got(std::size_t i) {
     const auto intended =
         start + std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 * i / rate));
     std::lock_guard lock(mu);
     if (i >= seen.size()) return;
+    if (wanted[i] == 0) {
+      ++unexpected;
+      return;
+    }
     if (seen[i]++ != 0) {
       ++duplicates;
       return;
     }
     hist.record(micros_since(intended));
   }
+  // Expected messages received so far.
   std::size_t received() {
     std::lock_guard lock(mu);
-    std::size_t n = 0;
-    for (auto s : seen) n += s != 0;
-    return n;
+    return static_cast<std::size_t>(hist.count());
   }
   json report() {
     std::lock_guard lock(mu);
-    std::size_t n = 0;
-    for (auto s : seen) n += s != 0;
     json j = summary(hist);
-    j["lost"] = seen.size() - n;
+    j["expected"] = wanted_count;
+    j["lost"] = wanted_count - hist.count();
     j["duplicates"] = duplicates;
+    j["unexpected"] = unexpected;
     return j;
   }
 };
+
+// This process's CPU time so far (user + system), in microseconds: the load generator reports its
+// own cost next to the bridge's.
+inline std::int64_t own_cpu_us() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  const auto us = [](const timeval& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000 + t.tv_usec;
+  };
+  return us(u.ru_utime) + us(u.ru_stime);
+}
 
 inline std::unique_ptr<mqtt::async_client> mqtt_client(const std::string& url,
                                                        const std::string& id) {
@@ -123,11 +147,11 @@ inline void paced(std::size_t total, double rate, Clock::time_point start,
   std::cerr << "  sent " << total << "/" << total << "\n";
 }
 
-inline void drain(const std::vector<Tally*>& tallies, std::size_t total, std::chrono::seconds max) {
+inline void drain(const std::vector<Tally*>& tallies, std::chrono::seconds max) {
   const auto deadline = Clock::now() + max;
   while (Clock::now() < deadline) {
     bool done = true;
-    for (auto* t : tallies) done = done && t->received() == total;
+    for (auto* t : tallies) done = done && t->received() == t->wanted_count;
     if (done) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -4,10 +4,13 @@
 //       The broker alone at rate R: publish -> subscriber (one hop), and publish -> relay client
 //       -> subscriber (two hops: the path of a scan to the bridge and of its answer back).
 //   loadgen scans --mqtt URL --ws HOST:PORT --secret-file F --prefix P --owners N --rate R
-//                 --seconds S [--publishers K] [--ws-clients W]
+//                 --seconds S [--publishers K] [--ws-clients W] [--native-owners M] [--device 1]
 //       Scans of tickets P0, P1, ... (ticket i belongs to uid u<i % N>) at rate R over K MQTT
-//       connections, W WebSocket owners and one native MQTT owner subscribed to users/+/events.
-//       Records publish -> scanner answer, publish -> WebSocket event, publish -> MQTT event.
+//       connections, W WebSocket owners (u0..u<W-1>), and native MQTT owners: one app subscribed
+//       to users/+/events, or with M, M apps each on users/u<k>/events alone. JSON scans on
+//       tickets/scan, or with --device 1 plain-text scans on tickets/scan/<scanner>.
+//       Records publish -> scanner answer, publish -> WebSocket event, publish -> MQTT event, and
+//       the generator's own CPU time while it sends and drains.
 //   loadgen connections --ws HOST:PORT --secret-file F --count N --first K [--hold S]
 //                 [--push-key-file F --http HOST:PORT]
 //       N idle WebSocket connections for uids c<K>..; then, with a key, one push per uid through
@@ -57,6 +60,7 @@ int run_floor() {
   relay->subscribe("bench/floor/two-in", 1)->wait();
 
   std::cerr << "floor: " << total << " messages each path at " << rate << "/s\n";
+  const auto cpu0 = own_cpu_us();
   const auto start = Clock::now() + std::chrono::milliseconds(100);
   one.start = two.start = start;
   one.rate = two.rate = rate;
@@ -66,10 +70,14 @@ int run_floor() {
     pub->publish("bench/floor/two-in", p, 1, false);
   });
   const auto sent_s = std::chrono::duration<double>(Clock::now() - start).count();
-  drain({&one, &two}, total, std::chrono::seconds(15));
-  json out = {{"mode", "floor"},         {"rate", rate},
-              {"seconds", seconds},      {"achieved_rate", static_cast<double>(total) / sent_s},
-              {"one_hop", one.report()}, {"two_hops", two.report()}};
+  drain({&one, &two}, std::chrono::seconds(15));
+  json out = {{"mode", "floor"},
+              {"rate", rate},
+              {"seconds", seconds},
+              {"achieved_rate", static_cast<double>(total) / sent_s},
+              {"loadgen_cpu_us", own_cpu_us() - cpu0},
+              {"one_hop", one.report()},
+              {"two_hops", two.report()}};
   std::cout << out.dump() << std::endl;
   for (auto* c : {pub.get(), sub.get(), relay.get()}) c->disconnect()->wait();
   return 0;
@@ -83,9 +91,18 @@ int run_scans() {
   const auto seconds = num("seconds");
   const auto publishers = static_cast<std::size_t>(num("publishers", "4"));
   const auto ws_clients = static_cast<std::size_t>(num("ws-clients", std::to_string(owners)));
+  // 0: one native app on users/+/events; N: N apps, app k on users/u<k>/events alone.
+  const auto natives = static_cast<std::size_t>(num("native-owners", "0"));
+  // 1: embedded scanners (plain text on tickets/scan/<scanner>), else JSON scans on tickets/scan.
+  const bool device = num("device", "0") != 0;
   const auto total = static_cast<std::size_t>(rate * static_cast<double>(seconds));
   const std::string secret = tb::load_secret(arg("secret-file"), false, "JWT secret");
-  Tally answers(total), ws_events(total), mqtt_events(total);
+  if (natives > owners) {
+    std::cerr << "loadgen: --native-owners must not exceed --owners\n";
+    return 2;
+  }
+  Tally answers(total), ws_events(total, [&](std::size_t i) { return i % owners < ws_clients; }),
+      mqtt_events(total, [&](std::size_t i) { return natives == 0 || i % owners < natives; });
 
   const auto index_of_code = [&](const std::string& text, std::size_t& out) {
     const auto at = text.find("\"code\":\"" + prefix);
@@ -108,40 +125,57 @@ int run_scans() {
   std::cerr << "  " << fleet.ready << " ready, " << fleet.failed << " failed in " << connect_s
             << " s\n";
 
-  // A native app subscribed to every owner's events, and the scanners.
-  auto native = mqtt_client(url, "lg-native");
-  native->set_message_callback([&](mqtt::const_message_ptr m) {
-    std::size_t i = 0;
-    if (index_of_code(m->get_payload_str(), i)) mqtt_events.got(i);
-  });
-  std::vector<std::unique_ptr<mqtt::async_client>> pubs;
-  std::vector<mqtt::token_ptr> pending{mqtt_connect(*native)};
+  // Native apps subscribed to owners' events, and the scanners.
+  std::vector<std::unique_ptr<mqtt::async_client>> apps, pubs;
+  std::vector<mqtt::token_ptr> pending;
+  for (std::size_t k = 0; k < std::max<std::size_t>(natives, 1); ++k) {
+    apps.push_back(mqtt_client(url, "lg-native-" + std::to_string(k)));
+    apps.back()->set_message_callback([&](mqtt::const_message_ptr m) {
+      std::size_t i = 0;
+      if (index_of_code(m->get_payload_str(), i)) mqtt_events.got(i);
+    });
+    pending.push_back(mqtt_connect(*apps.back()));  // all at once: sequential connects are slow
+  }
   for (std::size_t p = 0; p < publishers; ++p) {
     pubs.push_back(mqtt_client(url, "lg-scanner-" + std::to_string(p)));
     pubs.back()->set_message_callback([&](mqtt::const_message_ptr m) {
+      std::size_t i = 0;
       const auto props = m->get_properties();
       if (props.contains(mqtt::property::CORRELATION_DATA)) {
         answers.got(std::stoul(mqtt::get<mqtt::binary>(props, mqtt::property::CORRELATION_DATA)));
+      } else if (device && index_of_code(m->get_payload_str(), i)) {
+        answers.got(i);  // a device's JSON result names the code; its text and light do not
       }
     });
-    pending.push_back(mqtt_connect(*pubs.back()));  // all at once: sequential connects are slow
+    pending.push_back(mqtt_connect(*pubs.back()));
   }
   for (auto& t : pending) t->wait();
-  native->subscribe("users/+/events", 1)->wait();
-  for (std::size_t p = 0; p < publishers; ++p) {
-    pubs[p]->subscribe(tb::topics::result("lg-" + std::to_string(p)), 1)->wait();
+  pending.clear();
+  for (std::size_t k = 0; k < apps.size(); ++k) {
+    const std::string uid = natives == 0 ? "+" : "u" + std::to_string(k);
+    pending.push_back(apps[k]->subscribe(tb::topics::user_events(uid), 1));
   }
+  for (std::size_t p = 0; p < publishers; ++p) {
+    pending.push_back(pubs[p]->subscribe(tb::topics::result("lg-" + std::to_string(p)), 1));
+  }
+  for (auto& t : pending) t->wait();
 
-  std::cerr << "scans: " << total << " at " << rate << "/s over " << publishers << " connections\n";
+  std::cerr << "scans: " << total << (device ? " device" : " JSON") << " scans at " << rate
+            << "/s over " << publishers << " connections, " << natives << " native owners\n";
   const auto start = Clock::now() + std::chrono::milliseconds(200);
   for (auto* t : {&answers, &ws_events, &mqtt_events}) {
     t->start = start;
     t->rate = rate;
   }
   const auto run_id = std::to_string(tb::now_ms());
+  const auto cpu0 = own_cpu_us();
   paced(total, rate, start, [&](std::size_t i) {
     const std::size_t p = i % publishers;
     const std::string scanner = "lg-" + std::to_string(p);
+    if (device) {
+      pubs[p]->publish(tb::topics::device_scan(scanner), prefix + std::to_string(i), 1, false);
+      return;
+    }
     auto msg = mqtt::make_message(std::string(tb::topics::kScan),
                                   json{{"scan_id", "lg:" + run_id + ":" + std::to_string(i)},
                                        {"code", prefix + std::to_string(i)},
@@ -155,22 +189,25 @@ int run_scans() {
     pubs[p]->publish(msg);
   });
   const auto sent_s = std::chrono::duration<double>(Clock::now() - start).count();
-  drain({&answers, &ws_events, &mqtt_events}, total, std::chrono::seconds(20));
+  drain({&answers, &ws_events, &mqtt_events}, std::chrono::seconds(20));
   const auto done_s = std::chrono::duration<double>(Clock::now() - start).count();
 
   json out = {{"mode", "scans"},
               {"rate", rate},
               {"seconds", seconds},
               {"scans", total},
+              {"device", device},
               {"achieved_send_rate", static_cast<double>(total) / sent_s},
               {"answered_per_s", static_cast<double>(answers.received()) / done_s},
+              {"loadgen_cpu_us", own_cpu_us() - cpu0},
               {"ws_clients", fleet.ready.load()},
               {"ws_connect_failed", fleet.failed.load()},
+              {"native_owners", natives},
               {"answer", answers.report()},
               {"ws_event", ws_events.report()},
               {"mqtt_event", mqtt_events.report()}};
   std::cout << out.dump() << std::endl;
-  native->disconnect()->wait();
+  for (auto& c : apps) c->disconnect()->wait();
   for (auto& p : pubs) p->disconnect()->wait();
   fleet.close();
   return 0;

@@ -100,7 +100,14 @@ struct WsFleet {
     while (ready + failed < count) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
+  WsFleet() = default;
+  WsFleet(const WsFleet&) = delete;
+  WsFleet& operator=(const WsFleet&) = delete;
+  // An error thrown past the fleet (a refused HTTP connection, say) still ends its threads.
+  ~WsFleet() { close(); }
+
   void close() {
+    if (threads.empty()) return;
     for (auto& o : owners) {
       net::post(o->ws.get_executor(), [o] {
         beast::error_code ec;
@@ -110,6 +117,7 @@ struct WsFleet {
     work.reset();
     ioc.stop();
     for (auto& t : threads) t.join();
+    threads.clear();
   }
 };
 
