@@ -94,6 +94,19 @@ if push:
     print(f"Push API: {push['requests_per_s']:.0f} requests/s, p50 {push['p50_ms']:.2f} ms, "
           f"p99 {push['p99_ms']:.2f} ms, non-2xx {push['non_2xx']}")
 
+ramp = load("push-ramp.json")
+if ramp:
+    print(f"Push API, open loop ({ramp['clients']} WebSocket clients, {ramp['connections']} connections, "
+          f"{ramp.get('seconds', 10)} s per step):")
+    print("  rate/s   answered/s   answer p50/p99 ms   event p50/p99 ms   lost   bridge us/push   sustained"
+          "   generator late ms")
+    for s in ramp["steps"]:
+        a, e = s["answer"], s["ws_event"]
+        cpu = s.get("watched_cpu_us", 0) / max(s["pushes"], 1)
+        print(f"  {s['rate']:6.0f}   {s['answered_per_s']:10.0f}   {a['p50_ms']:7.2f} / {a['p99_ms']:7.2f}   "
+              f"{e['p50_ms']:6.2f} / {e['p99_ms']:7.2f}   {a['lost'] + e['lost']:4}   {cpu:14.0f}   "
+              f"{('yes' if s['sustained'] else 'no'):>9}   {s.get('hand_over_late_max_ms', 0):8.1f}")
+
 if steps:
     data = os.path.join(out, "latency.dat")
     with open(data, "w") as f:

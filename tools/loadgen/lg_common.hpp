@@ -147,6 +147,30 @@ inline void paced(std::size_t total, double rate, Clock::time_point start,
   std::cerr << "  sent " << total << "/" << total << "\n";
 }
 
+// As paced(), woken once per `tick` instead of once per message: send(first, last) gets the
+// messages [first, last) that are due by then. A message waits up to one tick past its intended
+// time, which counts against the system measured (latency is taken from the intended time).
+inline void paced_ticks(std::size_t total, double rate, Clock::time_point start,
+                        Clock::duration tick,
+                        const std::function<void(std::size_t, std::size_t)>& send) {
+  std::size_t next = 0;
+  auto next_report = start + std::chrono::seconds(1);
+  for (auto t = start; next < total; t += tick) {
+    std::this_thread::sleep_until(t);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const auto due = std::min(total, static_cast<std::size_t>(elapsed * rate) + 1);
+    if (due > next) {
+      send(next, due);
+      next = due;
+    }
+    if (Clock::now() >= next_report) {
+      std::cerr << "  sent " << next << "/" << total << "\r" << std::flush;
+      next_report += std::chrono::seconds(1);
+    }
+  }
+  std::cerr << "  sent " << total << "/" << total << "\n";
+}
+
 inline void drain(const std::vector<Tally*>& tallies, std::chrono::seconds max) {
   const auto deadline = Clock::now() + max;
   while (Clock::now() < deadline) {

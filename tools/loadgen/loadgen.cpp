@@ -15,15 +15,28 @@
 //                 [--push-key-file F --http HOST:PORT]
 //       N idle WebSocket connections for uids c<K>..; then, with a key, one push per uid through
 //       the HTTP API, each of which must arrive.
+//   loadgen push --ws HOST:PORT --http HOST:PORT --secret-file F --key-file F --clients N
+//                --rates R1,R2,... --seconds S [--connections C] [--watch-pid P]
+//       The push API open-loop: N WebSocket clients (uids p0..p<N-1>), then for each rate a step
+//       of S seconds of POST /api/v1/push to p<i % N> in turn, pipelined over C keep-alive
+//       connections (push_client.hpp). Records request -> answer and request -> WebSocket event,
+//       and the CPU time of this process and of process P (the bridge) in each step.
 //
 // Latency is measured from each message's intended send time (rate-paced), so that a stall
 // counts against every message it delays. Output: one JSON object on stdout; progress on stderr.
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "jwt.hpp"
 #include "lg_common.hpp"
+#include "push_client.hpp"
 #include "secrets.hpp"
 #include "timeutil.hpp"
 #include "topics.hpp"
@@ -279,12 +292,205 @@ int run_connections() {
   return 0;
 }
 
+// CPU time (user + system) of another process so far, in microseconds; 0 when it cannot be read.
+std::int64_t process_cpu_us(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = stat.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string f;
+  std::int64_t utime = 0, stime = 0;
+  for (int field = 3; field <= 15 && fields >> f; ++field) {
+    if (field == 14) utime = std::stoll(f);
+    if (field == 15) stime = std::stoll(f);
+  }
+  return (utime + stime) * 1'000'000 / sysconf(_SC_CLK_TCK);
+}
+
+std::vector<double> rate_list(const std::string& text) {
+  std::vector<double> rates;
+  std::istringstream in(text);
+  for (std::string r; std::getline(in, r, ',');) rates.push_back(std::stod(r));
+  return rates;
+}
+
+int run_push() {
+  const auto clients = static_cast<std::size_t>(num("clients"));
+  const auto connections = static_cast<std::size_t>(num("connections", "64"));
+  const auto rates = rate_list(arg("rates"));
+  const auto seconds = num("seconds");
+  const long watched = num("watch-pid", "0");
+  const std::string secret = tb::load_secret(arg("secret-file"), false, "JWT secret");
+  const std::string key = tb::load_secret(arg("key-file"), false, "API key");
+  const std::string host = arg("http");
+  if (clients == 0 || connections == 0 || rates.empty() || seconds <= 0 ||
+      std::any_of(rates.begin(), rates.end(), [](double r) { return !(r > 0); })) {
+    std::cerr << "loadgen: --clients, --connections, --seconds and every rate must be above 0\n";
+    return 2;
+  }
+
+  // One step per rate; a request's number n is global, its step's requests are base..base+total.
+  struct Step {
+    double rate;
+    std::size_t base, total;
+    Tally answers, events;
+    std::atomic<std::uint64_t> not_accepted{0};
+    // How late the generator's HTTP thread took a tick's requests, at worst: lateness that is
+    // the generator's, not the bridge's.
+    std::atomic<std::int64_t> hand_over_late_us{0};
+    Step(double r, std::size_t b, std::size_t n)
+        : rate(r), base(b), total(n), answers(n), events(n) {}
+  };
+  std::vector<std::unique_ptr<Step>> steps;
+  std::size_t base = 0;
+  for (const double r : rates) {
+    const auto n = static_cast<std::size_t>(r * static_cast<double>(seconds));
+    steps.push_back(std::make_unique<Step>(r, base, n));
+    base += n;
+  }
+  const auto step_of = [&](std::size_t n) -> Step* {
+    for (auto& s : steps)
+      if (n >= s->base && n < s->base + s->total) return s.get();
+    return nullptr;
+  };
+
+  std::atomic<std::size_t> broken{0};  // before the fleet: the HTTP thread runs on past it
+  WsFleet fleet;
+  std::cerr << "push: connecting " << clients << " WebSocket clients\n";
+  fleet.open(arg("ws"), secret, "p", 0, clients, 0, [&](const std::string& text) {
+    const auto at = text.find("\"n\":");
+    if (text.find("\"type\":\"push\"") == std::string::npos || at == std::string::npos) return;
+    std::size_t n = 0;
+    const char* digits = text.data() + at + 4;
+    if (std::from_chars(digits, text.data() + text.size(), n).ec != std::errc()) return;
+    if (auto* s = step_of(n)) s->events.got(n - s->base);
+  });
+  std::cerr << "  " << fleet.ready << " ready, " << fleet.failed << " failed\n";
+  if (fleet.failed != 0) {
+    std::cerr << "loadgen: " << fleet.failed << " WebSocket clients did not connect\n";
+    return 1;
+  }
+
+  const auto colon = host.rfind(':');
+  const tcp::endpoint ep(net::ip::make_address(host.substr(0, colon)),
+                         static_cast<unsigned short>(std::stoi(host.substr(colon + 1))));
+  // The HTTP side has its own thread: the fleet's two are busy with 10,000 sockets.
+  net::io_context http_ioc;
+  auto http_work = net::make_work_guard(http_ioc);
+  std::vector<std::shared_ptr<PushConn>> conns;
+  for (std::size_t c = 0; c < connections; ++c) {
+    auto conn = std::make_shared<PushConn>(http_ioc);
+    conn->on_answer = [&](std::size_t n, unsigned status) {
+      auto* s = step_of(n);
+      if (s == nullptr) return;
+      if (status == 202) {
+        s->answers.got(n - s->base);
+      } else {
+        s->not_accepted.fetch_add(1);
+      }
+    };
+    conn->on_broken = [&] { broken.fetch_add(1); };
+    conn->connect(ep);
+    conns.push_back(std::move(conn));
+  }
+  std::thread http_thread([&] { http_ioc.run(); });
+  struct Joiner {  // an error thrown past here still ends the thread
+    net::io_context& ioc;
+    std::thread& thread;
+    ~Joiner() {
+      if (!thread.joinable()) return;
+      ioc.stop();
+      thread.join();
+    }
+  } joiner{http_ioc, http_thread};
+
+  json out_steps = json::array();
+  for (auto& sp : steps) {
+    auto& s = *sp;
+    std::cerr << "push: " << s.total << " pushes at " << s.rate << "/s over " << connections
+              << " connections\n";
+    const auto start = Clock::now() + std::chrono::milliseconds(200);
+    for (auto* t : {&s.answers, &s.events}) {
+      t->start = start;
+      t->rate = s.rate;
+    }
+    const auto cpu0 = own_cpu_us();
+    const auto watched0 = watched != 0 ? process_cpu_us(watched) : 0;
+    // One hand-over to the HTTP thread per millisecond, not per request.
+    paced_ticks(s.total, s.rate, start, std::chrono::milliseconds(1),
+                [&](std::size_t first, std::size_t last) {
+                  std::vector<std::pair<std::size_t, std::string>> due;
+                  for (std::size_t i = first; i < last; ++i) {
+                    const std::size_t n = s.base + i;
+                    due.emplace_back(i % connections,
+                                     push_request(host, key, "p" + std::to_string(i % clients), n));
+                  }
+                  net::post(http_ioc, [&conns, &s, first, start, due = std::move(due)]() mutable {
+                    const auto intended =
+                        start + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                    1e9 * static_cast<double>(first) / s.rate));
+                    const auto late = micros_since(intended);
+                    if (late > s.hand_over_late_us)
+                      s.hand_over_late_us = late;  // this thread alone
+                    for (std::size_t k = 0; k < due.size(); ++k) {
+                      conns[due[k].first]->add(s.base + first + k, std::move(due[k].second));
+                    }
+                  });
+                });
+    const auto sent_s = std::chrono::duration<double>(Clock::now() - start).count();
+    drain({&s.answers, &s.events}, std::chrono::seconds(20));
+    const auto done_s = std::chrono::duration<double>(Clock::now() - start).count();
+    json step = {{"rate", s.rate},
+                 {"pushes", s.total},
+                 {"achieved_send_rate", static_cast<double>(s.total) / sent_s},
+                 {"answered_per_s", static_cast<double>(s.answers.received()) / done_s},
+                 {"not_accepted", s.not_accepted.load()},
+                 {"hand_over_late_max_ms", static_cast<double>(s.hand_over_late_us.load()) / 1000},
+                 {"loadgen_cpu_us", own_cpu_us() - cpu0},
+                 {"answer", s.answers.report()},
+                 {"ws_event", s.events.report()}};
+    if (watched != 0) step["watched_cpu_us"] = process_cpu_us(watched) - watched0;
+    // As the gate's steps: p99 <= 50 ms for the answer and the event, nothing lost or refused,
+    // and 95 % of the rate answered (over the step and its drain).
+    step["sustained"] = step["answer"]["lost"] == 0 && step["ws_event"]["lost"] == 0 &&
+                        s.not_accepted == 0 && step["answer"]["p99_ms"] <= 50.0 &&
+                        step["ws_event"]["p99_ms"] <= 50.0 &&
+                        step["answered_per_s"] >= 0.95 * s.rate;
+    std::cerr << "  answer p99 " << step["answer"]["p99_ms"] << " ms, event p99 "
+              << step["ws_event"]["p99_ms"] << " ms, " << (step["sustained"] ? "" : "not ")
+              << "sustained\n";
+    out_steps.push_back(std::move(step));
+    if (broken != 0) {
+      std::cerr << "push: " << broken << " HTTP connections failed; no further step\n";
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  std::cout << json{{"mode", "push"},
+                    {"clients", fleet.ready.load()},
+                    {"clients_failed", fleet.failed.load()},
+                    {"connections", connections},
+                    {"seconds", seconds},
+                    {"broken_connections", broken.load()},
+                    {"steps", out_steps}}
+                   .dump()
+            << std::endl;
+  net::post(http_ioc, [&conns] {
+    for (auto& c : conns) c->close();
+  });
+  http_work.reset();
+  http_thread.join();
+  fleet.close();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::cerr
-        << "usage: loadgen floor|scans|connections --option value ... (see the source's header)\n";
+    std::cerr << "usage: loadgen floor|scans|connections|push --option value ... (see the source's "
+                 "header)\n";
     return argc < 2 ? 2 : 0;
   }
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -300,6 +506,7 @@ int main(int argc, char** argv) {
     if (mode == "floor") return run_floor();
     if (mode == "scans") return run_scans();
     if (mode == "connections") return run_connections();
+    if (mode == "push") return run_push();
   } catch (const std::exception& e) {
     std::cerr << "loadgen: " << e.what() << "\n";
     return 1;
