@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   cmake g++ make pkg-config ccache clang-format
+  # dpkg-buildflags, for the packagers' build (tools/build.sh debian)
+  dpkg-dev
   # the parser fuzzer (libFuzzer)
   clang libclang-rt-14-dev
   # libraries

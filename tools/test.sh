@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install packages, check formatting, build, run every test
-# (unit, integration against a real mosquitto, the browser page in Chromium, the quick-start smoke
-# test, a bounded fuzz run), then build and run the
-# suite again under ASan + UBSan. Exits non-zero on the first failure.
+# (unit, integration against a real mosquitto, the browser page in Chromium), build the programs
+# the way Debian's packagers do, run the quick-start smoke test and a bounded fuzz run, then build
+# and run the suite again under ASan + UBSan. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CTEST_OUTPUT_ON_FAILURE=1
@@ -13,6 +13,9 @@ bash tools/format.sh --check
 echo "== release build"
 bash tools/build.sh release
 ctest --test-dir build -j2 --timeout 600
+
+echo "== the packagers' build (Release, dpkg-buildflags), warnings as errors"
+bash tools/build.sh debian
 
 echo "== quick start smoke test"
 bash tools/run.sh --self-test

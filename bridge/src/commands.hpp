@@ -37,6 +37,9 @@ int cmd_scanners_set(const Settings& s, const std::string& id, const std::string
                      const std::string& direction);
 int cmd_scanners_list(const Settings& s);
 int cmd_scanners_remove(const Settings& s, const std::string& id);
+// A consistent copy of the database in `file`, while `serve` runs; an existing file is replaced
+// only with `force`.
+int cmd_backup(const Settings& s, const std::string& file, bool force);
 // `code` empty: a token for the whole uid, `ttl` long. Else scoped to that ticket of the uid,
 // until its valid-until (or `ttl`, when `ttl_given` and shorter).
 int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl, bool ttl_given,

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "version.hpp"
 
 namespace {
 
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{"ticket-bridge: decides gate admissions from MQTT scans and tells ticket owners."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ticket-bridge ") + tb::kVersion,
+                       "print the version and exit");
   app.footer("Every option also reads from TICKET_BRIDGE_<OPTION> and from the --config file.");
 
   // serve
@@ -177,11 +180,25 @@ int main(int argc, char** argv) {
                     "scope the token to this ticket of the uid (a ticket page's link); it then "
                     "lives until the ticket's valid-until unless --ttl is shorter");
 
+  // backup
+  auto* backup = app.add_subcommand(
+      "backup",
+      "Copy the database, consistently, while the bridge serves (restore: stop the "
+      "bridge, put the copy in the database's place)");
+  tb::Settings backup_settings(*backup);
+  tb::add_common_settings(backup_settings);
+  std::string backup_file;
+  bool backup_force = false;
+  backup->add_option("FILE", backup_file, "where the copy goes (mode 0600)")->required();
+  backup->add_flag("--force", backup_force, "replace FILE when it exists");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
@@ -237,6 +254,10 @@ int main(int argc, char** argv) {
   if (scanner_remove->parsed()) {
     return run(scanner_remove_settings,
                [&](const tb::Settings& s) { return tb::cmd_scanners_remove(s, scanner_id); });
+  }
+  if (backup->parsed()) {
+    return run(backup_settings,
+               [&](const tb::Settings& s) { return tb::cmd_backup(s, backup_file, backup_force); });
   }
   if (token->parsed()) {
     return run(token_settings, [&](const tb::Settings& s) {

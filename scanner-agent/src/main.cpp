@@ -14,6 +14,7 @@
 #include "agent.hpp"
 #include "ids.hpp"
 #include "secrets.hpp"
+#include "version.hpp"
 
 namespace {
 
@@ -87,9 +88,14 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
 
+  app.set_version_flag("--version", std::string("scanner-agent ") + tb::kVersion,
+                       "print the version and exit");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);

@@ -3,11 +3,14 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "brokers.hpp"
+#include "sqlite.hpp"
 
 namespace {
 
@@ -173,6 +176,60 @@ TEST_F(BridgeMqtt, ScansWhileTheBridgeIsDownAreDecidedWhenItComesBack) {
 // SIGTERM in the middle of a burst of scans of one single-entry ticket, then what a scanner does
 // for every scan it has no answer for: send it again with the same scan_id after the restart.
 // Every scan ends with an answer, the same one each time it is asked, and one admission in all.
+// `ticket-bridge backup` while scans stream in: the copy opens, passes SQLite's integrity check
+// and holds every admission answered before the backup began, and the bridge goes on deciding.
+TEST_F(BridgeMqtt, ABackupWhileScansStreamHoldsEveryAdmissionAnsweredBeforeIt) {
+  constexpr std::size_t kScans = 400;
+  std::string csv = "code,uid\n";
+  for (std::size_t i = 0; i < kScans; ++i) {
+    csv += "BK" + std::to_string(i) + ",u" + std::to_string(i) + "\n";
+  }
+  tbtest::write_file(dir_.file("backup.csv"), csv);
+  const auto imported = bridge_->cli({"tickets", "import", dir_.file("backup.csv")});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  std::thread sender([&] {
+    for (std::size_t i = 0; i < kScans; ++i) {
+      client_->publish("tickets/scan",
+                       scan("bk:" + std::to_string(i), "BK" + std::to_string(i)).dump());
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+  });
+  std::set<std::string> before;  // admitted and answered before the backup began
+  while (before.size() < 100) {
+    const json r = result();
+    if (r.is_null()) break;
+    if (r["status"] == "admitted") before.insert(r["scan_id"].get<std::string>());
+  }
+  const auto copy = dir_.file("copy.db");
+  const auto backup = bridge_->cli({"backup", copy});
+  std::set<std::string> admitted = before;
+  while (admitted.size() < kScans) {
+    const json r = result();
+    if (r.is_null()) break;
+    if (r["status"] == "admitted") admitted.insert(r["scan_id"].get<std::string>());
+  }
+  sender.join();
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  EXPECT_NE(backup.out.find("backed up"), std::string::npos) << backup.out;
+  ASSERT_EQ(before.size(), 100u);
+  EXPECT_EQ(admitted.size(), kScans);  // the bridge went on deciding
+  EXPECT_EQ(std::filesystem::status(copy).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_FALSE(std::filesystem::exists(copy + "-wal"));  // one self-contained file
+
+  tb::sql::Db db(copy, false);
+  auto check = db.prepare("PRAGMA integrity_check");
+  ASSERT_TRUE(check.step());
+  EXPECT_EQ(check.text(0), "ok");
+  auto find = db.prepare("SELECT status FROM scans WHERE scan_id = ?1");
+  for (const auto& id : before) {
+    find.reset();
+    find.bind(1, id);
+    ASSERT_TRUE(find.step()) << id << " is missing from the copy";
+    EXPECT_EQ(find.text(0), "admitted") << id;
+  }
+}
+
 TEST_F(BridgeMqtt, AStopMidBurstDecidesEveryScanOnce) {
   constexpr std::size_t kScans = 300;
   const auto publish_all = [&] {

@@ -45,6 +45,32 @@ TEST_F(Cli, HelpEverywhere) {
   }
 }
 
+// Both programs print the project's version (CMakeLists.txt), and nothing else, on stdout.
+TEST_F(Cli, BothProgramsTellTheirVersion) {
+  for (const auto& [bin, name] : {std::pair{tbtest::bridge_bin(), "ticket-bridge"},
+                                  std::pair{tbtest::agent_bin(), "scanner-agent"}}) {
+    const auto r = run({bin, "--version"});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_EQ(r.out, std::string(name) + " " + TB_PROJECT_VERSION + "\n");
+  }
+}
+
+// A backup never replaces a file by accident; --force does.
+TEST_F(Cli, ABackupReplacesAnExistingFileOnlyWithForce) {
+  ASSERT_EQ(tb({"tickets", "add", "--uid", "7", "--code", "BACKUP1"}).exit_code, 0);
+  const auto copy = dir_.file("copy.db");
+  tbtest::write_file(copy, "not a database");
+  const auto refused = tb({"backup", copy});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
+  EXPECT_EQ(tbtest::read_file(copy), "not a database");
+  const auto forced = tb({"backup", copy, "--force"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  const auto shown = run({tbtest::bridge_bin(), "tickets", "show", "BACKUP1", "--db", copy});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_FALSE(std::filesystem::exists(copy + ".tmp"));
+}
+
 TEST_F(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run({tbtest::bridge_bin()}).exit_code, 2);
   EXPECT_EQ(run({tbtest::bridge_bin(), "frobnicate"}).exit_code, 2);
