@@ -2,8 +2,10 @@
 # Configures and builds the project. Usage: tools/build.sh [release|asan|debian] [targets...]
 #   release (default): build/         RelWithDebInfo, -Wall -Wextra -Werror
 #   asan:              build-asan/    the same with AddressSanitizer + UndefinedBehaviorSanitizer
-#   debian:            build-debian/  as Debian's packagers build: Release (-O3) with the flags of
-#                                     dpkg-buildflags (hardening, fortify), no tests, -Werror
+#   debian:            build-debian/  Release (-O3, where GCC's false positives show) with the
+#                                     flags of dpkg-buildflags (hardening, fortify), no tests,
+#                                     -Werror. The flags are read at its first configure: remove
+#                                     build-debian/ after changing them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}

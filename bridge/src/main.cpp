@@ -189,7 +189,8 @@ int main(int argc, char** argv) {
   tb::add_common_settings(backup_settings);
   std::string backup_file;
   bool backup_force = false;
-  backup->add_option("FILE", backup_file, "where the copy goes (mode 0600)")->required();
+  backup->add_option("FILE", backup_file, "where the copy goes (mode 0600; not the database)")
+      ->required();
   backup->add_flag("--force", backup_force, "replace FILE when it exists");
 
   try {

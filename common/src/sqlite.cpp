@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -134,44 +137,63 @@ void Db::exec(const char* sql) {
 namespace {
 
 void copy_into(Db& source, const std::string& tmp) {
-  // Created here, not by SQLite, so that it is never readable by others (tickets name people).
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
-  }
-  ::close(fd);
-  Db dest(tmp, false);
+  Db dest(tmp, false);  // the empty file made by backup(): SQLite takes it as a new database
   sqlite3_backup* b = sqlite3_backup_init(dest.handle(), "main", source.handle(), "main");
   if (b == nullptr) throw_error(dest.handle(), sqlite3_errcode(dest.handle()), "backup");
+  // All pages in one step. Busy only while a writer holds a lock the read needs (rare in WAL);
+  // each step already waits the source's busy timeout.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   int rc = SQLITE_OK;
-  // All pages in one step: busy only while a writer holds a lock the read needs (rare in WAL).
-  for (int tries = 0; tries < 500; ++tries) {
+  for (;;) {
     rc = sqlite3_backup_step(b, -1);
-    if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
-    sqlite3_sleep(20);
+    const bool busy = rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+    if (!busy || std::chrono::steady_clock::now() >= deadline) break;
+    sqlite3_sleep(50);
   }
   const int finished = sqlite3_backup_finish(b);
-  if (rc != SQLITE_DONE) throw Error(rc, std::string("backup: ") + sqlite3_errstr(rc));
+  if (rc != SQLITE_DONE) throw_error(dest.handle(), rc, "backup");
   if (finished != SQLITE_OK) throw_error(dest.handle(), finished, "backup");
-  dest.exec("PRAGMA journal_mode=DELETE");
+  auto mode = dest.prepare("PRAGMA journal_mode=DELETE");  // one self-contained file
+  if (!mode.step() || mode.text(0) != "delete") {
+    throw std::runtime_error("the copy in " + tmp + " stays in WAL mode");
+  }
   auto check = dest.prepare("PRAGMA quick_check");
   if (!check.step() || check.text(0) != "ok") {
     throw std::runtime_error("the copy in " + tmp + " fails SQLite's check");
   }
 }
 
+void sync_directory_of(const std::string& path) {
+  const auto dir = std::filesystem::absolute(path).parent_path();
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);  // the new name survives a power loss
+  ::close(fd);
+}
+
 }  // namespace
 
-std::uintmax_t backup(Db& source, const std::string& path) {
-  const std::string tmp = path + ".tmp";
+std::uintmax_t backup(Db& source, const std::string& path, bool replace) {
+  // A name no one else has, created 0600 (tickets name people), never through a symlink.
+  std::string tmp = path + ".XXXXXX";
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
+  ::close(fd);
   try {
     copy_into(source, tmp);
-    std::filesystem::rename(tmp, path);
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(),
+                    replace ? 0 : RENAME_NOREPLACE) != 0) {
+      throw std::runtime_error(errno == EEXIST ? path + " exists"
+                                               : "cannot rename " + tmp + " to " + path + ": " +
+                                                     std::strerror(errno));
+    }
   } catch (...) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
+    std::filesystem::remove(tmp + "-journal", ignored);
     throw;
   }
+  sync_directory_of(path);
   return std::filesystem::file_size(path);
 }
 

@@ -79,10 +79,12 @@ class Db {
 
 [[noreturn]] void throw_error(sqlite3* db, int rc, std::string_view context);
 
-// A consistent copy of the whole of `source` in the file `path` (mode 0600), while other
-// connections and processes go on writing: SQLite's online backup in one step, that is one read
-// transaction. Written to `path`.tmp, checked (PRAGMA quick_check), made a single file (journal
-// mode DELETE), then renamed over `path`. Returns the copy's size in bytes.
-std::uintmax_t backup(Db& source, const std::string& path);
+// A consistent copy of the whole of `source` in the file `path`, while other connections and
+// processes go on writing: SQLite's online backup in one step, that is one read transaction.
+// Written to a new file of its own beside `path` (mode 0600, a unique name), checked (PRAGMA
+// quick_check), made a single file (journal mode DELETE), then renamed to `path`: over an
+// existing `path` only when `replace` (else an error, even if one appears meanwhile). Returns the
+// copy's size in bytes.
+std::uintmax_t backup(Db& source, const std::string& path, bool replace);
 
 }  // namespace tb::sql

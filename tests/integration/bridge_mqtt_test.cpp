@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -173,13 +174,10 @@ TEST_F(BridgeMqtt, ScansWhileTheBridgeIsDownAreDecidedWhenItComesBack) {
   }
 }
 
-// SIGTERM in the middle of a burst of scans of one single-entry ticket, then what a scanner does
-// for every scan it has no answer for: send it again with the same scan_id after the restart.
-// Every scan ends with an answer, the same one each time it is asked, and one admission in all.
 // `ticket-bridge backup` while scans stream in: the copy opens, passes SQLite's integrity check
 // and holds every admission answered before the backup began, and the bridge goes on deciding.
 TEST_F(BridgeMqtt, ABackupWhileScansStreamHoldsEveryAdmissionAnsweredBeforeIt) {
-  constexpr std::size_t kScans = 400;
+  constexpr std::size_t kScans = 600;
   std::string csv = "code,uid\n";
   for (std::size_t i = 0; i < kScans; ++i) {
     csv += "BK" + std::to_string(i) + ",u" + std::to_string(i) + "\n";
@@ -187,10 +185,12 @@ TEST_F(BridgeMqtt, ABackupWhileScansStreamHoldsEveryAdmissionAnsweredBeforeIt) {
   tbtest::write_file(dir_.file("backup.csv"), csv);
   const auto imported = bridge_->cli({"tickets", "import", dir_.file("backup.csv")});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
-  std::thread sender([&] {
+  std::atomic<std::size_t> sent{0};
+  std::jthread sender([&] {
     for (std::size_t i = 0; i < kScans; ++i) {
       client_->publish("tickets/scan",
                        scan("bk:" + std::to_string(i), "BK" + std::to_string(i)).dump());
+      ++sent;
       std::this_thread::sleep_for(std::chrono::milliseconds(3));
     }
   });
@@ -202,6 +202,7 @@ TEST_F(BridgeMqtt, ABackupWhileScansStreamHoldsEveryAdmissionAnsweredBeforeIt) {
   }
   const auto copy = dir_.file("copy.db");
   const auto backup = bridge_->cli({"backup", copy});
+  const std::size_t sent_by_then = sent;
   std::set<std::string> admitted = before;
   while (admitted.size() < kScans) {
     const json r = result();
@@ -212,12 +213,16 @@ TEST_F(BridgeMqtt, ABackupWhileScansStreamHoldsEveryAdmissionAnsweredBeforeIt) {
   ASSERT_EQ(backup.exit_code, 0) << backup.err;
   EXPECT_NE(backup.out.find("backed up"), std::string::npos) << backup.out;
   ASSERT_EQ(before.size(), 100u);
+  EXPECT_LT(sent_by_then, kScans) << "the scans were over before the backup ended";
   EXPECT_EQ(admitted.size(), kScans);  // the bridge went on deciding
   EXPECT_EQ(std::filesystem::status(copy).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   EXPECT_FALSE(std::filesystem::exists(copy + "-wal"));  // one self-contained file
 
   tb::sql::Db db(copy, false);
+  auto mode = db.prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.step());
+  EXPECT_EQ(mode.text(0), "delete");  // one self-contained file, not a WAL database
   auto check = db.prepare("PRAGMA integrity_check");
   ASSERT_TRUE(check.step());
   EXPECT_EQ(check.text(0), "ok");
@@ -230,6 +235,9 @@ TEST_F(BridgeMqtt, ABackupWhileScansStreamHoldsEveryAdmissionAnsweredBeforeIt) {
   }
 }
 
+// SIGTERM in the middle of a burst of scans of one single-entry ticket, then what a scanner does
+// for every scan it has no answer for: send it again with the same scan_id after the restart.
+// Every scan ends with an answer, the same one each time it is asked, and one admission in all.
 TEST_F(BridgeMqtt, AStopMidBurstDecidesEveryScanOnce) {
   constexpr std::size_t kScans = 300;
   const auto publish_all = [&] {

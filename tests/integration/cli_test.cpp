@@ -71,6 +71,27 @@ TEST_F(Cli, ABackupReplacesAnExistingFileOnlyWithForce) {
   EXPECT_FALSE(std::filesystem::exists(copy + ".tmp"));
 }
 
+// The backup never lands on the database it copies (a copy renamed over a serving bridge's
+// database loses what it decides meanwhile), and never creates a database that is not there.
+TEST_F(Cli, ABackupRefusesTheDatabaseItselfAndAMissingDatabase) {
+  ASSERT_EQ(tb({"tickets", "add", "--uid", "7", "--code", "BACKUP2"}).exit_code, 0);
+  const auto db = dir_.file("t.db");
+  std::filesystem::create_symlink(db, dir_.file("link.db"));
+  for (const auto& target : {db, dir_.file("link.db"), db + "-wal", dir_.file("./t.db")}) {
+    const auto r = tb({"backup", target, "--force"});
+    EXPECT_EQ(r.exit_code, 2) << target << ": " << r.err;
+    EXPECT_NE(r.err.find("the database itself"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(tb({"tickets", "show", "BACKUP2"}).exit_code, 0);
+
+  const auto missing = dir_.file("none.db");
+  const auto r = run({tbtest::bridge_bin(), "backup", dir_.file("copy.db"), "--db", missing});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no database"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(missing));
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("copy.db")));
+}
+
 TEST_F(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run({tbtest::bridge_bin()}).exit_code, 2);
   EXPECT_EQ(run({tbtest::bridge_bin(), "frobnicate"}).exit_code, 2);
