@@ -34,9 +34,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-mqtt_port=$(free_port)
-http_port=$(free_port)
+# Two free loopback ports, bound at the same time so that they differ (two separate picks can
+# get the same port back).
+free_ports() {
+  python3 -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))'
+}
+read -r mqtt_port http_port < <(free_ports)
 sed "s/^listener 1883 127.0.0.1$/listener $mqtt_port 127.0.0.1/" broker-conf/dev.conf > "$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
 broker_pid=$!

@@ -20,12 +20,18 @@ bash tools/build.sh release ticket-bridge scanner-agent > /dev/null
 bin=$root/build/bridge/ticket-bridge
 agent=$root/build/scanner-agent/scanner-agent
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Two free loopback ports, bound at the same time so that they differ (two separate picks can
+# get the same port back).
+free_ports() {
+  python3 -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))'
+}
 
 if [ $self_test = 1 ]; then
   workdir=$(mktemp -d)
-  mqtt_port=$(free_port)
-  http_port=$(free_port)
+  read -r mqtt_port http_port < <(free_ports)
 else
   workdir=$root
   mqtt_port=${TB_MQTT_PORT:-1883}
