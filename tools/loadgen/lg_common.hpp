@@ -131,32 +131,21 @@ inline mqtt::token_ptr mqtt_connect(mqtt::async_client& c) {
   return c.connect(o);
 }
 
-// Paces `total` sends at `rate` per second; calls send(i). Prints progress every second.
-inline void paced(std::size_t total, double rate, Clock::time_point start,
-                  const std::function<void(std::size_t)>& send) {
-  auto next_report = start + std::chrono::seconds(1);
-  for (std::size_t i = 0; i < total; ++i) {
-    const auto at = start + std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 * i / rate));
-    std::this_thread::sleep_until(at);
-    send(i);
-    if (Clock::now() >= next_report) {
-      std::cerr << "  sent " << i + 1 << "/" << total << "\r" << std::flush;
-      next_report += std::chrono::seconds(1);
-    }
-  }
-  std::cerr << "  sent " << total << "/" << total << "\n";
-}
-
-// As paced(), woken once per `tick` instead of once per message: send(first, last) gets the
-// messages [first, last) that are due by then. A message waits up to one tick past its intended
+// Paces `total` sends at `rate` per second, woken at most once per `tick` and never before the
+// next message is due: send(first, last) gets the messages [first, last) that are due by then
+// (message i at start + i / rate). With a tick, a message waits up to one tick past its intended
 // time, which counts against the system measured (latency is taken from the intended time).
+// Prints progress every second.
 inline void paced_ticks(std::size_t total, double rate, Clock::time_point start,
                         Clock::duration tick,
                         const std::function<void(std::size_t, std::size_t)>& send) {
+  const auto intended = [&](std::size_t i) {
+    return start + std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 * i / rate));
+  };
   std::size_t next = 0;
   auto next_report = start + std::chrono::seconds(1);
-  for (auto t = start; next < total; t += tick) {
-    std::this_thread::sleep_until(t);
+  for (auto wake = start; next < total; wake = std::max(wake + tick, intended(next))) {
+    std::this_thread::sleep_until(wake);
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     const auto due = std::min(total, static_cast<std::size_t>(elapsed * rate) + 1);
     if (due > next) {
@@ -169,6 +158,15 @@ inline void paced_ticks(std::size_t total, double rate, Clock::time_point start,
     }
   }
   std::cerr << "  sent " << total << "/" << total << "\n";
+}
+
+// The same woken at each message's own intended time: calls send(i).
+inline void paced(std::size_t total, double rate, Clock::time_point start,
+                  const std::function<void(std::size_t)>& send) {
+  paced_ticks(total, rate, start, Clock::duration::zero(),
+              [&](std::size_t first, std::size_t last) {
+                for (std::size_t i = first; i < last; ++i) send(i);
+              });
 }
 
 inline void drain(const std::vector<Tally*>& tallies, std::chrono::seconds max) {
