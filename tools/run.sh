@@ -3,13 +3,18 @@
 # `ticket-bridge serve` on its embedded SQLite database under ./var/, adds a demo ticket and prints
 # the commands to try it. Ctrl-C stops both.
 #
-#   tools/run.sh              MQTT on 127.0.0.1:1883, HTTP on 127.0.0.1:8080
-#   TB_MQTT_PORT=11883 TB_HTTP_PORT=18080 tools/run.sh     other ports
+#   tools/run.sh              MQTT on 127.0.0.1:1883, HTTP on 127.0.0.1:8080; when one of them
+#                             is taken (Debian's mosquitto service holds 1883), free ports,
+#                             printed below
+#   TB_MQTT_PORT=11883 TB_HTTP_PORT=18080 tools/run.sh     these ports, or an error
 #   tools/run.sh --self-test  the same on free ports in a temp dir: plays the gate once, checks
 #                             the answer and the owner's event, stops (used by tools/test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# The demo's own settings only: a config installed on this host (/etc/ticket-bridge/config.toml)
+# must not send the demo's tickets into the venue's database.
+export TICKET_BRIDGE_CONFIG=
 
 self_test=0
 [ "${1:-}" = "--self-test" ] && self_test=1
@@ -50,6 +55,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ $self_test = 0 ] && [ -z "${TB_MQTT_PORT:-}${TB_HTTP_PORT:-}" ] &&
+  { port_busy "$mqtt_port" || port_busy "$http_port"; }; then
+  read -r mqtt_port http_port < <(free_ports)
+  echo "run: 127.0.0.1:1883 or :8080 is in use (Debian's mosquitto service?): using MQTT port $mqtt_port and HTTP port $http_port"
+fi
 for p in "$mqtt_port" "$http_port"; do
   if port_busy "$p"; then
     echo "run: port $p on 127.0.0.1 is in use; stop what uses it or set TB_MQTT_PORT / TB_HTTP_PORT" >&2
@@ -123,4 +133,8 @@ A token for uid 42 (valid 1 h): $token
 
 Ctrl-C stops the bridge and the broker.
 EOT
+if [ -e /etc/ticket-bridge/config.toml ]; then
+  echo "This host has /etc/ticket-bridge/config.toml, which ticket-bridge commands read by"
+  echo "themselves: run the ones above as TICKET_BRIDGE_CONFIG= $bin ... to reach this demo."
+fi
 wait "${pids[1]}"

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "settings.hpp"
 #include "store.hpp"
@@ -42,6 +43,21 @@ int cmd_scanners_remove(const Settings& s, const std::string& id);
 int cmd_backup(const Settings& s, const std::string& file, bool force);
 // `code` empty: a token for the whole uid, `ttl` long. Else scoped to that ticket of the uid,
 // until its valid-until (or `ttl`, when `ttl_given` and shorter).
+// `ticket-bridge init`: see init_cmd.cpp. Empty fields take the defaults.
+struct InitOptions {
+  std::string dir;          // config and secrets: /etc/ticket-bridge
+  std::string state_dir;    // the database: /var/lib/ticket-bridge (with --dir: DIR/state)
+  std::string broker_dir;   // the plugin's files: /etc/mosquitto/ticket-bridge (DIR/broker)
+  std::string user;         // owns the secrets and the state (root only): ticket-bridge
+  std::string broker_user;  // owns the broker's files (root only): mosquitto
+  std::string mqtt = "mqtt://127.0.0.1:1883";
+  std::string bridge_user = "bridge";  // the bridge's MQTT user name
+  bool force = false;
+};
+int cmd_init(const InitOptions& options, const std::vector<Settings::Described>& serve_options);
+// `settings_problems`: what Settings::resolve_all() found. Exit code 1 when anything is wrong.
+int cmd_check_config(const Settings& s, const std::vector<std::string>& settings_problems,
+                     bool reach_broker);
 int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl, bool ttl_given,
               const std::string& code);
 

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "serve_options.hpp"
 #include "version.hpp"
 
 namespace {
@@ -37,66 +38,7 @@ int main(int argc, char** argv) {
   // serve
   auto* serve = app.add_subcommand("serve", "Run the bridge: MQTT in, admission, HTTP out");
   tb::Settings serve_settings(*serve);
-  tb::add_common_settings(serve_settings);
-  serve_settings.add("mqtt", "broker URL (mqtt://host:port, tcp://; TLS: ssl:// or mqtts://)",
-                     "mqtt://127.0.0.1:1883");
-  serve_settings.add("mqtt-cafile",
-                     "TLS: CA certificate(s) that sign the broker's certificate (default: the "
-                     "system's CAs)");
-  serve_settings.add("mqtt-cert", "TLS: client certificate (PEM), when the broker asks for one");
-  serve_settings.add("mqtt-key", "TLS: the client certificate's private key (PEM)");
-  serve_settings.add("mqtt-tls-check-hostname",
-                     "TLS: the broker's certificate must name the host of --mqtt (true or false)",
-                     "true");
-  serve_settings.add("listen", "HTTP listen address HOST:PORT", "127.0.0.1:8080");
-  serve_settings.add("api-key-file",
-                     "file holding the HTTP API key (generated when the default is missing)",
-                     tb::kDefaultApiKeyFile);
-  serve_settings.add("instance", "name of this bridge: MQTT client id and bridge/<instance>/status",
-                     "main");
-  serve_settings.add("mqtt-username", "MQTT user name");
-  serve_settings.add("mqtt-password-file", "file holding the MQTT password");
-  serve_settings.add("mqtt-shared-group",
-                     "subscribe as $share/<group>/tickets/scan, to run several bridges");
-  serve_settings.add("db-sync", "full (survives power loss) or normal (survives a killed process)",
-                     "full");
-  serve_settings.add("http-threads", "threads serving HTTP and WebSocket", "1");
-  serve_settings.add("retention-events", "events kept per uid for replay", "100");
-  serve_settings.add("retention-age", "how long events are kept for replay (90m, 24h, 7d)", "24h");
-  serve_settings.add("ws-ping-interval-ms", "WebSocket ping interval", "25000");
-  serve_settings.add("ws-pong-timeout-ms", "close a WebSocket whose pong is this late", "10000");
-  serve_settings.add("ws-hello-timeout-ms", "close a WebSocket without a hello after this",
-                     "10000");
-  serve_settings.add("ws-max-queue-bytes",
-                     "unsent bytes after which a WebSocket client is closed as too slow (1013)",
-                     "262144");
-  serve_settings.add("max-connections",
-                     "open HTTP and WebSocket connections in all; more get 503 (a WebSocket: close "
-                     "1013). Default: 10000, or the open-file limit less 64 when that is lower",
-                     "10000");
-  serve_settings.add("max-connections-per-source",
-                     "open connections from one address (a mobile carrier's NAT shares one among "
-                     "many phones)",
-                     "4000");
-  serve_settings.add("max-ws-per-uid", "open WebSocket connections of one uid; more: close 1013",
-                     "16");
-  serve_settings.add("scan-repeat-window",
-                     "embedded scanners (tickets/scan/<id>): the same code from the same scanner "
-                     "within this is one scan, answered again (0 = off)",
-                     "3s");
-  serve_settings.add("result-text-max",
-                     "bytes of the text answer on tickets/result/<id>/text (16-1024)", "64");
-  serve_settings.add("result-text-ascii",
-                     "true: the text answer is ASCII only (accents dropped), for simple displays",
-                     "false");
-  serve_settings.add("group-commit-us",
-                     "while scans arrive often, the writer waits up to this many microseconds from "
-                     "a batch's first scan for more, so that one fsync commits them all (0 = never "
-                     "wait; at most 20000)",
-                     "1000");
-  serve_settings.add("venue-time-zone",
-                     "time zone of the times on the text answer (and in the log), such as "
-                     "Europe/Berlin (default: the host's)");
+  tb::add_serve_settings(serve_settings);
 
   // tickets
   auto* tickets = app.add_subcommand("tickets", "Manage tickets in the database");
@@ -193,6 +135,40 @@ int main(int argc, char** argv) {
       ->required();
   backup->add_flag("--force", backup_force, "replace FILE when it exists");
 
+  // init
+  auto* init = app.add_subcommand(
+      "init", "Set up this host: the config, the secrets and the broker's side; prints what next");
+  tb::InitOptions init_options;
+  init->add_option("--dir", init_options.dir,
+                   "put everything under DIR (config and secrets; state/ and broker/ in it) "
+                   "instead of /etc/ticket-bridge, /var/lib/ticket-bridge and "
+                   "/etc/mosquitto/ticket-bridge");
+  init->add_option("--state-dir", init_options.state_dir, "where the database goes");
+  init->add_option("--broker-dir", init_options.broker_dir,
+                   "where the broker's password file and JWT secret go");
+  init->add_option("--user", init_options.user,
+                   "the user the bridge runs as, given the secrets and the state (default: "
+                   "ticket-bridge, when it exists; root only)");
+  init->add_option("--broker-user", init_options.broker_user,
+                   "the user mosquitto runs as, given its files (default: mosquitto, when it "
+                   "exists; root only)");
+  init->add_option("--mqtt", init_options.mqtt, "the broker URL written into the config")
+      ->default_str(init_options.mqtt);
+  init->add_option("--bridge-user", init_options.bridge_user, "the bridge's MQTT user name")
+      ->default_str(init_options.bridge_user);
+  init->add_flag("--force", init_options.force,
+                 "replace what exists (new secrets: tokens handed out so far stop working)");
+
+  // check-config
+  auto* check = app.add_subcommand(
+      "check-config",
+      "Check the settings as `serve` reads them, and reach the secrets, the database and the "
+      "broker; one line per problem, exit 1 when there is one");
+  tb::Settings check_settings(*check);
+  tb::add_serve_settings(check_settings);
+  bool check_offline = false;
+  check->add_flag("--no-broker", check_offline, "do not connect to the broker");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -221,6 +197,26 @@ int main(int argc, char** argv) {
   };
 
   if (serve->parsed()) return run(serve_settings, tb::cmd_serve);
+  if (init->parsed()) {
+    try {
+      return tb::cmd_init(init_options, serve_settings.described());
+    } catch (const tb::UsageError& e) {
+      std::cerr << "ticket-bridge init: " << e.what() << "\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "ticket-bridge init: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  if (check->parsed()) {
+    try {
+      const auto problems = check_settings.resolve_all();
+      return tb::cmd_check_config(check_settings, problems, !check_offline);
+    } catch (const std::exception& e) {
+      std::cerr << "ticket-bridge check-config: " << e.what() << "\n";
+      return 1;
+    }
+  }
   if (add->parsed()) {
     auto& f = add_args.fields;
     f.uid = add_args.uid;

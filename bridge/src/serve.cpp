@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 
 #include <nlohmann/json.hpp>
 
@@ -61,58 +62,24 @@ int cmd_serve(const Settings& s) {
   // reported by /readyz and retried, not a reason to die.
   signal(SIGXFSZ, SIG_IGN);
 
-  const HostPort listen = parse_listen(s.get("listen"));
-  apply_venue_time_zone(s);
-  const ScanRules rules = scan_rules(s);
-  const auto http_threads = static_cast<int>(s.get_int("http-threads", 1, 64));
-  const std::chrono::microseconds group_commit{s.get_int("group-commit-us", 0, 20'000)};
-  MqttOptions mo;
-  mo.uri = s.get("mqtt");
-  mo.instance = s.get("instance");
-  if (!is_valid_id(mo.instance)) throw UsageError("--instance must be a valid MQTT topic level");
-  mo.username = s.get_opt("mqtt-username");
+  Problems problems;
+  ServeConfig config = read_serve_config(s, problems);
+  if (!problems.empty()) {  // bad settings: each named, exit 2 (as a UsageError)
+    for (const auto& line : problems.lines()) std::cerr << "ticket-bridge: " << line << "\n";
+    return 2;
+  }
+  const HostPort& listen = config.listen;
+  const ScanRules& rules = config.rules;
+  const auto group_commit = config.group_commit;
+  MqttOptions& mo = config.mqtt;
   if (auto f = s.get_opt("mqtt-password-file"))
     mo.password = load_secret(*f, false, "MQTT password");
-  auto& tls = mo.tls;
-  tls.cafile = s.get_opt("mqtt-cafile");
-  tls.certfile = s.get_opt("mqtt-cert");
-  tls.keyfile = s.get_opt("mqtt-key");
-  const auto& check_hostname = s.get("mqtt-tls-check-hostname");
-  if (check_hostname != "true" && check_hostname != "false") {
-    throw UsageError("--mqtt-tls-check-hostname must be true or false");
+  const auto retention_events = config.retention_events;
+  const auto retention_age_s = config.retention_age_s;
+  const HttpOptions& ho = config.http;
+  if (!s.config_path().empty()) {
+    spdlog::info("config file: {} ({})", s.config_path(), s.config_origin());
   }
-  tls.check_hostname = check_hostname == "true";
-  if (!is_tls_url(mo.uri) && (tls.cafile || tls.certfile || tls.keyfile)) {
-    throw UsageError("--mqtt-cafile, --mqtt-cert and --mqtt-key need an ssl:// or mqtts:// URL");
-  }
-  if (tls.certfile.has_value() != tls.keyfile.has_value()) {
-    throw UsageError("--mqtt-cert and --mqtt-key go together");
-  }
-  for (const auto& file : {tls.cafile, tls.certfile, tls.keyfile}) {
-    if (file && ::access(file->c_str(), R_OK) != 0) {
-      throw UsageError("cannot read " + *file + ": " + std::strerror(errno));
-    }
-  }
-  mo.shared_group = s.get_opt("mqtt-shared-group");
-  if (mo.shared_group && !is_valid_id(*mo.shared_group)) {
-    throw UsageError("--mqtt-shared-group must be a valid MQTT topic level");
-  }
-
-  const auto retention_events = s.get_int("retention-events", 1, 1'000'000);
-  const auto retention_age_s = parse_duration_s(s.get("retention-age"));
-  if (!retention_age_s || *retention_age_s == 0) {
-    throw UsageError("--retention-age must be a duration such as 3600, 90m, 24h or 7d");
-  }
-  HttpOptions ho{listen.host, listen.port, 64 * 1024, http_threads, WsOptions{}};
-  ho.ws.ping_interval = std::chrono::milliseconds(s.get_int("ws-ping-interval-ms", 100, 3'600'000));
-  ho.ws.pong_timeout = std::chrono::milliseconds(s.get_int("ws-pong-timeout-ms", 100, 3'600'000));
-  ho.ws.hello_timeout = std::chrono::milliseconds(s.get_int("ws-hello-timeout-ms", 100, 3'600'000));
-  ho.ws.max_queue_bytes =
-      static_cast<std::size_t>(s.get_int("ws-max-queue-bytes", 1024, 1LL << 30));
-  ho.ws.max_per_uid = static_cast<std::size_t>(s.get_int("max-ws-per-uid", 1, 1'000'000));
-  ho.max_connections = connection_cap(s);
-  ho.max_per_source =
-      static_cast<std::size_t>(s.get_int("max-connections-per-source", 1, 10'000'000));
 
   std::unique_ptr<Store> store, read_store;
   try {
@@ -138,7 +105,7 @@ int cmd_serve(const Settings& s) {
   po.scans = rules;
   po.group_commit = group_commit;
   po.periodic.push_back(
-      {[retention_events, age_ms = *retention_age_s * 1000](Store& st, TaskOutcome&) {
+      {[retention_events, age_ms = retention_age_s * 1000](Store& st, TaskOutcome&) {
          const auto n = st.prune_events(retention_events, now_ms() - age_ms, 10'000);
          if (n > 0) spdlog::debug("retention: dropped {} old events", n);
        },

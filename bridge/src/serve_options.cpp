@@ -4,14 +4,73 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <string_view>
+#include <type_traits>
 
 #include "commands.hpp"
+#include "ids.hpp"
 
 namespace tb {
+
+void add_serve_settings(Settings& s) {
+  add_common_settings(s);
+  s.add("mqtt", "broker URL (mqtt://host:port, tcp://; TLS: ssl:// or mqtts://)",
+        "mqtt://127.0.0.1:1883");
+  s.add("mqtt-cafile",
+        "TLS: CA certificate(s) that sign the broker's certificate (default: the "
+        "system's CAs)");
+  s.add("mqtt-cert", "TLS: client certificate (PEM), when the broker asks for one");
+  s.add("mqtt-key", "TLS: the client certificate's private key (PEM)");
+  s.add("mqtt-tls-check-hostname",
+        "TLS: the broker's certificate must name the host of --mqtt (true or false)", "true");
+  s.add("listen", "HTTP listen address HOST:PORT", "127.0.0.1:8080");
+  s.add("api-key-file", "file holding the HTTP API key (generated when the default is missing)",
+        kDefaultApiKeyFile);
+  s.add("instance", "name of this bridge: MQTT client id and bridge/<instance>/status", "main");
+  s.add("mqtt-username", "MQTT user name");
+  s.add("mqtt-password-file", "file holding the MQTT password");
+  s.add("mqtt-shared-group", "subscribe as $share/<group>/tickets/scan, to run several bridges");
+  s.add("db-sync", "full (survives power loss) or normal (survives a killed process)", "full");
+  s.add("http-threads", "threads serving HTTP and WebSocket", "1");
+  s.add("retention-events", "events kept per uid for replay", "100");
+  s.add("retention-age", "how long events are kept for replay (90m, 24h, 7d)", "24h");
+  s.add("ws-ping-interval-ms", "WebSocket ping interval", "25000");
+  s.add("ws-pong-timeout-ms", "close a WebSocket whose pong is this late", "10000");
+  s.add("ws-hello-timeout-ms", "close a WebSocket without a hello after this", "10000");
+  s.add("ws-max-queue-bytes",
+        "unsent bytes after which a WebSocket client is closed as too slow (1013)", "262144");
+  s.add("max-connections",
+        "open HTTP and WebSocket connections in all; more get 503 (a WebSocket: close "
+        "1013). Default: 10000, or the open-file limit less 64 when that is lower",
+        "10000");
+  s.add("max-connections-per-source",
+        "open connections from one address (a mobile carrier's NAT shares one among "
+        "many phones)",
+        "4000");
+  s.add("max-ws-per-uid", "open WebSocket connections of one uid; more: close 1013", "16");
+  s.add("scan-repeat-window",
+        "embedded scanners (tickets/scan/<id>): the same code from the same scanner "
+        "within this is one scan, answered again (0 = off)",
+        "3s");
+  s.add("result-text-max", "bytes of the text answer on tickets/result/<id>/text (16-1024)", "64");
+  s.add("result-text-ascii",
+        "true: the text answer is ASCII only (accents dropped), for simple displays", "false");
+  s.add("group-commit-us",
+        "while scans arrive often, the writer waits up to this many microseconds from "
+        "a batch's first scan for more, so that one fsync commits them all (0 = never "
+        "wait; at most 20000)",
+        "1000");
+  s.add("venue-time-zone",
+        "time zone of the times on the text answer (and in the log), such as "
+        "Europe/Berlin (default: the host's)");
+}
 
 HostPort parse_listen(const std::string& text) {
   const auto colon = text.rfind(':');
@@ -91,6 +150,74 @@ ScanRules scan_rules(const Settings& s) {
   }
   rules.text.ascii = ascii == "true";
   return rules;
+}
+
+ServeConfig read_serve_config(const Settings& s, Problems& problems) {
+  ServeConfig c;
+  problems.check([&] { c.listen = parse_listen(s.get("listen")); });
+  problems.check([&] { apply_venue_time_zone(s); });
+  problems.check([&] { c.rules = scan_rules(s); });
+  problems.check(
+      [&] { c.group_commit = std::chrono::microseconds{s.get_int("group-commit-us", 0, 20'000)}; });
+  auto& mo = c.mqtt;
+  mo.uri = s.get("mqtt");
+  mo.instance = s.get("instance");
+  if (!is_valid_id(mo.instance)) problems.add("--instance must be a valid MQTT topic level");
+  mo.username = s.get_opt("mqtt-username");
+  auto& tls = mo.tls;
+  tls.cafile = s.get_opt("mqtt-cafile");
+  tls.certfile = s.get_opt("mqtt-cert");
+  tls.keyfile = s.get_opt("mqtt-key");
+  const auto& check_hostname = s.get("mqtt-tls-check-hostname");
+  if (check_hostname != "true" && check_hostname != "false") {
+    problems.add("--mqtt-tls-check-hostname must be true or false");
+  }
+  tls.check_hostname = check_hostname != "false";
+  if (!is_tls_url(mo.uri) && (tls.cafile || tls.certfile || tls.keyfile)) {
+    problems.add("--mqtt-cafile, --mqtt-cert and --mqtt-key need an ssl:// or mqtts:// URL");
+  }
+  if (tls.certfile.has_value() != tls.keyfile.has_value()) {
+    problems.add("--mqtt-cert and --mqtt-key go together");
+  }
+  for (const auto& file : {tls.cafile, tls.certfile, tls.keyfile}) {
+    if (file && ::access(file->c_str(), R_OK) != 0) {
+      problems.add("cannot read " + *file + ": " + std::strerror(errno));
+    }
+  }
+  mo.shared_group = s.get_opt("mqtt-shared-group");
+  if (mo.shared_group && !is_valid_id(*mo.shared_group)) {
+    problems.add("--mqtt-shared-group must be a valid MQTT topic level");
+  }
+  const auto sync = s.get("db-sync");
+  if (sync != "full" && sync != "normal") problems.add("--db-sync must be full or normal");
+
+  problems.check([&] { c.retention_events = s.get_int("retention-events", 1, 1'000'000); });
+  const auto age = parse_duration_s(s.get("retention-age"));
+  if (!age || *age == 0) {
+    problems.add("--retention-age must be a duration such as 3600, 90m, 24h or 7d");
+  } else {
+    c.retention_age_s = *age;
+  }
+  auto& ho = c.http;
+  ho.host = c.listen.host;
+  ho.port = c.listen.port;
+  const auto ms = [&](const char* name, std::chrono::milliseconds& out) {
+    problems.check([&] { out = std::chrono::milliseconds(s.get_int(name, 100, 3'600'000)); });
+  };
+  ms("ws-ping-interval-ms", ho.ws.ping_interval);
+  ms("ws-pong-timeout-ms", ho.ws.pong_timeout);
+  ms("ws-hello-timeout-ms", ho.ws.hello_timeout);
+  const auto count = [&](const char* name, std::int64_t min, std::int64_t max, auto& out) {
+    problems.check([&] {
+      out = static_cast<std::remove_reference_t<decltype(out)>>(s.get_int(name, min, max));
+    });
+  };
+  count("http-threads", 1, 64, ho.threads);
+  count("ws-max-queue-bytes", 1024, 1LL << 30, ho.ws.max_queue_bytes);
+  count("max-ws-per-uid", 1, 1'000'000, ho.ws.max_per_uid);
+  count("max-connections-per-source", 1, 10'000'000, ho.max_per_source);
+  problems.check([&] { ho.max_connections = connection_cap(s); });
+  return c;
 }
 
 }  // namespace tb

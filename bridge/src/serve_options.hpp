@@ -1,11 +1,15 @@
-// The options of `ticket-bridge serve` that need more than a range check: the listen address,
-// the connection cap under the open-file limit, the venue's time zone and the scan rules.
+// The settings of `ticket-bridge serve`: registered once (for serve, check-config and the config
+// file init writes) and read into a ServeConfig, every problem named.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "http_server.hpp"
+#include "mqtt_link.hpp"
 #include "scan_decision.hpp"
 #include "settings.hpp"
 
@@ -15,6 +19,43 @@ struct HostPort {
   std::string host;
   std::uint16_t port = 0;
 };
+
+// Registers every setting of `serve` (the common ones too).
+void add_serve_settings(Settings& s);
+
+// The problems of a configuration, one line each, instead of stopping at the first.
+class Problems {
+ public:
+  // Runs `check`; what it throws becomes one line.
+  template <class F>
+  void check(F&& check) {
+    try {
+      check();
+    } catch (const std::exception& e) {
+      lines_.emplace_back(e.what());
+    }
+  }
+  void add(std::string line) { lines_.push_back(std::move(line)); }
+  bool empty() const { return lines_.empty(); }
+  const std::vector<std::string>& lines() const { return lines_; }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+// What `serve` runs with, read from its settings. Secrets and the database are not read here.
+struct ServeConfig {
+  HostPort listen;
+  ScanRules rules;
+  std::chrono::microseconds group_commit{1000};
+  MqttOptions mqtt;  // without the password
+  HttpOptions http;
+  std::int64_t retention_events = 100;
+  std::int64_t retention_age_s = 24 * 3600;
+};
+// Every setting checked, each problem added to `problems`. Applies --venue-time-zone to the
+// process (see apply_venue_time_zone).
+ServeConfig read_serve_config(const Settings& s, Problems& problems);
 
 // "HOST:PORT", "[v6]:PORT". Throws UsageError.
 HostPort parse_listen(const std::string& text);

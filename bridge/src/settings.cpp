@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 
 namespace tb {
@@ -26,9 +27,11 @@ std::string key_of(const std::string& name) {
 }  // namespace
 
 Settings::Settings(CLI::App& app) : app_(app) {
-  app_.add_option("--config", config_path_,
-                  "TOML file with settings (keys as the long options, '-' written as '_'); "
-                  "env TICKET_BRIDGE_CONFIG");
+  config_option_ = app_.add_option(
+      "--config", config_path_,
+      std::string("TOML file with settings (keys as the long options, '-' written as '_'); env "
+                  "TICKET_BRIDGE_CONFIG; default: ") +
+          kSystemConfig + " when it exists, else none (an empty name: none)");
 }
 
 std::string Settings::env_name(const std::string& name) {
@@ -43,39 +46,57 @@ void Settings::add(const std::string& name, const std::string& help, std::string
   auto& e = entries_[name];
   known_keys().insert(key_of(name));
   e.default_value = std::move(default_value);
+  e.help = help;
   std::string full_help = help + " (env " + env_name(name) + ")";
   e.option = app_.add_option("--" + name, e.cli_value, full_help);
   if (!e.default_value.empty()) e.option->default_str(e.default_value);
 }
 
 void Settings::resolve() {
-  if (config_path_.empty()) {
-    if (const char* env = std::getenv("TICKET_BRIDGE_CONFIG"); env != nullptr) config_path_ = env;
+  const auto problems = resolve_all();
+  if (!problems.empty()) throw UsageError(problems.front());
+}
+
+std::vector<std::string> Settings::resolve_all() {
+  std::vector<std::string> problems;
+  if (config_option_->count() > 0) {
+    config_origin_ = "--config";
+  } else if (const char* env = std::getenv("TICKET_BRIDGE_CONFIG"); env != nullptr) {
+    config_path_ = env;
+    config_origin_ = "TICKET_BRIDGE_CONFIG";
+  } else if (std::error_code ec; std::filesystem::exists(kSystemConfig, ec)) {
+    config_path_ = kSystemConfig;
+    config_origin_ = "the system's default";
+  } else {
+    config_path_.clear();
+    config_origin_.clear();
   }
+  if (config_path_.empty()) config_origin_.clear();
   std::map<std::string, std::string> file_values;
   if (!config_path_.empty()) {
+    const std::string file = "config file " + config_path_;
     toml::table table;
     try {
       table = toml::parse_file(config_path_);
     } catch (const toml::parse_error& e) {
       std::string where;
       if (e.source().begin) where = " at line " + std::to_string(e.source().begin.line);
-      throw UsageError("config file " + config_path_ + where + ": " + std::string(e.description()));
+      problems.push_back(file + where + ": " + std::string(e.description()));
     }
     for (const auto& [key, node] : table) {
       const std::string k(key.str());
+      std::string line;
+      if (node.source().begin) line = " (line " + std::to_string(node.source().begin.line) + ")";
       if (known_keys().count(k) == 0) {
-        throw UsageError("config file " + config_path_ + ": unknown key '" + k + "'");
-      }
-      if (const auto* s = node.as_string()) {
+        problems.push_back(file + ": unknown key '" + k + "'" + line);
+      } else if (const auto* s = node.as_string()) {
         file_values[k] = s->get();
       } else if (const auto* i = node.as_integer()) {
         file_values[k] = std::to_string(i->get());
       } else if (const auto* b = node.as_boolean()) {
         file_values[k] = b->get() ? "true" : "false";
       } else {
-        throw UsageError("config file " + config_path_ + ": '" + k +
-                         "' must be a string, an integer or a boolean");
+        problems.push_back(file + ": '" + k + "' must be a string, an integer or a boolean" + line);
       }
     }
   }
@@ -94,6 +115,14 @@ void Settings::resolve() {
       e.source = "default";
     }
   }
+  return problems;
+}
+
+std::vector<Settings::Described> Settings::described() const {
+  std::vector<Described> all;
+  all.reserve(entries_.size());
+  for (const auto& [name, e] : entries_) all.push_back({name, e.help, e.default_value});
+  return all;
 }
 
 const std::string& Settings::get(const std::string& name) const {

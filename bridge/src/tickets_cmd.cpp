@@ -39,10 +39,11 @@ void refuse_missing_default(const Settings& s, const std::string& name, const ch
   const auto& path = s.get(name);
   if (s.source(name) != "default" || std::filesystem::exists(path)) return;
   throw UsageError(std::string("no ") + what + " at " + std::filesystem::absolute(path).string() +
-                   " (the default path), and only `serve` creates one there. Point this command "
-                   "at the server's with --config FILE (or TICKET_BRIDGE_CONFIG), --" +
-                   name + " PATH (or " + Settings::env_name(name) +
-                   "), or run it in the server's working directory");
+                   " (the default path), and only `serve` creates one there. "
+                   "Point this command at the server's with --config FILE (or "
+                   "TICKET_BRIDGE_CONFIG; an installed host's " +
+                   kSystemConfig + " is read by itself), --" + name + " PATH (or " +
+                   Settings::env_name(name) + "), or run it in the server's working directory");
 }
 }  // namespace
 

@@ -168,12 +168,7 @@ std::optional<std::string> MqttSession::connect_once() {
     impl_->ever_connected = true;
     return std::nullopt;
   }
-  std::string error = "cannot connect to the broker at " + impl_->options.uri + ": " + *why;
-  if (is_tls_url(impl_->options.uri)) {
-    const auto tls = diagnose_tls(impl_->options.uri, impl_->options.tls);
-    error += tls.empty() ? "; TLS itself works: check the credentials" : "; " + tls;
-  }
-  return error;
+  return connect_failure(impl_->options.uri, impl_->options.tls, *why);
 }
 
 void MqttSession::keep_connected() {

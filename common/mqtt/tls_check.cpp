@@ -129,4 +129,14 @@ std::string diagnose_tls(const std::string& uri, const TlsSettings& tls) {
   return verdict;
 }
 
+std::string connect_failure(const std::string& uri, const TlsSettings& tls,
+                            const std::string& why) {
+  std::string error = "cannot connect to the broker at " + uri + ": " + why;
+  if (is_tls_url(uri)) {
+    const auto found = diagnose_tls(uri, tls);
+    error += found.empty() ? "; TLS itself works: check the credentials" : "; " + found;
+  }
+  return error;
+}
+
 }  // namespace tb

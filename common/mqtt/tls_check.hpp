@@ -16,4 +16,7 @@ namespace tb {
 // host. Empty when TLS itself looks fine.
 std::string diagnose_tls(const std::string& uri, const TlsSettings& tls);
 
+// "cannot connect to the broker at URI: WHY", and for a TLS URL what diagnose_tls finds.
+std::string connect_failure(const std::string& uri, const TlsSettings& tls, const std::string& why);
+
 }  // namespace tb

@@ -2,6 +2,7 @@
 #include "secrets.hpp"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 namespace tb {
 
@@ -23,17 +25,49 @@ void ensure_parent_dir(const std::string& path) {
     throw std::runtime_error("cannot create directory " + parent.string() + ": " + ec.message());
 }
 
-namespace {
-void write_new_secret(const std::string& path) {
-  std::array<unsigned char, 32> bytes{};
-  if (RAND_bytes(bytes.data(), bytes.size()) != 1) throw std::runtime_error("no random bytes");
+std::string random_hex(std::size_t n) {
+  std::vector<unsigned char> bytes(n);
+  if (RAND_bytes(bytes.data(), static_cast<int>(n)) != 1)
+    throw std::runtime_error("no random bytes");
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
+  hex.reserve(2 * n);
   for (const auto b : bytes) {
     hex += kHex[b >> 4];
     hex += kHex[b & 15];
   }
-  hex += '\n';
+  return hex;
+}
+
+std::string mosquitto_password_hash(std::string_view password) {
+  constexpr int kIterations = 101;  // mosquitto_passwd's own
+  std::array<unsigned char, 12> salt{};
+  std::array<unsigned char, 64> hash{};
+  if (RAND_bytes(salt.data(), salt.size()) != 1) throw std::runtime_error("no random bytes");
+  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt.data(),
+                        static_cast<int>(salt.size()), kIterations, EVP_sha512(),
+                        static_cast<int>(hash.size()), hash.data()) != 1) {
+    throw std::runtime_error("PBKDF2 failed");
+  }
+  const auto b64 = [](const unsigned char* data, std::size_t n) {
+    std::string out(4 * ((n + 2) / 3) + 1, '\0');
+    const int len =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+    out.resize(static_cast<std::size_t>(len));
+    return out;
+  };
+  std::string entry = "$7$";
+  entry += std::to_string(kIterations);
+  entry += '$';
+  entry += b64(salt.data(), salt.size());
+  entry += '$';
+  entry += b64(hash.data(), hash.size());
+  return entry;
+}
+
+namespace {
+void write_new_secret(const std::string& path) {
+  const std::string hex = random_hex(32) + "\n";
   ensure_parent_dir(path);
   // O_EXCL: two processes starting at once must not both write (and disagree on) the secret.
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

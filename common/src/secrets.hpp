@@ -2,7 +2,9 @@
 // surrounding white space is trimmed.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace tb {
 
@@ -13,5 +15,12 @@ std::string load_secret(const std::string& path, bool generate, const char* what
 
 // Creates the parent directories of `path` when missing.
 void ensure_parent_dir(const std::string& path);
+
+// `bytes` random bytes (OpenSSL's RAND_bytes) as lower-case hex.
+std::string random_hex(std::size_t bytes);
+
+// A mosquitto_passwd entry's hash of `password`: "$7$101$<salt>$<hash>", PBKDF2-HMAC-SHA512 with a
+// random 12-byte salt, base64, as `mosquitto_passwd` writes it (and the tb_auth plugin reads it).
+std::string mosquitto_password_hash(std::string_view password);
 
 }  // namespace tb

@@ -137,4 +137,62 @@ TEST_F(SecureBroker, TheScannerAgentWorksOverTlsWithItsPassword) {
       << bridge_sub.log() << r.err;
 }
 
+// `ticket-bridge init` sets up the broker's side for the production config: the bridge logs in
+// with the password init made (its passwd entry replaced, the scanners' kept), and customers'
+// tokens signed with init's secret are taken by the plugin, which reads init's copy of it.
+TEST_F(SecureBroker, InitSetsUpTheBrokerSideThatTheBridgeAndTheAppsLogInWith) {
+  const std::string dir = dir_.file("init");
+  const std::string bin = tbtest::bridge_bin();
+  const auto init = tbtest::run(
+      {bin, "init", "--dir", dir, "--broker-dir", etc_, "--force", "--mqtt", plain_url()});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_NE(init.out.find("other entries kept"), std::string::npos) << init.out;
+  stop_broker();
+  start_broker();  // reads the new password file and secret
+  const std::string config = dir + "/config.toml";
+
+  const auto check = tbtest::run({bin, "check-config", "--config", config});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("connected as bridge"), std::string::npos) << check.out;
+
+  // The bridge, from init's config alone (its port aside).
+  const auto http_port = tbtest::free_port();
+  tbtest::Child bridge(
+      {bin, "serve", "--config", config, "--listen", "127.0.0.1:" + std::to_string(http_port)},
+      dir_.file("bridge.log"));
+  ASSERT_TRUE(tbtest::wait_until(
+      [&] { return tbtest::http_request(http_port, "GET", "/readyz").status == 200; },
+      std::chrono::seconds(15)))
+      << bridge.log();
+  const auto add = tbtest::run({bin, "tickets", "add", "--uid", "42", "--code", "INIT1"},
+                               {{"TICKET_BRIDGE_CONFIG", config}});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  const auto token = tbtest::run({bin, "token", "--uid", "42"}, {{"TICKET_BRIDGE_CONFIG", config}});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  std::string jwt = token.out;
+  while (!jwt.empty() && jwt.back() == '\n') jwt.pop_back();
+
+  auto app = client("42", jwt, app_client_id("42"));
+  ASSERT_TRUE(app->connected());
+  ASSERT_EQ(app->subscribe("users/42/events"), 1);
+  auto gate = scanner("gate-1");  // its entry survived init
+  ASSERT_TRUE(gate->connected());
+  ASSERT_EQ(gate->subscribe("tickets/result/gate-1"), 1);
+  ASSERT_EQ(gate->publish("tickets/scan", scan_payload("init:1", "INIT1")), 0);
+  const auto result = answer(*gate, "init:1");
+  ASSERT_FALSE(result.is_null()) << bridge.log();
+  EXPECT_EQ(result.value("status", ""), "admitted") << result.dump();
+  const auto event = app->next("users/42/events");
+  ASSERT_TRUE(event.has_value());
+  EXPECT_NE(event->payload.find("INIT1"), std::string::npos) << event->payload;
+  bridge.stop();
+
+  // A wrong password is named by check-config.
+  tbtest::write_file(dir + "/mqtt-password", "not-the-password\n");
+  const auto wrong = tbtest::run({bin, "check-config", "--config", config});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("cannot connect to the broker at " + plain_url()), std::string::npos)
+      << wrong.err;
+}
+
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "brokers.hpp"
 #include "jwt.hpp"
+#include "timeutil.hpp"
 
 namespace {
 
@@ -310,6 +311,125 @@ TEST_F(Cli, SettingsFromEnvironmentAndConfigFile) {
   r = run({bin, "tickets", "show", "E", "--config", dir_.file("bad.toml")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("colour"), std::string::npos);
+}
+
+std::filesystem::perms mode_of(const std::string& path) {
+  return std::filesystem::status(path).permissions() & std::filesystem::perms::mask;
+}
+
+// init writes the config and the secrets (0600), refuses to run twice, and --force replaces the
+// secrets while it keeps the broker's other password entries. Its config is what every command
+// then reads: through TICKET_BRIDGE_CONFIG, a bare `tickets add` lands in init's database.
+TEST_F(Cli, InitRefusesASecondRunAndItsConfigServesEveryCommand) {
+  const std::string d = dir_.file("host");
+  const auto first = run({tbtest::bridge_bin(), "init", "--dir", d});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("Next steps"), std::string::npos) << first.out;
+  for (const auto* f :
+       {"jwt-secret", "api-key", "mqtt-password", "broker/jwt-secret", "broker/passwd"}) {
+    EXPECT_EQ(mode_of(d + "/" + f), std::filesystem::perms(0600)) << f;
+  }
+  EXPECT_EQ(mode_of(d + "/state"), std::filesystem::perms(0750));
+  const std::string secret = tbtest::read_file(d + "/jwt-secret");
+  EXPECT_EQ(secret, tbtest::read_file(d + "/broker/jwt-secret"));
+  EXPECT_EQ(secret.size(), 65U);  // 32 random bytes in hex, and a newline
+  const std::string passwd = tbtest::read_file(d + "/broker/passwd");
+  EXPECT_TRUE(std::regex_search(
+      passwd, std::regex(R"(^bridge:\$7\$101\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+\n$)")))
+      << passwd;
+
+  const auto again = run({tbtest::bridge_bin(), "init", "--dir", d});
+  EXPECT_EQ(again.exit_code, 1);
+  for (const auto* f : {"config.toml", "jwt-secret", "api-key", "mqtt-password",
+                        "broker/jwt-secret", "broker/passwd"}) {
+    EXPECT_NE(again.err.find(d + "/" + f), std::string::npos) << f << ": " << again.err;
+  }
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  EXPECT_EQ(tbtest::read_file(d + "/jwt-secret"), secret);
+
+  tbtest::write_file(d + "/broker/passwd", passwd + "gate-n-1:$7$101$c2FsdA==$aGFzaA==\n");
+  const auto forced = run({tbtest::bridge_bin(), "init", "--dir", d, "--force"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_NE(tbtest::read_file(d + "/jwt-secret"), secret);
+  const std::string replaced = tbtest::read_file(d + "/broker/passwd");
+  EXPECT_NE(replaced.find("gate-n-1:$7$101$c2FsdA==$aGFzaA==\n"), std::string::npos) << replaced;
+  EXPECT_NE(replaced, passwd + "gate-n-1:$7$101$c2FsdA==$aGFzaA==\n");  // a new bridge entry
+  EXPECT_EQ(std::count(replaced.begin(), replaced.end(), '\n'), 2) << replaced;
+
+  // Every command on init's config, with no other flag.
+  const std::map<std::string, std::string> env = {{"TICKET_BRIDGE_CONFIG", d + "/config.toml"}};
+  const auto add =
+      run({tbtest::bridge_bin(), "tickets", "add", "--uid", "9", "--code", "HOST1"}, env);
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_TRUE(std::filesystem::exists(d + "/state/ticket-bridge.db"));
+  EXPECT_EQ(
+      run({tbtest::bridge_bin(), "tickets", "show", "HOST1", "--db", d + "/state/ticket-bridge.db"})
+          .exit_code,
+      0);
+  const auto token = run({tbtest::bridge_bin(), "token", "--uid", "9"}, env);
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  std::string jwt = token.out;
+  while (!jwt.empty() && jwt.back() == '\n') jwt.pop_back();
+  std::string key = tbtest::read_file(d + "/jwt-secret");
+  key.pop_back();
+  EXPECT_TRUE(
+      std::holds_alternative<tb::TokenClaims>(tb::verify_token(jwt, key, tb::now_ms() / 1000)))
+      << jwt;
+}
+
+// The config init writes names every option of `serve` (set, or commented out with its default),
+// and check-config takes it as it is.
+TEST_F(Cli, InitsConfigShowsEveryServeOptionAndPassesTheCheck) {
+  const std::string d = dir_.file("host");
+  ASSERT_EQ(run({tbtest::bridge_bin(), "init", "--dir", d}).exit_code, 0);
+  const std::string config = tbtest::read_file(d + "/config.toml");
+  const auto help = run({tbtest::bridge_bin(), "serve", "--help"});
+  const std::regex option(R"(\n\s+--([a-z][a-z0-9-]+))");
+  int options = 0;
+  for (auto it = std::sregex_iterator(help.out.begin(), help.out.end(), option);
+       it != std::sregex_iterator(); ++it) {
+    std::string key = (*it)[1];
+    if (key == "help" || key == "config") continue;
+    std::replace(key.begin(), key.end(), '-', '_');
+    ++options;
+    EXPECT_TRUE(std::regex_search(config, std::regex("\n(# )?" + key + " = ")))
+        << key << " is missing";
+  }
+  EXPECT_GE(options, 25);
+  EXPECT_NE(config.find("\ndb = \"" + d + "/state/ticket-bridge.db\"\n"), std::string::npos);
+  EXPECT_NE(config.find("\n# retention_events = 100\n"), std::string::npos) << config;
+  const auto check =
+      run({tbtest::bridge_bin(), "check-config", "--config", d + "/config.toml", "--no-broker"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("config OK"), std::string::npos) << check.out;
+}
+
+// check-config names each problem of a broken config on its own line, and exits 1.
+TEST_F(Cli, CheckConfigNamesEveryProblem) {
+  tbtest::write_file(dir_.file("broken.toml"),
+                     "listen = \"localhost\"\n"
+                     "retention_age = \"forever\"\n"
+                     "colour = \"red\"\n"
+                     "http_threads = [1, 2]\n"
+                     "mqtt_password_file = \"" +
+                         dir_.file("missing-pw") +
+                         "\"\n"
+                         "db = \"" +
+                         dir_.file("t.db") +
+                         "\"\n"
+                         "jwt_secret_file = \"" +
+                         dir_.file("secret") + "\"\n");
+  const auto r = run({tbtest::bridge_bin(), "check-config", "--config", dir_.file("broken.toml")});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  for (const std::string& problem :
+       std::vector<std::string>{"--listen must be HOST:PORT", "--retention-age must be a duration",
+                                "unknown key 'colour' (line 3)",
+                                "'http_threads' must be a string, an integer or a boolean",
+                                "cannot read the MQTT password file " + dir_.file("missing-pw")}) {
+    EXPECT_NE(r.err.find(problem), std::string::npos) << problem << " not named in:\n" << r.err;
+  }
+  EXPECT_NE(r.err.find("5 problems"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("broker not tried"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -108,6 +108,10 @@ struct ExecPlan {
       const auto eq = kv.find('=');
       if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
+    // No config file unless a test names one: a config installed on this machine
+    // (/etc/ticket-bridge/config.toml) or one in the caller's environment must never redirect
+    // the suite's bridges and commands to a real database.
+    merged["TICKET_BRIDGE_CONFIG"] = "";
     for (const auto& [k, v] : env) merged[k] = v;
     for (const auto& [k, v] : merged) env_storage.push_back(k + "=" + v);
     for (auto& a : args_storage) argv.push_back(a.data());
