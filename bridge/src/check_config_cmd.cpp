@@ -86,7 +86,7 @@ int cmd_check_config(const Settings& s, const std::vector<std::string>& settings
                       ? std::string("no config file (defaults, environment "
                                     "and command line only)")
                       : "config file " + s.config_path() + " (" + s.config_origin() + ")");
-  problems.check([&] { apply_log_level(s); });
+  problems.check([&] { apply_log_settings(s); });
   ServeConfig config = read_serve_config(s, problems);
   check_secret(s, "jwt-secret-file", "JWT secret", problems, notes);
   check_secret(s, "api-key-file", "API key", problems, notes);

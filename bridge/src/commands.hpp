@@ -17,9 +17,11 @@ inline const std::string kDefaultDb = "var/ticket-bridge.db";
 inline const std::string kDefaultJwtSecretFile = "var/jwt-secret";
 inline const std::string kDefaultApiKeyFile = "var/api-key";
 
-// Registers the settings every command shares (--db, --jwt-secret-file, --log-level).
+// Registers the settings every command shares (--db, --jwt-secret-file, --log-level,
+// --log-format).
 void add_common_settings(Settings& s);
-void apply_log_level(const Settings& s);
+// Applies --log-level and --log-format; a UsageError names a bad value.
+void apply_log_settings(const Settings& s);
 // Whether a missing database or secret may be created where the settings point: `serve` creates
 // them at the default paths on first start; other commands create only what is named explicitly
 // (--db, --jwt-secret-file, env or config file) and refuse a missing default, so that run from

@@ -65,6 +65,7 @@ struct HttpOptions {
   std::uint16_t port = 8080;  // 0 picks a free port
   std::size_t body_limit = 64 * 1024;
   int threads = 1;
+  bool access_log = false;  // one info line per answered request (HttpSession::log_access)
   WsOptions ws;
   // Open connections (HTTP and WebSocket) in total and from one source address; more: 503, or
   // close 1013 for a WebSocket (connection_limits.hpp).

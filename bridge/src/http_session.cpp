@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "logging.hpp"
+
 namespace tb {
 
 namespace {
@@ -40,6 +42,12 @@ void HttpSession::read() {
 }
 
 void HttpSession::on_read(beast::error_code ec) {
+  if (server_->options.access_log && (!ec || ec == http::error::body_limit)) {
+    const auto& req = parser_->get();
+    access_.method = std::string(req.method_string());
+    access_.path = std::string(req.target().substr(0, req.target().find('?')));
+    access_.started = std::chrono::steady_clock::now();
+  }
   if (ec == http::error::body_limit) {
     return reply(
         HttpResponse{413, "application/json",
@@ -72,6 +80,7 @@ void HttpSession::on_read(beast::error_code ec) {
                    false);
     }
     stream_.expires_never();
+    if (server_->options.access_log) log_access(101, 0);
     return server_->start_ws(stream_.release_socket(), parser_->release(), std::move(slot_),
                              refused_);
   }
@@ -102,10 +111,30 @@ void HttpSession::reply(HttpResponse out, bool keep_alive) {
   res->body() = std::move(out.body);
   res->prepare_payload();
   http::async_write(stream_, *res,
-                    [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                    [self = shared_from_this(), res](beast::error_code ec, std::size_t bytes) {
+                      if (self->server_->options.access_log) {
+                        self->log_access(res->result_int(), ec ? 0 : bytes);
+                      }
                       if (ec || !res->keep_alive()) return self->close();
                       self->read();
                     });
+}
+
+// One line per answered request (--access-log): the path without its query, the status, the bytes
+// written (0 when the write failed) and the time from the request read to the answer written.
+void HttpSession::log_access(unsigned status, std::size_t bytes) {
+  beast::error_code ec;
+  const auto peer = stream_.socket().remote_endpoint(ec);
+  const std::string client = ec ? std::string("unknown") : peer.address().to_string();
+  const std::chrono::duration<double, std::milli> took =
+      std::chrono::steady_clock::now() - access_.started;
+  logging::log(spdlog::level::info, "http request",
+               {{"method", access_.method},
+                {"path", access_.path},
+                {"status", std::int64_t{status}},
+                {"bytes", static_cast<std::int64_t>(bytes)},
+                {"ms", took.count()},
+                {"client", client}});
 }
 
 // The answer is out: stop sending, then read until the client closes (or the linger time ends).

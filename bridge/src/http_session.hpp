@@ -3,6 +3,7 @@
 // HttpRequest structs for the routes (api.cpp), answered from any thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -26,6 +27,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void reply(HttpResponse out, bool keep_alive);
   void close();
   void linger();
+  void log_access(unsigned status, std::size_t bytes);
+
+  struct Access {  // the request being answered, for --access-log
+    std::string method, path;
+    std::chrono::steady_clock::time_point started;
+  };
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -33,6 +40,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpServer::Impl* server_;
   ConnectionLimits::Slot slot_;  // given back when the session ends, or moved to a WebSocket
   Cap refused_;
+  Access access_;
 };
 
 }  // namespace tb

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "logging.hpp"
 #include "serve_options.hpp"
 #include "version.hpp"
 
@@ -27,7 +28,7 @@ std::optional<std::string> given(const std::string& s) {
 int main(int argc, char** argv) {
   // Logs go to stderr: stdout carries command output (a token, a ticket as JSON).
   spdlog::set_default_logger(spdlog::stderr_color_mt("ticket-bridge"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  tb::logging::set_format(tb::logging::Format::Text);
 
   CLI::App app{"ticket-bridge: decides gate admissions from MQTT scans and tells ticket owners."};
   app.require_subcommand(1);
@@ -185,7 +186,7 @@ int main(int argc, char** argv) {
   const auto run = [&](tb::Settings& settings, const auto& command) -> int {
     try {
       settings.resolve();
-      tb::apply_log_level(settings);
+      tb::apply_log_settings(settings);
       return command(settings);
     } catch (const tb::UsageError& e) {
       std::cerr << "ticket-bridge: " << e.what() << "\n";

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admission.hpp"
+#include "logging.hpp"
 #include "messages.hpp"
 #include "scan.hpp"
 #include "topics.hpp"
@@ -37,12 +38,38 @@ DeviceLines device_lines(const std::string& scanner, const nlohmann::json& resul
 
 }  // namespace
 
+void log_scan(const ScanNote& note) {
+  std::vector<logging::Field> fields;
+  fields.reserve(7);
+  const auto add = [&](std::string_view key, const std::optional<std::string>& value) {
+    if (value) fields.push_back({key, std::string_view(*value)});
+  };
+  add("scan_id", note.scan_id);
+  add("scanner", note.scanner);
+  add("gate", note.gate);
+  add("code", note.code);
+  add("status", note.status);
+  add("reason", note.reason);
+  add("uid", note.uid);
+  logging::log(spdlog::level::debug, note.what, fields);
+}
+
 Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
                     const ScanRules& rules) {
   Decided out;
   const bool device = in.device_scanner.has_value();
   ParsedScan parsed =
       device ? parse_device_scan(*in.device_scanner, in.payload) : parse_scan(in.payload);
+  // One atomic load per scan when debug lines are off.
+  const auto note = [&](const char* what) -> ScanNote* {
+    if (!spdlog::should_log(spdlog::level::debug)) return nullptr;
+    out.note.emplace();
+    out.note->what = what;
+    out.note->scan_id = parsed.scan_id;
+    out.note->scanner = parsed.scanner;
+    out.note->code = parsed.code;
+    return &*out.note;
+  };
   const AnswerRoute route = answer_route(in, parsed.scanner, metrics);
   // The JSON result goes by the route; a device's scan also gets its text and light. `result` is
   // the payload as JSON when at hand (else it is parsed again, for a device only).
@@ -61,6 +88,7 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
   if (parsed.scan_id) {
     if (auto stored = store.find_result(*parsed.scan_id)) {
       metrics.scans_duplicate.fetch_add(1, std::memory_order_relaxed);
+      note("scan_id seen before: its first answer again");
       answer(std::move(*stored), nullptr);
       return out;
     }
@@ -75,6 +103,10 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     metrics.count_scan(d.status, d.reason);
     spdlog::warn("malformed scan from {}: {}", parsed.scanner.value_or("an unknown scanner"),
                  parsed.error);
+    if (auto* n = note("scan malformed")) {
+      n->status = std::string(to_string(d.status));
+      n->reason = std::string(to_string(d.reason));
+    }
     if (!parsed.scanner && route.topic.empty())
       return out;  // nobody to answer, nothing to audit by
     rec.code = parsed.code;
@@ -105,6 +137,11 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     if (auto first = store.recent_result(scan.code, scan.scanner, scan.direction,
                                          now - rules.repeat_window_ms)) {
       metrics.scans_repeated.fetch_add(1, std::memory_order_relaxed);
+      if (auto* n = note("scan repeated within the window: its first answer again")) {
+        n->scanner = scan.scanner;
+        n->code = scan.code;
+        n->gate = scan.gate;
+      }
       answer(std::move(*first), nullptr);
       return out;
     }
@@ -126,6 +163,14 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
   const auto result = make_result(scan.scan_id, scan.code, d, ticket ? &*ticket : nullptr, now);
   rec.result = result.dump();
   store.record_scan(rec);
+  if (auto* n = note("scan decided")) {
+    n->scanner = scan.scanner;
+    n->code = scan.code;
+    n->gate = scan.gate;
+    n->status = rec.status;
+    n->reason = rec.reason;
+    if (ticket) n->uid = ticket->uid;
+  }
 
   if (ticket) {
     if (auto event = make_scan_event(scan, d, *ticket, at)) {

@@ -16,10 +16,21 @@
 
 namespace tb {
 
+// What the debug line of a scan says, logged once its batch is committed (log_scan). Made only
+// when debug lines are logged.
+struct ScanNote {
+  const char* what = "";  // "scan decided", "scan repeated: the first answer again", ...
+  std::optional<std::string> scan_id, scanner, gate, code, status, reason, uid;
+};
+
 struct Decided {
   std::optional<Answer> answer;  // nothing when nobody can be answered
   std::shared_ptr<const StoredEvent> event;
+  std::optional<ScanNote> note;
 };
+
+// The debug line of a committed scan, with its fields (logging.hpp).
+void log_scan(const ScanNote& note);
 
 // What serve's options set about deciding scans.
 struct ScanRules {

@@ -39,6 +39,10 @@ void add_serve_settings(Settings& s) {
   s.add("mqtt-shared-group", "subscribe as $share/<group>/tickets/scan, to run several bridges");
   s.add("db-sync", "full (survives power loss) or normal (survives a killed process)", "full");
   s.add("http-threads", "threads serving HTTP and WebSocket", "1");
+  s.add("access-log",
+        "true: one info line per HTTP request (method, path without the query, status, bytes, "
+        "ms, client address)",
+        "false");
   s.add("retention-events", "events kept per uid for replay", "100");
   s.add("retention-age", "how long events are kept for replay (90m, 24h, 7d)", "24h");
   s.add("ws-ping-interval-ms", "WebSocket ping interval", "25000");
@@ -144,11 +148,7 @@ ScanRules scan_rules(const Settings& s) {
   rules.text.max_bytes = static_cast<std::size_t>(
       s.get_int("result-text-max", static_cast<std::int64_t>(kMinTextBytes),
                 static_cast<std::int64_t>(kMaxTextBytes)));
-  const auto& ascii = s.get("result-text-ascii");
-  if (ascii != "true" && ascii != "false") {
-    throw UsageError("--result-text-ascii must be true or false");
-  }
-  rules.text.ascii = ascii == "true";
+  rules.text.ascii = s.get_bool("result-text-ascii");
   return rules;
 }
 
@@ -168,11 +168,7 @@ ServeConfig read_serve_config(const Settings& s, Problems& problems) {
   tls.cafile = s.get_opt("mqtt-cafile");
   tls.certfile = s.get_opt("mqtt-cert");
   tls.keyfile = s.get_opt("mqtt-key");
-  const auto& check_hostname = s.get("mqtt-tls-check-hostname");
-  if (check_hostname != "true" && check_hostname != "false") {
-    problems.add("--mqtt-tls-check-hostname must be true or false");
-  }
-  tls.check_hostname = check_hostname != "false";
+  problems.check([&] { tls.check_hostname = s.get_bool("mqtt-tls-check-hostname"); });
   if (!is_tls_url(mo.uri) && (tls.cafile || tls.certfile || tls.keyfile)) {
     problems.add("--mqtt-cafile, --mqtt-cert and --mqtt-key need an ssl:// or mqtts:// URL");
   }
@@ -213,6 +209,7 @@ ServeConfig read_serve_config(const Settings& s, Problems& problems) {
     });
   };
   count("http-threads", 1, 64, ho.threads);
+  problems.check([&] { ho.access_log = s.get_bool("access-log"); });
   count("ws-max-queue-bytes", 1024, 1LL << 30, ho.ws.max_queue_bytes);
   count("max-ws-per-uid", 1, 1'000'000, ho.ws.max_per_uid);
   count("max-connections-per-source", 1, 10'000'000, ho.max_per_source);

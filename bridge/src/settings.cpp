@@ -155,6 +155,15 @@ std::int64_t Settings::get_int(const std::string& name, std::int64_t min, std::i
   return v;
 }
 
+bool Settings::get_bool(const std::string& name) const {
+  const auto& text = get(name);
+  if (text != "true" && text != "false") {
+    throw UsageError("--" + name + " must be true or false (got '" + text + "' from the " +
+                     source(name) + ")");
+  }
+  return text == "true";
+}
+
 std::optional<std::int64_t> parse_duration_s(const std::string& text) {
   if (text.empty()) return std::nullopt;
   std::size_t used = 0;

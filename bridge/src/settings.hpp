@@ -48,6 +48,8 @@ class Settings {
   // Empty, or not a setting of this command: nothing.
   std::optional<std::string> get_opt(const std::string& name) const;
   std::int64_t get_int(const std::string& name, std::int64_t min, std::int64_t max) const;
+  // "true" or "false"; anything else throws a UsageError naming the setting.
+  bool get_bool(const std::string& name) const;
   // Where the value came from: "command line", "environment", "config file" or "default".
   const std::string& source(const std::string& name) const;
 

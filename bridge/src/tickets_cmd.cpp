@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "csv.hpp"
 #include "jwt.hpp"
+#include "logging.hpp"
 #include "messages.hpp"
 #include "secrets.hpp"
 
@@ -24,14 +25,21 @@ void add_common_settings(Settings& s) {
         "is missing)",
         kDefaultJwtSecretFile);
   s.add("log-level", "trace, debug, info, warn, error or off", "info");
+  s.add("log-format",
+        "text (for people) or json (one object per line, with fields such as scan_id, scanner, "
+        "gate and uid, for journald and log shippers)",
+        "text");
 }
 
-void apply_log_level(const Settings& s) {
+void apply_log_settings(const Settings& s) {
   const auto level = spdlog::level::from_str(s.get("log-level"));
   if (level == spdlog::level::off && s.get("log-level") != "off") {
     throw UsageError("--log-level must be trace, debug, info, warn, error or off");
   }
+  const auto format = logging::parse_format(s.get("log-format"));
+  if (!format) throw UsageError("--log-format must be text or json");
   spdlog::set_level(level);
+  logging::set_format(*format);
 }
 
 namespace {

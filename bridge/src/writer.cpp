@@ -156,6 +156,7 @@ void Writer::process(std::vector<Job>& batch) {
           Pending& p = done.emplace_back();
           p.answer = std::move(d.answer);
           p.event = std::move(d.event);
+          p.note = std::move(d.note);
           p.received = scan->received;
         } else {
           done.push_back(apply_task(std::get<WriteTask>(job)));
@@ -202,6 +203,7 @@ void Writer::process(std::vector<Job>& batch) {
       }
       continue;
     }
+    if (p.note) log_scan(*p.note);
     if (p.answer) answers_(std::move(*p.answer));
     if (p.event) {
       events_(p.event);

@@ -93,6 +93,7 @@ class Writer {
   struct Pending {
     std::optional<Answer> answer;
     std::shared_ptr<const StoredEvent> event;
+    std::optional<ScanNote> note;
     std::chrono::steady_clock::time_point received;
     WriteTask* task = nullptr;  // set for tasks
     TaskOutcome outcome;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "logging.hpp"
 #include "timeutil.hpp"
 #include "topics.hpp"
 
@@ -168,6 +169,12 @@ void Agent::handle(Line& in) {
   }
   // Due at once: sent after every older scan still waiting, in journal order (send_due). The
   // answer's deadline runs from now, once the scan is on disk and can be sent.
+  tb::logging::log(spdlog::level::debug, "scan journaled, to be sent",
+                   {{"scan_id", q->scan_id},
+                    {"code", q->code},
+                    {"scanner", opt_.id},
+                    {"gate", opt_.gate},
+                    {"direction", opt_.direction}});
   queue_.add(*q, Clock::now());
 }
 
@@ -191,6 +198,15 @@ void Agent::handle(AnswerMessage& m) {
   }
   presenter_.answer(scan_id, a, answered->late);
   const std::string status = text_field(a, "status");
+  if (spdlog::should_log(spdlog::level::debug)) {
+    const std::string reason = text_field(a, "reason");
+    tb::logging::log(spdlog::level::debug, "answer shown",
+                     {{"scan_id", scan_id},
+                      {"scanner", opt_.id},
+                      {"status", status},
+                      {"reason", reason},
+                      {"late", std::int64_t{answered->late ? 1 : 0}}});
+  }
   hooks_.run(status == "rejected" ? opt_.on_reject : opt_.on_admit,
              {{"TB_SCAN_ID", scan_id},
               {"TB_CODE", text_field(a, "code")},

@@ -13,6 +13,7 @@
 
 #include "agent.hpp"
 #include "ids.hpp"
+#include "logging.hpp"
 #include "secrets.hpp"
 #include "version.hpp"
 
@@ -26,14 +27,15 @@ std::chrono::milliseconds seconds_option(double s) {
 
 int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("scanner-agent"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  tb::logging::set_format(tb::logging::Format::Text);
 
   CLI::App app{"scanner-agent: publishes each scan of a gate's scanner and shows the answer."};
   app.footer(
       "Output: one line per scan (ADMIT / REJECT / NO ANSWER), or one JSON object per line with "
       "--json. Logs go to stderr. Options also read from SCANNER_AGENT_<OPTION>.");
   sa::AgentOptions o;
-  std::string input = "stdin", log_level = "info", color = "auto", password_file;
+  std::string input = "stdin", log_level = "info", log_format = "text", color = "auto",
+              password_file;
   double timeout_s = 1.5, debounce_s = 1.5, retry_s = 5.0;
   std::string username, cafile, certfile, keyfile, on_admit, on_reject, on_timeout;
   app.add_option("--broker", o.broker, "broker URL (mqtt://host:port, ssl://host:8883)")
@@ -86,6 +88,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->envname("SCANNER_AGENT_LOG_LEVEL")
+      ->capture_default_str();
+  app.add_option("--log-format", log_format,
+                 "text, or json: one object per line (time, level, message, scan_id, ...)")
+      ->envname("SCANNER_AGENT_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
 
   app.set_version_flag("--version", std::string("scanner-agent ") + tb::kVersion,
@@ -122,6 +130,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_level(level);
+  tb::logging::set_format(*tb::logging::parse_format(log_format));  // checked by IsMember above
   o.answer_timeout = seconds_option(timeout_s);
   o.debounce = seconds_option(debounce_s);
   o.retry_min = seconds_option(retry_s);

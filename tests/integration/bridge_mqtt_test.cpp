@@ -12,6 +12,7 @@
 
 #include "brokers.hpp"
 #include "sqlite.hpp"
+#include "timeutil.hpp"
 
 namespace {
 
@@ -99,6 +100,82 @@ TEST_F(BridgeMqtt, ScanIsAdmittedAnsweredAndTheOwnerTold) {
   EXPECT_EQ(e2["type"], "ticket.rejected");
   EXPECT_EQ(e2["reason"], "already_used");
   EXPECT_EQ(e2["seq"], 2);
+}
+
+// The lines of `log` from `from` on.
+std::vector<std::string> log_lines(const std::string& log, std::size_t from) {
+  std::vector<std::string> out;
+  std::size_t at = from;
+  while (at < log.size()) {
+    const auto end = log.find('\n', at);
+    out.push_back(log.substr(at, end == std::string::npos ? std::string::npos : end - at));
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  return out;
+}
+
+// A scan's debug line and an HTTP request's access line carry their fields, in text and in json;
+// the query string is never logged.
+TEST_F(BridgeMqtt, LogLinesCarryTheScansAndTheRequestsFieldsInTextAndJson) {
+  const auto restart = [&](const std::string& format) {
+    bridge_->stop();
+    bridge_->set_extra_args(
+        {"--log-format", format, "--log-level", "debug", "--access-log", "true"});
+    const auto from = bridge_->log().size();
+    EXPECT_TRUE(bridge_->start()) << bridge_->log();
+    return from;
+  };
+  const auto exercise = [&](const std::string& scan_id) {
+    client_->publish("tickets/scan", scan(scan_id, "TB7QK2M9XW4R").dump());
+    EXPECT_FALSE(result().is_null()) << "no answer to " << scan_id;
+    EXPECT_EQ(tbtest::http_request(bridge_->http_port(), "GET",
+                                   "/api/v1/tickets/TB7QK2M9XW4R?note=not-for-the-log")
+                  .status,
+              401);
+  };
+
+  const auto text_from = restart("text");
+  exercise("log:text");
+  bridge_->stop();
+  const auto text = bridge_->log().substr(text_from);
+  EXPECT_NE(text.find(" debug scan decided scan_id=log:text scanner=gate-n-1 gate=north "
+                      "code=TB7QK2M9XW4R status=admitted reason=ok uid=42\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(" info http request method=GET path=/api/v1/tickets/TB7QK2M9XW4R "
+                      "status=401 bytes="),
+            std::string::npos)
+      << text;
+
+  const auto json_from = restart("json");
+  exercise("log:json");
+  bridge_->stop();
+  std::optional<json> decided, access;
+  for (const auto& line : log_lines(bridge_->log(), json_from)) {
+    if (line.empty()) continue;
+    const json j = json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << "not one JSON object: " << line;
+    ASSERT_TRUE(j["time"].is_string() && j["level"].is_string() && j["message"].is_string())
+        << line;
+    EXPECT_TRUE(tb::parse_rfc3339(j["time"].get<std::string>())) << line;
+    if (j["message"] == "scan decided") decided = j;
+    if (j["message"] == "http request") access = j;
+  }
+  ASSERT_TRUE(decided) << bridge_->log().substr(json_from);
+  EXPECT_EQ(*decided, json::parse(R"({"time":)" + (*decided)["time"].dump() +
+                                  R"(,"level":"debug","message":"scan decided","scan_id":"log:json",
+                                  "scanner":"gate-n-1","gate":"north","code":"TB7QK2M9XW4R",
+                                  "status":"rejected","reason":"already_used","uid":"42"})"));
+  ASSERT_TRUE(access) << bridge_->log().substr(json_from);
+  EXPECT_EQ((*access)["level"], "info");
+  EXPECT_EQ((*access)["method"], "GET");
+  EXPECT_EQ((*access)["path"], "/api/v1/tickets/TB7QK2M9XW4R");
+  EXPECT_EQ((*access)["status"], 401);
+  EXPECT_GT((*access)["bytes"].get<int>(), 0);
+  EXPECT_TRUE((*access)["ms"].is_number());
+  EXPECT_EQ((*access)["client"], "127.0.0.1");
+  EXPECT_EQ(bridge_->log().find("not-for-the-log"), std::string::npos);
 }
 
 TEST_F(BridgeMqtt, ResponseTopicAndCorrelationData) {

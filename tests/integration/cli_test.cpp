@@ -246,7 +246,7 @@ TEST_F(Cli, EveryServeOptionIsAConfigFileKey) {
        it != std::sregex_iterator(); ++it) {
     std::string key = (*it)[1];
     if (key == "help" || key == "config" || key == "db" || key == "jwt-secret-file" ||
-        key == "log-level") {
+        key == "log-level" || key == "log-format") {
       continue;  // used by `tickets show` itself, given on its command line
     }
     std::replace(key.begin(), key.end(), '-', '_');

@@ -49,6 +49,35 @@ TEST_F(Agent, ShowsTheBridgesAnswers) {
   EXPECT_EQ(j["message"].get<std::string>().rfind("already used at north, ", 0), 0U);
 }
 
+// --log-format json: every line on stderr is one JSON object; a scan's lines carry its fields.
+TEST_F(Agent, JsonLogsAreOneObjectPerLineWithTheScansFields) {
+  start_bridge();
+  add_ticket("AGJ1");
+  const auto r = run_agent("AGJ1\n", {"--log-format", "json", "--log-level", "debug"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::optional<json> journaled, shown;
+  const auto lines = lines_of(r.err);
+  ASSERT_FALSE(lines.empty());
+  for (const auto& line : lines) {
+    const json j = json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << "not one JSON object: " << line;
+    EXPECT_TRUE(j["time"].is_string() && j["level"].is_string() && j["message"].is_string())
+        << line;
+    if (j["message"] == "scan journaled, to be sent") journaled = j;
+    if (j["message"] == "answer shown") shown = j;
+  }
+  ASSERT_TRUE(journaled) << r.err;
+  ASSERT_TRUE(shown) << r.err;
+  EXPECT_EQ((*journaled)["code"], "AGJ1");
+  EXPECT_EQ((*journaled)["gate"], "north");
+  EXPECT_EQ((*journaled)["scanner"], "gate-n-1");
+  EXPECT_EQ((*shown)["scan_id"], (*journaled)["scan_id"]);
+  EXPECT_EQ((*shown)["status"], "admitted");
+  EXPECT_EQ((*shown)["late"], 0);
+  EXPECT_TRUE(tb::parse_rfc3339((*shown)["time"].get<std::string>()));
+  EXPECT_EQ(tbtest::run(agent_args({"--log-format", "xml"})).exit_code, 2);
+}
+
 // A burst of codes (a piped file, codes typed during a stall) is journaled and sent one by one:
 // no scan's NO ANSWER deadline runs while it still waits behind the others' journal writes.
 TEST_F(Agent, ABurstOfCodesIsAnsweredWithoutNoAnswer) {
