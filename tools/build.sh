@@ -20,7 +20,8 @@ case "$kind" in
     CXXFLAGS="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CXXFLAGS)"
     LDFLAGS=$(dpkg-buildflags --get LDFLAGS)
     export CFLAGS CXXFLAGS LDFLAGS
-    flags=(-DCMAKE_BUILD_TYPE=Release -DTB_BUILD_TESTS=OFF -DTB_WERROR=ON)
+    # /usr: the prefix of the Debian packages (tools/package.sh), which the units name.
+    flags=(-DCMAKE_BUILD_TYPE=Release -DTB_BUILD_TESTS=OFF -DTB_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr)
     ;;
   *) echo "usage: tools/build.sh [release|asan|debian] [targets...]" >&2; exit 2 ;;
 esac

@@ -22,6 +22,8 @@ packages=(
   mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev openssl
   # test helpers: a WebSocket client we did not write, sqlite shell, curl, a real browser
   python3 python3-websockets sqlite3 curl procps chromium
+  # the package test: lintian on every .deb
+  lintian
 )
 
 missing=()

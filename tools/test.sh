@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install packages, check formatting, build, run every test
 # (unit, integration against a real mosquitto, the browser page in Chromium), build the programs
-# the way Debian's packagers do, run the quick-start smoke test and a bounded fuzz run, then build
-# and run the suite again under ASan + UBSan. Exits non-zero on the first failure.
+# the way Debian's packagers do, run the quick-start smoke test and a bounded fuzz run, build and
+# run the suite again under ASan + UBSan, and last build, install and purge the Debian packages.
+# Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CTEST_OUTPUT_ON_FAILURE=1
@@ -32,5 +33,12 @@ if [ "${TB_SKIP_ASAN:-0}" != "1" ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS=suppressions="$PWD/tools/lsan.supp" \
     ctest --test-dir build-asan -j2 --timeout 900
+fi
+# Last: it installs the packages into this machine (and purges them again, whatever happens).
+echo "== the Debian packages: lintian, install, init, a scan, purge"
+if [ "$(id -u)" -eq 0 ]; then
+  bash tests/package/package_test.sh
+else
+  echo "skipped: the package test installs packages and needs root (CI runs as root)"
 fi
 echo "== all tests passed"

@@ -55,6 +55,7 @@ struct InitOptions {
   std::string mqtt = "mqtt://127.0.0.1:1883";
   std::string bridge_user = "bridge";  // the bridge's MQTT user name
   bool force = false;
+  bool print_config = false;  // print the config it would write, and write nothing
 };
 int cmd_init(const InitOptions& options, const std::vector<Settings::Described>& serve_options);
 // `settings_problems`: what Settings::resolve_all() found. Exit code 1 when anything is wrong.

@@ -197,10 +197,28 @@ int cmd_init(const InitOptions& o, const std::vector<Settings::Described>& serve
   const fs::path config = dir / "config.toml", jwt = dir / "jwt-secret", api_key = dir / "api-key",
                  mqtt_password = dir / "mqtt-password", broker_jwt = broker / "jwt-secret",
                  passwd = broker / "passwd";
+  const std::map<std::string, std::string> set = {
+      {"db", (state / "ticket-bridge.db").string()},
+      {"jwt-secret-file", jwt.string()},
+      {"api-key-file", api_key.string()},
+      {"mqtt", o.mqtt},
+      {"mqtt-username", o.bridge_user},
+      {"mqtt-password-file", mqtt_password.string()},
+  };
+  const std::string config_toml = config_text(serve_options, set);
+  if (o.print_config) {
+    std::cout << config_toml;
+    return 0;
+  }
   // Nothing is replaced without --force: a new secret makes every token handed out so far
-  // invalid, and a new password locks the running bridge out.
+  // invalid, and a new password locks the running bridge out. A config that says exactly what
+  // init would write (the one the Debian package installs) is no conflict and stays as it is.
+  const bool config_same = fs::exists(config) && read_text(config) == config_toml;
   std::vector<std::string> existing;
-  for (const auto& f : {config, jwt, api_key, mqtt_password, broker_jwt}) {
+  if (fs::exists(config) && !config_same) {
+    existing.push_back(config.string() + " (not what init would write)");
+  }
+  for (const auto& f : {jwt, api_key, mqtt_password, broker_jwt}) {
     if (fs::exists(f)) existing.push_back(f.string());
   }
   auto [passwd_kept, passwd_had_bridge] = passwd_without(passwd, o.bridge_user);
@@ -224,21 +242,15 @@ int cmd_init(const InitOptions& o, const std::vector<Settings::Described>& serve
   write_file(broker_jwt, secret, 0600, broker_owner);
   write_file(passwd, passwd_kept + o.bridge_user + ":" + mosquitto_password_hash(password) + "\n",
              0600, broker_owner);
-  const std::map<std::string, std::string> set = {
-      {"db", (state / "ticket-bridge.db").string()},
-      {"jwt-secret-file", jwt.string()},
-      {"api-key-file", api_key.string()},
-      {"mqtt", o.mqtt},
-      {"mqtt-username", o.bridge_user},
-      {"mqtt-password-file", mqtt_password.string()},
-  };
-  write_file(config, config_text(serve_options, set), 0644, root);
+  if (!config_same) write_file(config, config_toml, 0644, root);
 
   const bool system_config = config.string() == kSystemConfig;
   const std::string tb =
       system_config ? "ticket-bridge" : "ticket-bridge --config " + config.string();
   std::cout << "ticket-bridge init: wrote\n"
-            << "  " << config.string() << "  the bridge's settings, every option shown\n"
+            << "  " << config.string()
+            << (config_same ? "  the bridge's settings (kept: already what init writes)\n"
+                            : "  the bridge's settings, every option shown\n")
             << "  " << jwt.string() << ", " << api_key.string() << ", " << mqtt_password.string()
             << "  its secrets (0600" << (service.set ? ", " + service.name + "'s" : std::string())
             << ")\n"

@@ -159,6 +159,9 @@ int main(int argc, char** argv) {
       ->default_str(init_options.bridge_user);
   init->add_flag("--force", init_options.force,
                  "replace what exists (new secrets: tokens handed out so far stop working)");
+  init->add_flag("--print-config", init_options.print_config,
+                 "print the config.toml it would write (every option and its default), write "
+                 "nothing");
 
   // check-config
   auto* check = app.add_subcommand(

@@ -1,6 +1,13 @@
 // SQLite schema and queries of the ticket store.
 #include "store.hpp"
 
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 namespace tb {
@@ -98,6 +105,27 @@ std::vector<std::string> gates_from_text(const std::optional<std::string>& text)
   return out;
 }
 
+// Root typing `ticket-bridge tickets add` on a host where the service has not made the database
+// yet would create it root's, and the service (its own user) could then not write it. A database
+// file and its -wal and -shm that root owns in a directory that another user owns (the package's
+// /var/lib/ticket-bridge) are given to that user. (SQLite itself gives the -wal and -shm it
+// creates as root to the database's owner.)
+void give_to_directory_owner(const std::string& path) {
+  if (::geteuid() != 0 || path.empty() || path == ":memory:") return;
+  struct stat dir {};
+  const auto parent = std::filesystem::absolute(path).parent_path();
+  if (::stat(parent.c_str(), &dir) != 0 || dir.st_uid == 0) return;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string file = path + suffix;
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && st.st_uid == 0 &&
+        ::chown(file.c_str(), dir.st_uid, dir.st_gid) != 0) {
+      spdlog::warn("cannot give {} to the owner of {}: {}", file, parent.string(),
+                   std::strerror(errno));
+    }
+  }
+}
+
 }  // namespace
 
 Store::Store(const std::string& path, Durability durability) : db_(path, true) {
@@ -106,6 +134,7 @@ Store::Store(const std::string& path, Durability durability) : db_(path, true) {
   db_.exec(durability == Durability::Full ? "PRAGMA synchronous=FULL"
                                           : "PRAGMA synchronous=NORMAL");
   migrate();
+  give_to_directory_owner(path);
 
   begin_ = db_.prepare("BEGIN IMMEDIATE");
   commit_ = db_.prepare("COMMIT");

@@ -1,6 +1,9 @@
 // Reading the plugin's options.
 #include "config.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -19,12 +22,21 @@ std::string trimmed_file(const std::string& path) {
   return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
 }
 
+// False only when nothing at all is at `path` (a file that is there but unreadable is an error
+// for its reader to report).
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 || errno != ENOENT;
+}
+
 }  // namespace
 
 std::optional<Config> load_config(const Options& options, std::string& error) {
   Config c;
   for (const auto& [key, value] : options) {
-    if (key == "password_file") {
+    if ((key == "password_file" || key == "jwt_secret_file") && !exists(value)) {
+      c.missing_files.push_back(value);
+    } else if (key == "password_file") {
       c.passwords = PasswordFile::load(value, error);
       if (!c.passwords) return std::nullopt;
       if (c.passwords->empty()) {

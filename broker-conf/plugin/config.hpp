@@ -20,13 +20,17 @@ struct Config {
   std::set<std::string> bridge_users{"bridge"};
   int max_app_sessions = kDefaultAppSessions;
   std::string sessions_file;  // where customers' identities are kept across restarts (optional)
+  // The password file and JWT secret named but not there (yet): a broker installed before
+  // `ticket-bridge init` ran. Until a reload finds them, every login they would allow is refused.
+  std::vector<std::string> missing_files;
 
   Role password_role(const std::string& user) const {
     return bridge_users.count(user) != 0 ? Role::Bridge : Role::Scanner;
   }
 };
 
-// Nothing, and `error` set, when an option is unknown or wrong or a file cannot be read.
+// Nothing, and `error` set, when an option is unknown or wrong or a file cannot be read. A file
+// that does not exist at all is no error (see missing_files); an empty or unreadable one is.
 std::optional<Config> load_config(const Options& options, std::string& error);
 
 }  // namespace tbauth

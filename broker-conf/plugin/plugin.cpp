@@ -234,6 +234,12 @@ int on_reload(int, void* event_data, void*) {
   std::string error;
   auto fresh = tbauth::load_config(
       ed->option_count > 0 ? copy_options(ed->options, ed->option_count) : st.start_options, error);
+  // At a reload a file that went away is an error like an unreadable one: the previous
+  // settings stay (only at start may a file not be there yet).
+  if (fresh && !fresh->missing_files.empty()) {
+    error = fresh->missing_files.front() + " does not exist";
+    fresh.reset();
+  }
   if (!fresh) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "tb_auth: reload failed (%s); keeping the previous settings",
                          error.c_str());
@@ -293,6 +299,13 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata,
   mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, nullptr, nullptr);
   mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, nullptr, nullptr);
   mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, nullptr, nullptr);
+  for (const auto& f : st.config.missing_files) {
+    mosquitto_log_printf(
+        MOSQ_LOG_WARNING,
+        "tb_auth: %s does not exist yet: the logins it allows are refused until "
+        "it does (`ticket-bridge init` writes it; then reload or restart mosquitto)",
+        f.c_str());
+  }
   mosquitto_log_printf(MOSQ_LOG_NOTICE,
                        "tb_auth: ready (%s, %s, %d app sessions per uid, %zu customers restored)",
                        st.config.passwords ? "password file" : "no password file",

@@ -51,22 +51,27 @@ int main(int argc, char** argv) {
       ->envname("SCANNER_AGENT_DIRECTION")
       ->check(CLI::IsMember({"in", "out"}))
       ->capture_default_str();
-  app.add_flag("--json", o.json, "print one JSON object per line instead of text");
+  app.add_flag("--json", o.json, "print one JSON object per line instead of text")
+      ->envname("SCANNER_AGENT_JSON");
   app.add_option("--input", input, "stdin, serial:/dev/ttyACM0[:BAUD] or evdev:/dev/input/eventN")
       ->envname("SCANNER_AGENT_INPUT")
       ->capture_default_str();
   app.add_option("--timeout", timeout_s, "seconds to wait for the answer before NO ANSWER")
+      ->envname("SCANNER_AGENT_TIMEOUT")
       ->check(CLI::Range(0.05, 600.0))
       ->capture_default_str();
   app.add_option("--debounce", debounce_s, "seconds in which a repeated code counts once (0: off)")
+      ->envname("SCANNER_AGENT_DEBOUNCE")
       ->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
   app.add_option("--retry", retry_s,
                  "seconds before an unanswered scan is sent again (doubles, "
                  "up to 5 minutes)")
+      ->envname("SCANNER_AGENT_RETRY")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   app.add_option("--queue-limit", o.queue_limit, "most scans kept while the broker is away")
+      ->envname("SCANNER_AGENT_QUEUE_LIMIT")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
   app.add_option("--journal", o.journal_path,
@@ -75,16 +80,22 @@ int main(int argc, char** argv) {
   app.add_option("--username", username, "broker user name")->envname("SCANNER_AGENT_USERNAME");
   app.add_option("--password-file", password_file, "file holding the broker password")
       ->envname("SCANNER_AGENT_PASSWORD_FILE");
-  app.add_option("--cafile", cafile, "CA certificate to verify the broker (TLS)");
-  app.add_option("--cert", certfile, "client certificate (TLS)");
-  app.add_option("--key", keyfile, "client private key (TLS)");
+  app.add_option("--cafile", cafile, "CA certificate to verify the broker (TLS)")
+      ->envname("SCANNER_AGENT_CAFILE");
+  app.add_option("--cert", certfile, "client certificate (TLS)")->envname("SCANNER_AGENT_CERT");
+  app.add_option("--key", keyfile, "client private key (TLS)")->envname("SCANNER_AGENT_KEY");
   bool no_hostname_check = false;
   app.add_flag("--tls-no-hostname-check", no_hostname_check,
-               "TLS: accept a broker certificate that does not name the host of --broker");
-  app.add_option("--on-admit", on_admit, "shell command run on ADMIT/EXIT (TB_* variables set)");
-  app.add_option("--on-reject", on_reject, "shell command run on REJECT");
-  app.add_option("--on-timeout", on_timeout, "shell command run on NO ANSWER");
+               "TLS: accept a broker certificate that does not name the host of --broker")
+      ->envname("SCANNER_AGENT_TLS_NO_HOSTNAME_CHECK");
+  app.add_option("--on-admit", on_admit, "shell command run on ADMIT/EXIT (TB_* variables set)")
+      ->envname("SCANNER_AGENT_ON_ADMIT");
+  app.add_option("--on-reject", on_reject, "shell command run on REJECT")
+      ->envname("SCANNER_AGENT_ON_REJECT");
+  app.add_option("--on-timeout", on_timeout, "shell command run on NO ANSWER")
+      ->envname("SCANNER_AGENT_ON_TIMEOUT");
   app.add_option("--color", color, "auto, always or never")
+      ->envname("SCANNER_AGENT_COLOR")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")

@@ -37,7 +37,6 @@ TEST(PluginConfig, WrongOptionsAreRefusedWithAReason) {
                                                  {{"max_app_sessions", "eight"}},
                                                  {{"max_app_sessions", "8x"}},
                                                  {{"max_app_sessions", ""}},
-                                                 {{"jwt_secret_file", dir.file("missing")}},
                                                  {{"jwt_secret_file", dir.file("empty")}},
                                                  {{"password_file", dir.file("empty")}},
                                                  {{"pasword_file", "x"}}}) {
@@ -45,6 +44,21 @@ TEST(PluginConfig, WrongOptionsAreRefusedWithAReason) {
     EXPECT_FALSE(load_config(bad, error)) << bad[0].first << "=" << bad[0].second;
     EXPECT_FALSE(error.empty()) << bad[0].first;
   }
+}
+
+// A broker installed from the package before `ticket-bridge init` wrote the plugin's files starts,
+// and refuses every login those files would allow, rather than not starting at all. A file that is
+// there but empty is still refused (above).
+TEST(PluginConfig, FilesNotThereYetStartABrokerThatLetsNobodyIn) {
+  tbtest::TempDir dir;
+  std::string error;
+  const auto c = load_config(
+      {{"password_file", dir.file("passwd")}, {"jwt_secret_file", dir.file("jwt-secret")}}, error);
+  ASSERT_TRUE(c) << error;
+  EXPECT_FALSE(c->passwords);
+  EXPECT_TRUE(c->jwt_secret.empty());
+  EXPECT_EQ(c->missing_files,
+            (std::vector<std::string>{dir.file("passwd"), dir.file("jwt-secret")}));
 }
 
 }  // namespace

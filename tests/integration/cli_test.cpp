@@ -1,5 +1,7 @@
 // The ticket-bridge command line as a user runs it: exit codes, messages, the CSV import, tokens.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -340,10 +342,12 @@ TEST_F(Cli, InitRefusesASecondRunAndItsConfigServesEveryCommand) {
 
   const auto again = run({tbtest::bridge_bin(), "init", "--dir", d});
   EXPECT_EQ(again.exit_code, 1);
-  for (const auto* f : {"config.toml", "jwt-secret", "api-key", "mqtt-password",
-                        "broker/jwt-secret", "broker/passwd"}) {
+  for (const auto* f :
+       {"jwt-secret", "api-key", "mqtt-password", "broker/jwt-secret", "broker/passwd"}) {
     EXPECT_NE(again.err.find(d + "/" + f), std::string::npos) << f << ": " << again.err;
   }
+  // The config is exactly what init writes, so it is not in the way (the next test).
+  EXPECT_EQ(again.err.find(d + "/config.toml"), std::string::npos) << again.err;
   EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
   EXPECT_EQ(tbtest::read_file(d + "/jwt-secret"), secret);
 
@@ -375,6 +379,57 @@ TEST_F(Cli, InitRefusesASecondRunAndItsConfigServesEveryCommand) {
   EXPECT_TRUE(
       std::holds_alternative<tb::TokenClaims>(tb::verify_token(jwt, key, tb::now_ms() / 1000)))
       << jwt;
+}
+
+// The Debian package installs the config `init --print-config` prints; init on such a host keeps
+// it and writes the rest. A config that says anything else is refused like any other file.
+TEST_F(Cli, InitKeepsAConfigThatIsExactlyWhatItWouldWrite) {
+  const std::string d = dir_.file("host");
+  const auto printed = run({tbtest::bridge_bin(), "init", "--dir", d, "--print-config"});
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  EXPECT_FALSE(std::filesystem::exists(d)) << "--print-config wrote something";
+  EXPECT_NE(printed.out.find("\ndb = \"" + d + "/state/ticket-bridge.db\"\n"), std::string::npos);
+  std::filesystem::create_directories(d);
+  tbtest::write_file(d + "/config.toml", printed.out);
+  const auto init = run({tbtest::bridge_bin(), "init", "--dir", d});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_NE(init.out.find("kept"), std::string::npos) << init.out;
+  EXPECT_EQ(tbtest::read_file(d + "/config.toml"), printed.out);
+  EXPECT_TRUE(std::filesystem::exists(d + "/jwt-secret"));
+
+  const std::string e = dir_.file("other");
+  std::filesystem::create_directories(e);
+  tbtest::write_file(e + "/config.toml", "listen = \"127.0.0.1:9\"\n");
+  const auto refused = run({tbtest::bridge_bin(), "init", "--dir", e});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find(e + "/config.toml (not what init would write)"), std::string::npos)
+      << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(e + "/jwt-secret"));
+}
+
+// Root adding a ticket before the service first ran must not leave a database the service's own
+// user cannot write: it goes to the owner of its directory.
+TEST_F(Cli, ADatabaseRootMakesInAServiceUsersDirectoryIsThatUsers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CI runs as root)";
+  namespace fs = std::filesystem;
+  const std::string d = dir_.file("state");
+  fs::create_directories(d);
+  ASSERT_EQ(::chown(d.c_str(), 65534, 65534), 0);  // nobody
+  // nobody may pass through the test's directory and read the secret (not write either).
+  fs::permissions(dir_.path(), fs::perms(0755));
+  fs::permissions(dir_.file("secret"), fs::perms(0644));
+  const auto add = run({tbtest::bridge_bin(), "tickets", "add", "--uid", "1", "--code", "ROOT1",
+                        "--db", d + "/t.db", "--jwt-secret-file", dir_.file("secret")});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  struct stat st {};
+  ASSERT_EQ(::stat((d + "/t.db").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534U);
+  // The service's user can now write it.
+  const auto as_nobody =
+      run({"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+           tbtest::bridge_bin(), "tickets", "add", "--uid", "2", "--code", "NOBODY1", "--db",
+           d + "/t.db", "--jwt-secret-file", dir_.file("secret")});
+  EXPECT_EQ(as_nobody.exit_code, 0) << as_nobody.err;
 }
 
 // The config init writes names every option of `serve` (set, or commented out with its default),

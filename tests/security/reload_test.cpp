@@ -88,4 +88,25 @@ TEST_F(BrokerReload, AnUnreadablePasswordFileKeepsTheOldOne) {
   EXPECT_TRUE(broker_.running());
 }
 
+// Debian's mosquitto with the ticket-bridge-mosquitto package, before `ticket-bridge init` wrote
+// the plugin's files: the broker runs (the package does not break it) and lets nobody in; once the
+// files are there a reload lets the bridge, the scanners and the apps in.
+TEST_F(BrokerReload, FilesNotThereAtStartRefuseEveryoneUntilAReloadFindsThem) {
+  stop_broker();
+  std::filesystem::rename(etc_ + "/passwd", etc_ + "/passwd.later");
+  std::filesystem::rename(etc_ + "/jwt-secret", etc_ + "/jwt-secret.later");
+  start_broker();
+  EXPECT_NE(broker_.log().find("passwd does not exist yet"), std::string::npos) << broker_.log();
+  EXPECT_TRUE(refused(sub("bridge", "bridge-pw", "tickets/scan", 1, 1)));
+  EXPECT_TRUE(refused(sub("42", token("42"), "users/42/events", 1, 1)));
+  EXPECT_TRUE(refused(sub("", "", "tickets/scan", 1, 1)));
+
+  std::filesystem::rename(etc_ + "/passwd.later", etc_ + "/passwd");
+  std::filesystem::rename(etc_ + "/jwt-secret.later", etc_ + "/jwt-secret");
+  reload();
+  EXPECT_FALSE(refused(sub("bridge", "bridge-pw", "tickets/scan", 1, 1)));
+  EXPECT_FALSE(refused(sub("gate-1", "scan-pw", "tickets/result/gate-1", 1, 1)));
+  EXPECT_FALSE(refused(sub("42", token("42"), "users/42/events", 1, 1)));
+}
+
 }  // namespace
