@@ -102,19 +102,6 @@ TEST_F(BridgeMqtt, ScanIsAdmittedAnsweredAndTheOwnerTold) {
   EXPECT_EQ(e2["seq"], 2);
 }
 
-// The lines of `log` from `from` on.
-std::vector<std::string> log_lines(const std::string& log, std::size_t from) {
-  std::vector<std::string> out;
-  std::size_t at = from;
-  while (at < log.size()) {
-    const auto end = log.find('\n', at);
-    out.push_back(log.substr(at, end == std::string::npos ? std::string::npos : end - at));
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
-  return out;
-}
-
 // A scan's debug line and an HTTP request's access line carry their fields, in text and in json;
 // the query string is never logged.
 TEST_F(BridgeMqtt, LogLinesCarryTheScansAndTheRequestsFieldsInTextAndJson) {
@@ -152,7 +139,7 @@ TEST_F(BridgeMqtt, LogLinesCarryTheScansAndTheRequestsFieldsInTextAndJson) {
   exercise("log:json");
   bridge_->stop();
   std::optional<json> decided, access;
-  for (const auto& line : log_lines(bridge_->log(), json_from)) {
+  for (const auto& line : tbtest::lines_of(bridge_->log().substr(json_from))) {
     if (line.empty()) continue;
     const json j = json::parse(line, nullptr, false);
     ASSERT_TRUE(j.is_object()) << "not one JSON object: " << line;

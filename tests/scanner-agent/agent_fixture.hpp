@@ -23,19 +23,8 @@ namespace tbtest_agent {
 
 using nlohmann::json;
 using tbtest::Bridge;
+using tbtest::lines_of;
 using tbtest::TempDir;
-
-inline std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const auto end = text.find('\n', start);
-    out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
-}
 
 inline std::size_t count(const std::string& hay, const std::string& needle) {
   std::size_t n = 0;

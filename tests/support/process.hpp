@@ -37,6 +37,8 @@ bool port_open(std::uint16_t port);
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
 std::string read_file(const std::string& path);
+// `text` split at its newlines (a last line without one included).
+std::vector<std::string> lines_of(const std::string& text);
 void write_file(const std::string& path, const std::string& text);
 
 struct RunResult {
