@@ -24,6 +24,8 @@ packages=(
   python3 python3-websockets sqlite3 curl procps chromium
   # the package test: lintian on every .deb
   lintian
+  # the HTTPS test: the reverse proxy of docs/operations.md, in front of a test bridge
+  nginx
 )
 
 missing=()

@@ -8,7 +8,7 @@ std::pair<ConnectionLimits::Slot, Cap> ConnectionLimits::admit(const std::string
   Cap cap = Cap::None;
   if (total_ >= max_total_) {
     cap = Cap::Total;
-  } else if (const auto it = per_source_.find(source);
+  } else if (const auto it = source.empty() ? per_source_.end() : per_source_.find(source);
              it != per_source_.end() && it->second >= max_per_source_) {
     cap = Cap::PerSource;
   }
@@ -17,9 +17,21 @@ std::pair<ConnectionLimits::Slot, Cap> ConnectionLimits::admit(const std::string
     ++refusing_;
     return {Slot(this, source, true), cap};
   }
-  ++per_source_[source];
+  if (!source.empty()) ++per_source_[source];
   ++total_;
   return {Slot(this, source, false), Cap::None};
+}
+
+Cap ConnectionLimits::attribute(Slot& slot, const std::string& source) {
+  if (slot.owner_ != this || slot.refusal_ || !slot.source_.empty() || source.empty()) {
+    return Cap::None;
+  }
+  std::lock_guard lock(mu_);
+  const auto it = per_source_.find(source);
+  if (it != per_source_.end() && it->second >= max_per_source_) return Cap::PerSource;
+  ++per_source_[source];
+  slot.source_ = source;
+  return Cap::None;
 }
 
 std::size_t ConnectionLimits::open() const {
@@ -34,6 +46,7 @@ void ConnectionLimits::give_back(const std::string& source, bool refusal) {
     return;
   }
   --total_;
+  if (source.empty()) return;
   const auto it = per_source_.find(source);
   if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
 }

@@ -57,8 +57,12 @@ class ConnectionLimits {
   };
 
   // A slot for a connection from `source` and Cap::None; over a cap, the cap and a slot to
-  // refuse it with (empty when too many are being refused already).
+  // refuse it with (empty when too many are being refused already). An empty source counts
+  // against the total only: a trusted proxy's connection, whose client is not known yet.
   std::pair<Slot, Cap> admit(const std::string& source);
+  // Counts a served slot admitted with an empty source against `source` from now on (the client
+  // a trusted proxy names). Cap::PerSource, and the slot unchanged, when `source` is at its cap.
+  Cap attribute(Slot& slot, const std::string& source);
   std::size_t open() const;
 
  private:

@@ -17,6 +17,7 @@
 #include "jwt.hpp"
 #include "metrics.hpp"
 #include "store.hpp"
+#include "trusted_proxies.hpp"
 
 namespace tb {
 
@@ -71,6 +72,9 @@ struct HttpOptions {
   // close 1013 for a WebSocket (connection_limits.hpp).
   std::size_t max_connections = 10000;
   std::size_t max_per_source = 4000;
+  // Peers whose X-Forwarded-For names the client (--trusted-proxy): for the per-source cap of
+  // WebSocket connections and for the logs. Empty: the header is ignored.
+  TrustedProxies trusted_proxies;
 };
 
 class HttpServer {

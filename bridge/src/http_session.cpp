@@ -46,6 +46,7 @@ void HttpSession::on_read(beast::error_code ec) {
     const auto& req = parser_->get();
     access_.method = std::string(req.method_string());
     access_.path = std::string(req.target().substr(0, req.target().find('?')));
+    access_.client = client_of(req);
     access_.started = std::chrono::steady_clock::now();
   }
   if (ec == http::error::body_limit) {
@@ -79,10 +80,17 @@ void HttpSession::on_read(beast::error_code ec) {
                                 error_body("not_found", "WebSocket is served at /ws"), ""},
                    false);
     }
+    std::string client = client_of(req);
+    Cap refused = refused_;
+    if (proxied_ && refused == Cap::None &&
+        server_->limits->attribute(slot_, client) == Cap::PerSource) {
+      server_->ws.metrics->refused_per_source.fetch_add(1, std::memory_order_relaxed);
+      refused = Cap::PerSource;
+    }
     stream_.expires_never();
     if (server_->options.access_log) log_access(101, 0);
     return server_->start_ws(stream_.release_socket(), parser_->release(), std::move(slot_),
-                             refused_);
+                             refused, std::move(client));
   }
   HttpRequest in;
   in.method = std::string(req.method_string());
@@ -123,9 +131,6 @@ void HttpSession::reply(HttpResponse out, bool keep_alive) {
 // One line per answered request (--access-log): the path without its query, the status, the bytes
 // written (0 when the write failed) and the time from the request read to the answer written.
 void HttpSession::log_access(unsigned status, std::size_t bytes) {
-  beast::error_code ec;
-  const auto peer = stream_.socket().remote_endpoint(ec);
-  const std::string client = ec ? std::string("unknown") : peer.address().to_string();
   const std::chrono::duration<double, std::milli> took =
       std::chrono::steady_clock::now() - access_.started;
   logging::log(spdlog::level::info, "http request",
@@ -134,7 +139,20 @@ void HttpSession::log_access(unsigned status, std::size_t bytes) {
                 {"status", std::int64_t{status}},
                 {"bytes", static_cast<std::int64_t>(bytes)},
                 {"ms", took.count()},
-                {"client", client}});
+                {"client", access_.client}});
+}
+
+// The client of a request: the peer, or behind a trusted proxy the address its X-Forwarded-For
+// names (every such header, in order, as one list).
+std::string HttpSession::client_of(const http::request<http::string_body>& req) const {
+  if (!proxied_) return peer_;
+  std::string forwarded;
+  const auto [first, last] = req.equal_range("X-Forwarded-For");
+  for (auto it = first; it != last; ++it) {
+    if (!forwarded.empty()) forwarded += ',';
+    forwarded.append(it->value().data(), it->value().size());
+  }
+  return server_->options.trusted_proxies.client_of(peer_, forwarded);
 }
 
 // The answer is out: stop sending, then read until the client closes (or the linger time ends).

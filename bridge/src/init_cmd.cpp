@@ -273,7 +273,9 @@ int cmd_init(const InitOptions& o, const std::vector<Settings::Described>& serve
       << "/\n"
       << "  4. Start the services:  systemctl restart mosquitto && systemctl enable --now "
          "ticket-bridge\n"
-      << "  5. Phones need HTTPS: put nginx in front (docs/operations.md, \"HTTPS\")\n"
+      << "  5. Phones need HTTPS: nginx in front, with the site in\n"
+      << "       /usr/share/ticket-bridge/nginx/ and trusted_proxy set\n"
+      << "       (docs/operations.md, \"HTTPS for phones\")\n"
       << "  6. A ticket:            " << tb << " tickets add --uid 42 --holder \"A. Example\"\n";
   return 0;
 }

@@ -12,12 +12,16 @@ namespace tb {
 
 namespace {
 
-// The address a connection counts against for --max-connections-per-source: the peer's. Behind a
-// reverse proxy it would be the address the trusted proxy forwards; this is the one place for it.
-std::string source_of(const tcp::socket& socket) {
+// The peer's address, IPv4-mapped IPv6 as IPv4 (a listener on "::" sees those).
+std::string peer_of(const tcp::socket& socket) {
   beast::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
-  return ec ? std::string("?") : peer.address().to_string();
+  if (ec) return "?";
+  const auto a = peer.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
 }
 
 bool out_of_resources(const beast::error_code& ec) {
@@ -59,19 +63,28 @@ void HttpServer::Impl::on_accept_error(const beast::error_code& ec) {
   });
 }
 
+// A connection counts against --max-connections-per-source by its peer's address. A trusted
+// proxy's connection counts against the total only until its request names the client: then an
+// upgrade to a WebSocket counts against the client (HttpSession::on_read). Plain requests through
+// a proxy are short, and the proxy buffers them; per-client request limits are the proxy's job.
 void HttpServer::Impl::admit(tcp::socket socket) {
-  auto [slot, cap] = limits->admit(source_of(socket));
+  std::string peer = peer_of(socket);
+  const bool proxied = options.trusted_proxies.trusts(peer);
+  auto [slot, cap] = limits->admit(proxied ? std::string() : peer);
   if (cap != Cap::None) {
     auto& counter = cap == Cap::Total ? ws.metrics->refused_total : ws.metrics->refused_per_source;
     counter.fetch_add(1, std::memory_order_relaxed);
     if (!slot) return;  // too many refusals under way: the socket closes unanswered
   }
-  std::make_shared<HttpSession>(std::move(socket), this, std::move(slot), cap)->run();
+  std::make_shared<HttpSession>(std::move(socket), this, std::move(slot), cap, std::move(peer),
+                                proxied)
+      ->run();
 }
 
 void HttpServer::Impl::start_ws(tcp::socket socket, http::request<http::string_body> req,
-                                ConnectionLimits::Slot slot, Cap refused) {
-  auto session = std::make_shared<WebSocketSession>(std::move(socket), this, std::move(slot));
+                                ConnectionLimits::Slot slot, Cap refused, std::string client) {
+  auto session = std::make_shared<WebSocketSession>(std::move(socket), this, std::move(slot),
+                                                    std::move(client));
   {
     std::lock_guard lock(sessions_mu);
     ws_sessions.insert(session);

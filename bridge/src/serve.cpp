@@ -186,6 +186,9 @@ int cmd_serve(const Settings& s) {
   }
   spdlog::info("ticket-bridge serving: instance {}, broker {}, http {}:{}, database {}",
                mo.instance, mo.uri, listen.host, http.port(), s.get("db"));
+  if (!ho.trusted_proxies.empty()) {
+    spdlog::info("X-Forwarded-For is believed from {}", s.get("trusted-proxy"));
+  }
 
   int sig = 0;
   for (;;) {

@@ -58,6 +58,11 @@ void add_serve_settings(Settings& s) {
         "open connections from one address (a mobile carrier's NAT shares one among "
         "many phones)",
         "4000");
+  s.add("trusted-proxy",
+        "addresses or networks of reverse proxies (comma-separated, such as 127.0.0.1,::1): "
+        "their X-Forwarded-For names the client, for --max-connections-per-source of WebSocket "
+        "connections and for the logs. Empty: the header is ignored",
+        "");
   s.add("max-ws-per-uid", "open WebSocket connections of one uid; more: close 1013", "16");
   s.add("scan-repeat-window",
         "embedded scanners (tickets/scan/<id>): the same code from the same scanner "
@@ -214,6 +219,12 @@ ServeConfig read_serve_config(const Settings& s, Problems& problems) {
   count("max-ws-per-uid", 1, 1'000'000, ho.ws.max_per_uid);
   count("max-connections-per-source", 1, 10'000'000, ho.max_per_source);
   problems.check([&] { ho.max_connections = connection_cap(s); });
+  problems.check([&] {
+    std::string why;
+    auto proxies = TrustedProxies::parse(s.get("trusted-proxy"), &why);
+    if (!proxies) throw UsageError("--trusted-proxy: " + why);
+    ho.trusted_proxies = std::move(*proxies);
+  });
   return c;
 }
 

@@ -56,10 +56,10 @@ struct HttpServer::Impl {
   void accept();
   void on_accept_error(const beast::error_code& ec);
   void admit(tcp::socket socket);
-  // An upgrade request handed over by an HTTP session, with its place under the caps; `refused`
-  // when the connection is over one (then closed at once with 1013).
+  // An upgrade request handed over by an HTTP session, with its place under the caps and the
+  // client's address; `refused` when the connection is over a cap (then closed at once with 1013).
   void start_ws(tcp::socket socket, http::request<http::string_body> req,
-                ConnectionLimits::Slot slot, Cap refused);
+                ConnectionLimits::Slot slot, Cap refused, std::string client);
   void forget(const std::shared_ptr<WebSocketSession>& session);
 };
 

@@ -20,7 +20,7 @@ constexpr auto kLongestWait = std::chrono::hours(24);
 }  // namespace
 
 WebSocketSession::WebSocketSession(tcp::socket&& socket, HttpServer::Impl* server,
-                                   ConnectionLimits::Slot slot)
+                                   ConnectionLimits::Slot slot, std::string client)
     : ws_(std::move(socket)),
       server_(server),
       slot_(std::move(slot)),
@@ -28,6 +28,7 @@ WebSocketSession::WebSocketSession(tcp::socket&& socket, HttpServer::Impl* serve
       timer_(ws_.get_executor()),
       close_timer_(ws_.get_executor()),
       expiry_timer_(ws_.get_executor()),
+      client_(std::move(client)),
       queue_(opts_.max_queue_bytes) {}
 
 void WebSocketSession::run(http::request<http::string_body> req, bool refused) {
@@ -94,7 +95,7 @@ void WebSocketSession::on_read(beast::error_code ec) {
   buf_.consume(buf_.size());
   buf_.shrink_to_fit();  // idle connections keep no read buffer between client messages
   if (!within_rate()) {
-    spdlog::info("websocket client of uid '{}' sends too fast; closing", uid_);
+    spdlog::info("websocket client of uid '{}' at {} sends too fast; closing", uid_, client_);
     return close_with(websocket::close_code::policy_error);
   }
   if (state_ == State::AwaitHello) on_hello(text);
@@ -128,8 +129,8 @@ void WebSocketSession::on_hello(const std::string& text) {
   // replay or delivered live (or both, and the merger drops the second copy).
   if (!server_->ws.hub->subscribe(uid_, shared_from_this(), opts_.max_per_uid)) {
     metrics().refused_per_uid.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("websocket client of uid '{}' refused: the uid holds {} connections already", uid_,
-                 opts_.max_per_uid);
+    spdlog::info("websocket client of uid '{}' at {} refused: the uid holds {} connections already",
+                 uid_, client_, opts_.max_per_uid);
     return close_with(websocket::close_code::try_again_later);
   }
   subscribed_ = true;
@@ -143,7 +144,7 @@ void WebSocketSession::on_hello(const std::string& text) {
 
 void WebSocketSession::unauthorized(const std::string& why) {
   metrics().ws_auth_failures.fetch_add(1);
-  spdlog::info("websocket client refused: {}", why);
+  spdlog::info("websocket client at {} refused: {}", client_, why);
   timer_.cancel();
   send(std::make_shared<const std::string>(R"({"type":"error","reason":"unauthorized"})"), false,
        true);
@@ -213,8 +214,8 @@ void WebSocketSession::send(std::shared_ptr<const std::string> text, bool is_eve
   if (state_ == State::Closing || state_ == State::Done) return;
   if (!queue_.push(std::move(text), is_event, force)) {
     metrics().ws_slow_closes.fetch_add(1);
-    spdlog::info("websocket client of uid '{}' reads too slowly ({} bytes queued); closing", uid_,
-                 queue_.bytes());
+    spdlog::info("websocket client of uid '{}' at {} reads too slowly ({} bytes queued); closing",
+                 uid_, client_, queue_.bytes());
     return close_with(websocket::close_code::try_again_later);
   }
   if (!writing_) write_next();
@@ -285,7 +286,8 @@ void WebSocketSession::on_timer() {
   if (state_ != State::Live && state_ != State::Replaying) return;
   if (awaiting_pong_) {
     if (ping_sent_ + opts_.pong_timeout <= std::chrono::steady_clock::now()) {
-      spdlog::info("websocket client of uid '{}' did not answer a ping; closing", uid_);
+      spdlog::info("websocket client of uid '{}' at {} did not answer a ping; closing", uid_,
+                   client_);
       return hard_close();
     }
     return arm_timer(std::chrono::duration_cast<std::chrono::milliseconds>(

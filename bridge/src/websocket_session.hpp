@@ -21,7 +21,10 @@ namespace tb {
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
                          public EventSubscriber {
  public:
-  WebSocketSession(tcp::socket&& socket, HttpServer::Impl* server, ConnectionLimits::Slot slot);
+  // `client`: the client's address, for the log lines (the peer's, or the one a trusted proxy
+  // names).
+  WebSocketSession(tcp::socket&& socket, HttpServer::Impl* server, ConnectionLimits::Slot slot,
+                   std::string client);
 
   // Accepts the upgrade; `refused` (the connection is over a cap): then closes with 1013.
   void run(http::request<http::string_body> req, bool refused = false);
@@ -67,6 +70,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   net::steady_timer expiry_timer_;  // the token's exp
 
   State state_ = State::AwaitHello;
+  const std::string client_;
   std::string uid_;
   std::string scope_;  // a ticket-scoped token's ticket: only its events and the pushes
   std::int64_t exp_s_ = 0;

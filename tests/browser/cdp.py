@@ -14,18 +14,20 @@ import time
 
 import websockets
 
+import harness
+
 CHROMIUM = os.environ.get("TB_CHROMIUM", "/usr/bin/chromium")
 
 
 class Browser:
-    def __init__(self, width=412, height=915):
+    def __init__(self, width=412, height=915, extra_args=()):
         self.profile = tempfile.mkdtemp(prefix="tb-chromium-")
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--disable-quic", "--no-first-run", "--user-data-dir=" + self.profile,
              f"--window-size={width},{height}", "--remote-debugging-address=127.0.0.1",
-             "--remote-debugging-port=0", "about:blank"],
+             "--remote-debugging-port=0", *extra_args, "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         deadline = time.time() + 30
@@ -105,11 +107,5 @@ class Browser:
                 self.loop.run_until_complete(self.ws.close())
         except Exception:
             pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        harness.stop(self.proc)
         shutil.rmtree(self.profile, ignore_errors=True)

@@ -4,7 +4,6 @@ and shows nothing without a valid token. Screenshots go to the artifacts directo
 
 Usage: ticket_page_test.py --bridge BIN --source DIR --artifacts DIR"""
 
-import argparse
 import json
 import os
 import shutil
@@ -13,9 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.request
 
+import harness
 from cdp import Browser
 
 
@@ -41,9 +40,10 @@ def wait_port(port, timeout=10):
 class System:
     """mosquitto with the project's dev config, and ticket-bridge serve, in a temp dir."""
 
-    def __init__(self, bridge_bin, source):
+    def __init__(self, bridge_bin, source, extra_args=()):
         self.dir = tempfile.mkdtemp(prefix="tb-browser-")
         self.bin = bridge_bin
+        self.extra_args = list(extra_args)
         self.mqtt_port = free_port()
         self.http_port = free_port()
         conf = open(os.path.join(source, "broker-conf", "dev.conf")).read()
@@ -65,7 +65,7 @@ class System:
     def start_bridge(self):
         self.bridge = subprocess.Popen(
             [self.bin, "serve", "--mqtt", f"mqtt://127.0.0.1:{self.mqtt_port}",
-             "--listen", f"127.0.0.1:{self.http_port}"],
+             "--listen", f"127.0.0.1:{self.http_port}", *self.extra_args],
             cwd=self.dir, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.dir, "bridge.log"), "a"))
         deadline = time.time() + 15
@@ -97,14 +97,12 @@ class System:
     def log(self):
         return open(os.path.join(self.dir, "bridge.log")).read()
 
+    def logs(self):
+        return "----- bridge log -----\n" + self.log()
+
     def close(self):
         for p in (self.bridge, self.mosquitto):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            harness.stop(p)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -231,38 +229,15 @@ def test_no_valid_token_shows_no_code(system, browser, artifacts):
     browser.screenshot(os.path.join(artifacts, "ticket-unauthorized.png"))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bridge", required=True)
-    ap.add_argument("--source", required=True)
-    ap.add_argument("--artifacts", required=True)
-    args = ap.parse_args()
-    os.makedirs(args.artifacts, exist_ok=True)
-    tests = [test_qr_closes_on_admission, test_reconnects_after_a_bridge_restart,
-             test_an_expired_link_keeps_the_code_and_says_updates_stopped,
-             test_get_token_renews_an_expired_token_and_misses_nothing,
-             test_no_valid_token_shows_no_code]
-    passed = failed = 0
-    for test in tests:
-        system = System(args.bridge, args.source)
-        browser = None
-        try:
-            browser = Browser()
-            test(system, browser, args.artifacts)
-            print(f"[ OK ] {test.__name__}")
-            passed += 1
-        except Exception:
-            print(f"[FAIL] {test.__name__}")
-            traceback.print_exc()
-            print("----- bridge log -----\n" + system.log())
-            failed += 1
-        finally:
-            if browser:
-                browser.close()
-            system.close()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+def open_fixtures(args, fixtures):
+    fixtures.append(System(args.bridge, args.source))
+    fixtures.append(Browser())
 
+
+TESTS = [test_qr_closes_on_admission, test_reconnects_after_a_bridge_restart,
+         test_an_expired_link_keeps_the_code_and_says_updates_stopped,
+         test_get_token_renews_an_expired_token_and_misses_nothing,
+         test_no_valid_token_shows_no_code]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(TESTS, open_fixtures))

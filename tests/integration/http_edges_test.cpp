@@ -191,4 +191,105 @@ TEST_F(HttpFewFiles, OutOfFileDescriptorsTheBridgeWaitsInsteadOfSpinning) {
   EXPECT_LE(lines, 5U) << log.substr(0, 2000);
 }
 
+// Behind a reverse proxy (--trusted-proxy): the proxy's X-Forwarded-For names the client, and a
+// WebSocket counts against that client's cap. From anyone else the header is ignored, and
+// whatever a client writes to the left of the proxy's entry is never believed.
+class HttpBehindAProxy : public HttpApi {
+  std::vector<std::string> extra_args() override {
+    // The hello timeout outlasts the test: the WebSockets it holds stay open until it ends.
+    return {"--trusted-proxy", "127.0.0.1", "--max-connections-per-source", "2",
+            "--access-log",    "true",      "--ws-hello-timeout-ms",        "60000"};
+  }
+
+ protected:
+  // An upgrade to /ws with `headers`; what came back within the read timeout: the 101's head,
+  // and a close frame when the connection is over a cap.
+  std::string upgrade(int fd, const std::string& headers) {
+    const std::string req =
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        headers + "\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+      return "send failed";
+    }
+    return tbtest_http::read_all(fd);
+  }
+  static bool refused(const std::string& reply) {
+    return reply.find("\x88\x02\x03\xf5") != std::string::npos;  // close 1013
+  }
+  static bool accepted(const std::string& reply) {
+    return reply.rfind("HTTP/1.1 101", 0) == 0 && !refused(reply);
+  }
+};
+
+TEST_F(HttpBehindAProxy, AWebSocketCountsAgainstTheClientTheProxyNames) {
+  std::vector<int> held;
+  const auto open = [&](const char* from, const std::string& headers) {
+    const int fd = tbtest_http::connect_raw(bridge_->http_port(), 1, from);
+    EXPECT_GE(fd, 0);
+    held.push_back(fd);
+    return upgrade(fd, headers);
+  };
+  // Through the proxy: two of one client fit its cap of 2, however many the proxy holds.
+  EXPECT_TRUE(accepted(open("127.0.0.1", "X-Forwarded-For: 198.51.100.4\r\n")));
+  EXPECT_TRUE(accepted(open("127.0.0.1", "X-Forwarded-For: 127.0.0.1, 198.51.100.4\r\n")));
+  EXPECT_TRUE(accepted(open("127.0.0.1", "X-Forwarded-For: 198.51.100.5\r\n")));
+  // A third of 198.51.100.4 is over its cap, whatever it wrote itself to the left.
+  for (const std::string h :
+       {"X-Forwarded-For: 198.51.100.4\r\n", "X-Forwarded-For: 203.0.113.9, 198.51.100.4\r\n",
+        "X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-For: 198.51.100.4\r\n"}) {
+    const auto reply = open("127.0.0.1", h);
+    EXPECT_TRUE(reply.rfind("HTTP/1.1 101", 0) == 0 && refused(reply)) << h << reply;
+  }
+  // Not through the proxy: the header is ignored, and 127.0.0.2 has a cap of its own.
+  EXPECT_TRUE(accepted(open("127.0.0.2", "X-Forwarded-For: 203.0.113.1\r\n")));
+  EXPECT_TRUE(accepted(open("127.0.0.2", "X-Forwarded-For: 203.0.113.2\r\n")));
+  EXPECT_TRUE(refused(open("127.0.0.2", "X-Forwarded-For: 203.0.113.3\r\n")));
+  // Plain requests through the proxy count against the total only: more than 2 at once.
+  std::vector<int> plain;
+  for (int i = 0; i < 4; ++i) plain.push_back(tbtest_http::connect_raw(bridge_->http_port()));
+  for (const int fd : plain) {
+    EXPECT_EQ(get_on(fd, "/livez").rfind("HTTP/1.1 200", 0), 0U);
+    ::close(fd);
+  }
+  const auto m = call("GET", "/metrics", "", false);
+  EXPECT_NE(m.body.find("ticket_bridge_connections_refused_total{cap=\"per_source\"} 4"),
+            std::string::npos)
+      << m.body;
+  for (const int fd : held) ::close(fd);
+  const std::string log = bridge_->log();
+  EXPECT_NE(log.find("X-Forwarded-For is believed from 127.0.0.1"), std::string::npos) << log;
+  EXPECT_NE(log.find("path=/ws status=101 bytes=0 ms="), std::string::npos) << log;
+  EXPECT_NE(log.find("client=198.51.100.4\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("client=127.0.0.2\n"), std::string::npos) << log;
+  EXPECT_EQ(log.find("client=203.0.113."), std::string::npos) << "a forged address is logged";
+}
+
+TEST_F(HttpBehindAProxy, TheAccessLogNamesTheClientOfEachRequestOnAKeptAliveConnection) {
+  const int fd = tbtest_http::connect_raw(bridge_->http_port());
+  ASSERT_GE(fd, 0);
+  const std::string two =
+      "GET /livez HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.10\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.11\r\nConnection: "
+      "close\r\n\r\n";
+  ASSERT_EQ(::send(fd, two.data(), two.size(), MSG_NOSIGNAL), static_cast<ssize_t>(two.size()));
+  const std::string replies = tbtest_http::read_all(fd);
+  ::close(fd);
+  EXPECT_NE(replies.find("HTTP/1.1 200", 1), std::string::npos) << replies;
+  const std::string log = bridge_->log();
+  EXPECT_NE(log.find("path=/livez status=200"), std::string::npos) << log;
+  EXPECT_NE(log.find("client=192.0.2.10\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("client=192.0.2.11\n"), std::string::npos) << log;
+}
+
+TEST(TrustedProxyOption, ABadEntryIsAUsageError) {
+  tbtest::TempDir dir;
+  const auto r = tbtest::run({tbtest::bridge_bin(), "serve", "--trusted-proxy",
+                              "127.0.0.1,localhost", "--db", dir.file("x.db")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--trusted-proxy: 'localhost' is not an address or a network"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace

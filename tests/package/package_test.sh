@@ -105,6 +105,9 @@ dpkg-query -W -f='${Conffiles}\n' ticket-bridge | grep -q /etc/ticket-bridge/con
 dpkg-query -W -f='${Conffiles}\n' ticket-bridge-mosquitto | grep -q conf.d/ticket-bridge.conf ||
   fail "the conf.d snippet is not a conffile"
 ldd /usr/bin/ticket-bridge | grep -q "not found" && fail "a library of ticket-bridge is missing"
+# The nginx site as tests/browser/https_proxy_test.py runs it.
+cmp -s /usr/share/ticket-bridge/nginx/ticket-bridge.conf packaging/nginx/ticket-bridge.conf ||
+  fail "the packaged nginx site is not packaging/nginx/ticket-bridge.conf"
 
 step "checking the units"
 for unit in ticket-bridge.service ticket-bridge-backup.service ticket-bridge-backup.timer; do
