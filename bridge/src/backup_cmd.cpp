@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "pg.hpp"
+#include "sqlite.hpp"
 
 namespace tb {
 
@@ -31,6 +33,10 @@ bool is_the_database(const fs::path& file, const fs::path& db) {
 
 int cmd_backup(const Settings& s, const std::string& file, bool force) {
   const std::string& db = s.get("db");
+  if (pg::is_url(db)) {
+    throw UsageError(
+        "backup copies a SQLite database; back up PostgreSQL with pg_dump (docs/operations.md)");
+  }
   if (!fs::exists(db)) {
     std::cerr << "ticket-bridge: no database at " << fs::absolute(db).string() << "\n";
     return 1;

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "mqtt_probe.hpp"
+#include "pg.hpp"
 #include "secrets.hpp"
 #include "serve_options.hpp"
 #include "sqlite.hpp"
@@ -45,8 +46,33 @@ void check_creatable(const fs::path& path, const char* what, Problems& problems)
   }
 }
 
+// PostgreSQL: it answers with the password the settings give, and holds the schema (or gets it
+// from the first `serve`, which needs the right to create tables).
+void check_postgresql(const Settings& s, Problems& problems, std::vector<std::string>& notes) {
+  const std::string url = s.get("db");
+  problems.check([&] {
+    try {
+      std::optional<std::string> password;
+      if (const auto file = s.get_opt("db-password-file")) {
+        password = load_secret(*file, false, "PostgreSQL password");
+      }
+      pg::Conn c(url, password);
+      const auto tables = c.exec("SELECT to_regclass('tb_schema') IS NOT NULL");
+      if (tables.text(0, 0) != "t") {
+        notes.push_back("database " + url + ": empty, set up by the first `serve`");
+        return;
+      }
+      const auto count = c.exec("SELECT count(*) FROM tickets");
+      notes.push_back("database " + url + ": " + count.text(0, 0) + " tickets");
+    } catch (const DbError& e) {
+      throw std::runtime_error("database " + url + ": " + e.what());
+    }
+  });
+}
+
 void check_database(const Settings& s, Problems& problems, std::vector<std::string>& notes) {
   const std::string path = s.get("db");
+  if (pg::is_url(path)) return check_postgresql(s, problems, notes);
   if (!fs::exists(path)) {
     check_creatable(path, "database", problems);
     notes.push_back("the database is made at " + fs::absolute(path).string() +

@@ -97,6 +97,10 @@ std::string Metrics::render(const Health& health) const {
          static_cast<double>(events_republished.load()));
   scalar(out, "ticket_bridge_store_errors_total", "counter", "Failed store transactions.",
          static_cast<double>(store_errors.load()));
+  scalar(out, "ticket_bridge_store_conflicts_total", "counter",
+         "Batches run again because another bridge on the same store was first (a shared "
+         "scan_id, a deadlock).",
+         static_cast<double>(store_conflicts.load()));
   scalar(out, "ticket_bridge_batches_total", "counter",
          "Transactions that committed scans; scans per batch = scans / batches.",
          static_cast<double>(batches.load()));

@@ -42,7 +42,8 @@ struct Metrics {
   std::atomic<std::uint64_t> events_published{0};
   std::atomic<std::uint64_t> events_republished{0};  // by the outbox, after a connect
   std::atomic<std::uint64_t> store_errors{0};
-  std::atomic<std::uint64_t> batches{0};  // committed transactions of scans
+  std::atomic<std::uint64_t> store_conflicts{0};  // batches run again: another bridge was first
+  std::atomic<std::uint64_t> batches{0};          // committed transactions of scans
   // Untrusted MQTT input (SPEC.md v1.1).
   std::atomic<std::uint64_t> scans_retained_ignored{0};   // scans that carried the retain flag
   std::atomic<std::uint64_t> response_topics_refused{0};  // answered on tickets/result/<scanner>

@@ -48,6 +48,10 @@ struct ScanRules {
 Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
                     const ScanRules& rules = {});
 
+// The scan parsed as decide_scan() reads it, kept in `in` for decide_scan to start from: for a
+// writer that locks a batch's tickets before deciding it (a shared store, Store::lock_ahead()).
+const ParsedScan& parse_ahead(InboundScan& in);
+
 // Where the answer goes: the Response Topic when SPEC.md v1.1 allows it (with the scanner's own
 // topic as the fallback), else the scanner's own topic; an empty topic when nobody can be
 // answered.

@@ -85,7 +85,7 @@ int cmd_serve(const Settings& s) {
   try {
     store = open_store(s, Create::Always);
     read_store = open_store(s, Create::Always);
-  } catch (const sql::Error& e) {
+  } catch (const DbError& e) {
     spdlog::critical("cannot open the database {}: {}", s.get("db"), e.what());
     return 1;
   }

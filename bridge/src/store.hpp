@@ -1,15 +1,20 @@
-// The ticket store on SQLite (WAL): tickets and their usage, the audit log of every scan (which
-// also remembers each scan_id's result), and the per-uid event log with its sequence numbers.
-// One Store is one connection: use it from one thread. Several processes may share the file.
+// The ticket store, as the rest of the bridge sees it: tickets and their usage, the audit log of
+// every scan (which also remembers each scan_id's result), the scanner table, and the per-uid
+// event log with its sequence numbers. One Store is one connection: use it from one thread.
+// Implementations: SqliteStore (sqlite_store.hpp), the embedded default. open_store() picks one.
+// Errors are DbError (db_error.hpp).
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "db_error.hpp"
 #include "scan.hpp"
-#include "sqlite.hpp"
 #include "ticket.hpp"
 
 namespace tb {
@@ -75,10 +80,9 @@ enum class Durability { Full, Normal };
 
 class Store {
  public:
-  // Opens the database, creating it and its schema when missing.
-  explicit Store(const std::string& path, Durability durability = Durability::Full);
+  virtual ~Store() = default;
 
-  // A write transaction (BEGIN IMMEDIATE); rolled back unless committed.
+  // A write transaction; rolled back unless committed. One at a time per Store.
   class Transaction {
    public:
     explicit Transaction(Store& s);
@@ -93,75 +97,93 @@ class Store {
   };
 
   // Tickets.
-  void insert_ticket(const Ticket& t);  // throws DuplicateTicket
-  std::optional<Ticket> find_ticket(const std::string& code);
-  void save_usage(const std::string& code, const TicketUsage& usage);
-  bool revoke_ticket(const std::string& code);  // false when no such ticket
+  virtual void insert_ticket(const Ticket& t) = 0;  // throws DuplicateTicket
+  virtual std::optional<Ticket> find_ticket(const std::string& code) = 0;
+  virtual void save_usage(const std::string& code, const TicketUsage& usage) = 0;
+  virtual bool revoke_ticket(const std::string& code) = 0;  // false when no such ticket
 
   // Audit log and exactly-once.
-  std::optional<std::string> find_result(const std::string& scan_id);
-  void record_scan(const ScanRecord& r);
-  std::vector<ScanRecord> recent_scans(const std::string& code, int limit);
+  virtual std::optional<std::string> find_result(const std::string& scan_id) = 0;
+  virtual void record_scan(const ScanRecord& r) = 0;
+  virtual std::vector<ScanRecord> recent_scans(const std::string& code, int limit) = 0;
   // The answer to the newest scan of `code` by `scanner` in `direction` decided at or after
   // `since`, looked for among the code's last few scans (kRepeatLookback): the repeat window of
   // scans without a scan_id (scan_decision.hpp).
   static constexpr int kRepeatLookback = 8;
-  std::optional<std::string> recent_result(const std::string& code, const std::string& scanner,
-                                           Direction direction, Millis since);
+  virtual std::optional<std::string> recent_result(const std::string& code,
+                                                   const std::string& scanner, Direction direction,
+                                                   Millis since) = 0;
 
   // The scanner table.
-  std::optional<ScannerConfig> find_scanner(const std::string& id);
-  void set_scanner(const ScannerConfig& s);    // adds or replaces
-  bool remove_scanner(const std::string& id);  // false when there was none
-  std::vector<ScannerConfig> scanners();       // by id
+  virtual std::optional<ScannerConfig> find_scanner(const std::string& id) = 0;
+  virtual void set_scanner(const ScannerConfig& s) = 0;    // adds or replaces
+  virtual bool remove_scanner(const std::string& id) = 0;  // false when there was none
+  virtual std::vector<ScannerConfig> scanners() = 0;       // by id
 
   // Event log. append_event assigns the uid's next seq, writes it into `event` and stores it.
-  StoredEvent append_event(const std::string& uid, Millis at, nlohmann::json& event);
-  std::int64_t last_seq(const std::string& uid);
+  virtual StoredEvent append_event(const std::string& uid, Millis at, nlohmann::json& event) = 0;
+  virtual std::int64_t last_seq(const std::string& uid) = 0;
   // At most `limit` events after `since`, fewer when their bodies reach `max_bytes`; with a
   // `scope`, only the pushes and that ticket's events.
-  std::vector<StoredEvent> events_after(const std::string& uid, std::int64_t since, int limit,
-                                        std::size_t max_bytes = SIZE_MAX,
-                                        std::string_view scope = {});
-  // One page of a replay, read consistently (its own read transaction). Without `since`, no
-  // events: the client starts from now.
+  virtual std::vector<StoredEvent> events_after(const std::string& uid, std::int64_t since,
+                                                int limit, std::size_t max_bytes = SIZE_MAX,
+                                                std::string_view scope = {}) = 0;
+  // One page of a replay, read consistently (in a read transaction of its own). Without
+  // `since`, no events: the client starts from now.
   Replay replay(const std::string& uid, std::optional<std::int64_t> since,
                 const ReplayPage& page = {});
   // Drops events beyond the newest `keep_per_uid` of each uid and those older than `min_at`,
   // at most `max_rows` per call. Returns how many went.
-  std::int64_t prune_events(std::int64_t keep_per_uid, Millis min_at, std::int64_t max_rows);
+  virtual std::int64_t prune_events(std::int64_t keep_per_uid, Millis min_at,
+                                    std::int64_t max_rows) = 0;
 
   // The outbox (outbox.hpp): the broker acknowledged `uid`'s events up to `seq` (never moves
   // back), and the events it has not acknowledged yet, by (uid, seq), after the cursor.
-  void set_acked(const std::string& uid, std::int64_t seq);
-  std::vector<StoredEvent> unacked_events(const std::string& after_uid, std::int64_t after_seq,
-                                          int limit);
+  virtual void set_acked(const std::string& uid, std::int64_t seq) = 0;
+  virtual std::vector<StoredEvent> unacked_events(const std::string& after_uid,
+                                                  std::int64_t after_seq, int limit) = 0;
 
   // Cheap check that the database answers (a read).
-  void ping();
+  virtual void ping() = 0;
   // A real write of 256 KiB, committed: after a failed write, the check that the store can
   // write again.
-  void probe_write();
+  virtual void probe_write() = 0;
+  // Rows this connection has changed since it opened: tells a transaction that wrote from one
+  // that did not.
+  virtual std::int64_t total_changes() = 0;
 
-  // A savepoint around one task of a batch, inside the open transaction (statements prepared
-  // once: a batch runs one per task). rollback_to_savepoint() also releases it.
-  void savepoint();
-  void release_savepoint();
-  void rollback_to_savepoint();
+  // A store shared by several bridges locks, at the start of a batch's transaction, the rows its
+  // decisions will write: the tickets of `codes` and their owners' seq rows, each in a fixed
+  // order, so that two bridges' batches wait for each other instead of deadlocking. Without
+  // lock_ahead() (SQLite: one writer at a time), the writer skips it.
+  virtual bool lock_ahead() const { return false; }
+  virtual void lock_for_decisions(std::vector<std::string> codes) { (void)codes; }
 
-  sql::Db& db() { return db_; }
+  // A savepoint around one task of a batch, inside the open transaction.
+  // rollback_to_savepoint() also releases it.
+  virtual void savepoint() = 0;
+  virtual void release_savepoint() = 0;
+  virtual void rollback_to_savepoint() = 0;
 
- private:
-  void migrate();
-
-  sql::Db db_;
-  sql::Stmt begin_, commit_, rollback_;
-  sql::Stmt savepoint_, release_, rollback_to_;
-  sql::Stmt insert_ticket_, find_ticket_, save_usage_, revoke_;
-  sql::Stmt find_result_, record_scan_, recent_scans_, recent_result_;
-  sql::Stmt find_scanner_, set_scanner_, remove_scanner_, list_scanners_;
-  sql::Stmt next_seq_, insert_event_, last_seq_, events_after_;
-  sql::Stmt ping_, set_acked_, unacked_;
+ protected:
+  // The write transaction of Transaction, and the read transaction of replay().
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+  virtual void rollback() = 0;
+  virtual void begin_read() = 0;
+  virtual void end_read() = 0;
 };
+
+namespace stored {
+// How every store keeps a ticket's gates: a JSON array, NULL (nullopt) for every gate.
+std::optional<std::string> gates_to_text(const std::vector<std::string>& gates);
+std::vector<std::string> gates_from_text(const std::optional<std::string>& text);
+}  // namespace stored
+
+// The store `where` names: a SQLite file's path, created with its schema when missing, or a
+// PostgreSQL database's URL (postgresql://... or postgres://...; `password` when given, else
+// libpq's own passfile), whose schema is created when missing.
+std::unique_ptr<Store> make_store(const std::string& where, Durability durability,
+                                  const std::optional<std::string>& password = {});
 
 }  // namespace tb

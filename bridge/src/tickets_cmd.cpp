@@ -14,12 +14,19 @@
 #include "jwt.hpp"
 #include "logging.hpp"
 #include "messages.hpp"
+#include "pg.hpp"
 #include "secrets.hpp"
 
 namespace tb {
 
 void add_common_settings(Settings& s) {
-  s.add("db", "SQLite database file", kDefaultDb);
+  s.add("db",
+        "the database: a SQLite file, or PostgreSQL as postgresql://USER@HOST:PORT/DB "
+        "(several bridges share one)",
+        kDefaultDb);
+  s.add("db-password-file",
+        "PostgreSQL: a file holding the password (else libpq's PGPASSFILE or ~/.pgpass; never "
+        "in the URL)");
   s.add("jwt-secret-file",
         "file holding the token signing secret (generated when the default "
         "is missing)",
@@ -56,12 +63,20 @@ void refuse_missing_default(const Settings& s, const std::string& name, const ch
 }  // namespace
 
 std::unique_ptr<Store> open_store(const Settings& s, Create create) {
-  const auto& path = s.get("db");
-  if (create == Create::OnlyNamed) refuse_missing_default(s, "db", "database");
-  ensure_parent_dir(path);
+  const auto& where = s.get("db");
   const std::string sync = s.get_opt("db-sync").value_or("full");
   if (sync != "full" && sync != "normal") throw UsageError("--db-sync must be full or normal");
-  return std::make_unique<Store>(path, sync == "full" ? Durability::Full : Durability::Normal);
+  const auto durability = sync == "full" ? Durability::Full : Durability::Normal;
+  if (pg::is_url(where)) {
+    std::optional<std::string> password;
+    if (const auto file = s.get_opt("db-password-file")) {
+      password = load_secret(*file, false, "PostgreSQL password");
+    }
+    return make_store(where, durability, password);
+  }
+  if (create == Create::OnlyNamed) refuse_missing_default(s, "db", "database");
+  ensure_parent_dir(where);
+  return make_store(where, durability);
 }
 
 std::string jwt_secret(const Settings& s, Create create) {

@@ -147,8 +147,9 @@ void Writer::process(std::vector<Job>& batch) {
   for (int attempt = 1;; ++attempt) {
     done.clear();
     try {
-      const auto changes_before = store_.db().total_changes();
+      const auto changes_before = store_.total_changes();
       Store::Transaction tx(store_);
+      if (store_.lock_ahead()) lock_ahead(batch);
       const Millis now = now_ms();
       for (auto& job : batch) {
         if (auto* scan = std::get_if<InboundScan>(&job)) {
@@ -164,11 +165,21 @@ void Writer::process(std::vector<Job>& batch) {
       }
       tx.commit();
       // Only a commit of the clients' writes proves that the store takes writes again.
-      if (!housekeeping && store_.db().total_changes() != changes_before) writes_failing_ = false;
+      if (!housekeeping && store_.total_changes() != changes_before) writes_failing_ = false;
       if (!writes_failing_) health_.set_store(true);
       metrics_.batches.fetch_add(1, std::memory_order_relaxed);
       break;
     } catch (const std::exception& e) {
+      // Another bridge on the same store got there first: it stored this scan_id (the unique
+      // key), or PostgreSQL undid this transaction to end a deadlock. Nothing is wrong with the
+      // store: run the batch again at once, and the scan finds the other bridge's result.
+      const auto* db = dynamic_cast<const DbError*>(&e);
+      if (db != nullptr && (db->is_constraint() || db->is_conflict()) &&
+          attempt < options_.store_attempts) {
+        metrics_.store_conflicts.fetch_add(1, std::memory_order_relaxed);
+        spdlog::debug("store: {}; running the batch again", e.what());
+        continue;
+      }
       metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
       writes_failing_ = true;
       health_.set_store(false);
@@ -222,6 +233,21 @@ void Writer::process(std::vector<Job>& batch) {
   }
 }
 
+// A shared store: the batch's tickets and their owners are locked before any is decided, each
+// in order (Store::lock_for_decisions), so that two bridges' batches wait for each other
+// instead of deadlocking. The scans are parsed for it; decide_scan starts from that parse.
+void Writer::lock_ahead(std::vector<Job>& batch) {
+  std::vector<std::string> codes;
+  codes.reserve(batch.size());
+  for (auto& job : batch) {
+    if (auto* scan = std::get_if<InboundScan>(&job)) {
+      // A malformed scan decides nothing: only valid ones touch a ticket.
+      if (const auto& parsed = parse_ahead(*scan); parsed.scan) codes.push_back(parsed.scan->code);
+    }
+  }
+  store_.lock_for_decisions(std::move(codes));
+}
+
 Writer::Pending Writer::apply_task(WriteTask& task) {
   Pending out;
   out.task = &task;
@@ -229,7 +255,7 @@ Writer::Pending Writer::apply_task(WriteTask& task) {
   try {
     task.apply(store_, out.outcome);
     store_.release_savepoint();
-  } catch (const sql::Error& e) {
+  } catch (const DbError& e) {
     if (!e.is_constraint()) throw;  // the store is in trouble: the whole batch retries
     store_.rollback_to_savepoint();
     out.outcome = TaskOutcome{false, e.what(), 0, {}};

@@ -102,6 +102,7 @@ class Writer {
   void run();
   void check_store();
   Pending apply_task(WriteTask& task);
+  void lock_ahead(std::vector<Job>& batch);
   void enqueue(Job job);
   void gather(std::vector<Job>& batch);
 

@@ -10,13 +10,15 @@
 #include <string>
 #include <string_view>
 
+#include "db_error.hpp"
+
 namespace tb::sql {
 
-class Error : public std::runtime_error {
+class Error : public DbError {
  public:
-  Error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  Error(int code, const std::string& what)
+      : DbError(what, (code & 0xFF) == SQLITE_CONSTRAINT), code_(code) {}
   int code() const { return code_; }
-  bool is_constraint() const { return (code_ & 0xFF) == SQLITE_CONSTRAINT; }
 
  private:
   int code_;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "process.hpp"
+#include "sqlite_store.hpp"
 
 namespace tb {
 namespace {
@@ -40,7 +41,7 @@ void flush(Outbox& outbox, Store& store) {
 
 TEST(Outbox, EventsAfterTheMarkInUidAndSeqOrderInPages) {
   tbtest::TempDir dir;
-  Store store(dir.file("o.db"));
+  SqliteStore store(dir.file("o.db"));
   append(store, "b", 3);
   append(store, "a", 2);
   const std::vector<std::pair<std::string, std::int64_t>> all = {
@@ -72,7 +73,7 @@ TEST(Outbox, EventsAfterTheMarkInUidAndSeqOrderInPages) {
 // acknowledged: the mark stays at 1 until 2 and 3 are acknowledged too, or they would never go.
 TEST(Outbox, AnEventNotSentHoldsTheMarkBelowIt) {
   tbtest::TempDir dir;
-  Store store(dir.file("h.db"));
+  SqliteStore store(dir.file("h.db"));
   append(store, "u", 4);
   Outbox outbox;
   outbox.acked("u", 1);
@@ -95,7 +96,7 @@ TEST(Outbox, AnEventNotSentHoldsTheMarkBelowIt) {
 // republish it no longer holds its uid's mark.
 TEST(Outbox, AHeldEventThatIsGoneStopsHoldingAfterARepublish) {
   tbtest::TempDir dir;
-  Store store(dir.file("g.db"));
+  SqliteStore store(dir.file("g.db"));
   append(store, "u", 3);
   Outbox outbox;
   outbox.not_sent("u", 1);
@@ -114,7 +115,7 @@ TEST(Outbox, ADatabaseOfSchema1CountsItsEventsAsPublished) {
   tbtest::TempDir dir;
   const auto path = dir.file("v1.db");
   {
-    Store s(path);
+    SqliteStore s(path);
     append(s, "42", 3);
   }
   // Back to what schema 1 was: no mark column (and nothing of schema 3).
@@ -130,7 +131,7 @@ TEST(Outbox, ADatabaseOfSchema1CountsItsEventsAsPublished) {
             SQLITE_OK);
   sqlite3_close(db);
 
-  Store s(path);
+  SqliteStore s(path);
   EXPECT_TRUE(unacked(s).empty()) << "events from before the outbox would be sent again";
   append(s, "42", 1);
   EXPECT_EQ(unacked(s), (std::vector<std::pair<std::string, std::int64_t>>{{"42", 4}}));

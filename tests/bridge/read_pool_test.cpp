@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "process.hpp"
+#include "sqlite_store.hpp"
 
 namespace tb {
 namespace {
@@ -15,13 +16,13 @@ namespace {
 TEST(ReadPool, RunsJobsInOrderAndSurvivesAThrowingOne) {
   tbtest::TempDir dir;
   {
-    Store writer(dir.file("r.db"));
+    SqliteStore writer(dir.file("r.db"));
     Ticket t;
     t.code = "R1";
     t.uid = "7";
     writer.insert_ticket(t);
   }
-  ReadPool pool(std::make_unique<Store>(dir.file("r.db")));
+  ReadPool pool(std::make_unique<SqliteStore>(dir.file("r.db")));
   std::mutex mu;
   std::vector<std::string> seen;
   pool.submit([&](Store& s) {

@@ -1,14 +1,45 @@
-// The SQLite store on real files: tickets, exactly-once results, sequences, retention.
-#include "store.hpp"
-
+// The stores, each on the real thing: SQLite files and a PostgreSQL server started for the test.
+// One suite runs against both (StoreTest, parameterised by backend): tickets, exactly-once
+// results, the scanner table, sequences, retention, replay. Each backend's own schema handling
+// (migration, a schema from the future) has tests of its own at the end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
+#include "pg.hpp"
+#include "pg_store.hpp"
+#include "postgres.hpp"
 #include "process.hpp"
+#include "sqlite_store.hpp"
 
 namespace tb {
 namespace {
+
+// One server for the test process, started at its first use and stopped by PID at exit.
+tbtest::Postgres& postgres() {
+  static tbtest::Postgres server;
+  return server;
+}
+
+// A store of the backend the suite runs with, at a place of the test's own; open() again
+// reopens the same database.
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    where_ = GetParam() == "sqlite" ? dir_.file("t.db") : postgres().create_database();
+  }
+  std::unique_ptr<Store> open() { return make_store(where_, Durability::Full); }
+
+  tbtest::TempDir dir_;
+  std::string where_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 Ticket ticket(const std::string& code, const std::string& uid) {
   Ticket t;
@@ -35,9 +66,9 @@ ScanRecord admitted_row(std::optional<std::string> code, Millis at, std::string 
   return r;
 }
 
-TEST(Store, TicketRoundTrip) {
-  tbtest::TempDir dir;
-  Store s(dir.file("t.db"));
+TEST_P(StoreTest, TicketRoundTrip) {
+  auto store = open();
+  Store& s = *store;
   s.insert_ticket(ticket("C1", "42"));
   const auto t = s.find_ticket("C1");
   ASSERT_TRUE(t);
@@ -55,17 +86,18 @@ TEST(Store, TicketRoundTrip) {
   EXPECT_THROW(s.insert_ticket(ticket("C1", "43")), DuplicateTicket);
 }
 
-TEST(Store, UsageAndRevocationPersist) {
-  tbtest::TempDir dir;
+TEST_P(StoreTest, UsageAndRevocationPersist) {
   {
-    Store s(dir.file("t.db"));
+    auto store = open();
+    Store& s = *store;
     s.insert_ticket(ticket("C1", "42"));
     s.save_usage("C1", TicketUsage{1, true, EntryRecord{1500, "north", "s1"}});
     EXPECT_TRUE(s.revoke_ticket("C1"));
     EXPECT_TRUE(s.revoke_ticket("C1"));  // revoking twice is fine
     EXPECT_FALSE(s.revoke_ticket("nope"));
   }
-  Store s(dir.file("t.db"));
+  auto store = open();
+  Store& s = *store;
   const auto t = s.find_ticket("C1");
   ASSERT_TRUE(t);
   EXPECT_TRUE(t->revoked);
@@ -76,9 +108,9 @@ TEST(Store, UsageAndRevocationPersist) {
   EXPECT_EQ(t->usage.last_entry->scanner, "s1");
 }
 
-TEST(Store, ScanIdIsUniqueAndFindsItsResult) {
-  tbtest::TempDir dir;
-  Store s(dir.file("t.db"));
+TEST_P(StoreTest, ScanIdIsUniqueAndFindsItsResult) {
+  auto store = open();
+  Store& s = *store;
   ScanRecord r;
   r.scan_id = "s:1";
   r.code = "C1";
@@ -89,7 +121,12 @@ TEST(Store, ScanIdIsUniqueAndFindsItsResult) {
   s.record_scan(r);
   EXPECT_EQ(s.find_result("s:1"), R"({"x":1})");
   EXPECT_FALSE(s.find_result("s:2"));
-  EXPECT_THROW(s.record_scan(r), sql::Error);
+  try {
+    s.record_scan(r);
+    ADD_FAILURE() << "a second scan with the same scan_id was stored";
+  } catch (const DbError& e) {
+    EXPECT_TRUE(e.is_constraint()) << e.what();
+  }
   // Scans without an id are all kept.
   r.scan_id.reset();
   s.record_scan(r);
@@ -97,9 +134,9 @@ TEST(Store, ScanIdIsUniqueAndFindsItsResult) {
   EXPECT_EQ(s.recent_scans("C1", 10).size(), 3U);
 }
 
-TEST(Store, TheScannerTableSetsListsAndRemoves) {
-  tbtest::TempDir dir;
-  Store s(dir.file("t.db"));
+TEST_P(StoreTest, TheScannerTableSetsListsAndRemoves) {
+  auto store = open();
+  Store& s = *store;
   EXPECT_FALSE(s.find_scanner("gate-1"));
   s.set_scanner({"gate-2", "south", Direction::Out, 5});
   s.set_scanner({"gate-1", "north", Direction::In, 6});
@@ -119,9 +156,9 @@ TEST(Store, TheScannerTableSetsListsAndRemoves) {
 
 // The repeat window's look-up: the same code, scanner and direction, recent enough, among the
 // code's last few scans.
-TEST(Store, ARecentResultIsFoundByScannerDirectionAndTime) {
-  tbtest::TempDir dir;
-  Store s(dir.file("t.db"));
+TEST_P(StoreTest, ARecentResultIsFoundByScannerDirectionAndTime) {
+  auto store = open();
+  Store& s = *store;
   ScanRecord r = admitted_row("C1", 1000, "first");
   r.scanner = "gate-1";
   r.direction = "in";
@@ -139,11 +176,92 @@ TEST(Store, ARecentResultIsFoundByScannerDirectionAndTime) {
   EXPECT_FALSE(s.recent_result("C1", "gate-1", Direction::In, 0));
 }
 
-TEST(Store, ADatabaseOfSchema2GainsTheScannerTable) {
+// Two connections (two bridges) at once. A ticket read for a decision is locked until the
+// decision commits, so the second decision sees the first's entry; the uid's seq stays
+// consecutive; the same scan_id is stored once.
+TEST_P(StoreTest, TwoConnectionsDecideOneTicketOneAfterTheOther) {
+  auto a = open();
+  auto b = open();
+  a->insert_ticket(ticket("C1", "42"));
+  std::atomic<bool> a_holds{false};
+  std::atomic<bool> b_done{false};
+  std::int64_t b_saw = -1;
+  std::thread first([&] {
+    Store::Transaction tx(*a);
+    auto t = a->find_ticket("C1");
+    a_holds = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(b_done) << "the second decision did not wait for the first";
+    a->save_usage("C1", TicketUsage{t->usage.entries + 1, true, EntryRecord{1500, "north", "a"}});
+    tx.commit();
+  });
+  while (!a_holds) std::this_thread::yield();
+  {
+    Store::Transaction tx(*b);
+    b_saw = b->find_ticket("C1")->usage.entries;
+    b_done = true;
+    tx.commit();
+  }
+  first.join();
+  EXPECT_EQ(b_saw, 1) << "the second decision read the ticket before the first's entry";
+}
+
+TEST_P(StoreTest, TwoConnectionsAppendingKeepAUidsSeqConsecutive) {
+  auto a = open();
+  auto b = open();
+  std::vector<std::int64_t> seqs_a, seqs_b;
+  const auto append = [](Store& s, std::vector<std::int64_t>& seqs) {
+    for (int i = 0; i < 100; ++i) {
+      Store::Transaction tx(s);
+      nlohmann::json e = {{"type", "push"}};
+      seqs.push_back(s.append_event("42", 1000 + i, e).seq);
+      tx.commit();
+    }
+  };
+  std::thread other([&] { append(*b, seqs_b); });
+  append(*a, seqs_a);
+  other.join();
+  std::vector<std::int64_t> all = seqs_a;
+  all.insert(all.end(), seqs_b.begin(), seqs_b.end());
+  std::sort(all.begin(), all.end());
+  for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], static_cast<std::int64_t>(i + 1));
+  EXPECT_EQ(a->last_seq("42"), 200);
+  EXPECT_EQ(a->events_after("42", 0, 1000).size(), 200U);
+}
+
+TEST_P(StoreTest, TheSameScanIdFromTwoConnectionsIsStoredOnce) {
+  auto a = open();
+  auto b = open();
+  ScanRecord r = admitted_row("C1", 1, "from a");
+  r.scan_id = "both:1";
+  std::optional<std::string> b_error;
+  {
+    Store::Transaction tx(*a);
+    a->record_scan(r);
+    std::thread second([&] {
+      ScanRecord mine = r;
+      mine.result = "from b";
+      try {
+        Store::Transaction btx(*b);
+        b->record_scan(mine);  // waits for a's commit, then fails
+        btx.commit();
+      } catch (const DbError& e) {
+        if (e.is_constraint()) b_error = e.what();
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    tx.commit();
+    second.join();
+  }
+  EXPECT_TRUE(b_error) << "the second bridge stored the same scan_id";
+  EXPECT_EQ(b->find_result("both:1"), "from a") << "the second finds the first's result";
+}
+
+TEST(SqliteStoreSchema, ADatabaseOfSchema2GainsTheScannerTable) {
   tbtest::TempDir dir;
   const auto path = dir.file("v2.db");
   {
-    Store s(path);
+    SqliteStore s(path);
     ScanRecord r = admitted_row(std::nullopt, 1, "{}");
     r.scan_id = "old:1";
     s.record_scan(r);
@@ -151,7 +269,7 @@ TEST(Store, ADatabaseOfSchema2GainsTheScannerTable) {
         "DROP TABLE scanners; ALTER TABLE scans DROP COLUMN claimed_gate; "
         "PRAGMA user_version = 2;");
   }
-  Store s(path);
+  SqliteStore s(path);
   EXPECT_EQ(s.find_result("old:1"), "{}");
   s.set_scanner({"gate-1", "north", Direction::In, 1});
   EXPECT_TRUE(s.find_scanner("gate-1"));
@@ -161,10 +279,10 @@ TEST(Store, ADatabaseOfSchema2GainsTheScannerTable) {
   EXPECT_EQ(s.recent_scans("C1", 1).at(0).claimed_gate, "south");
 }
 
-TEST(Store, SequencesPerUidSurviveReopenAndPruning) {
-  tbtest::TempDir dir;
+TEST_P(StoreTest, SequencesPerUidSurviveReopenAndPruning) {
   {
-    Store s(dir.file("t.db"));
+    auto store = open();
+    Store& s = *store;
     for (int i = 0; i < 5; ++i) {
       nlohmann::json e = {{"type", "push"}};
       const auto stored = s.append_event("42", 1000 + i, e);
@@ -176,7 +294,8 @@ TEST(Store, SequencesPerUidSurviveReopenAndPruning) {
     // Keep the newest 2 of each uid.
     EXPECT_EQ(s.prune_events(2, 0, 1000), 3);
   }
-  Store s(dir.file("t.db"));
+  auto store = open();
+  Store& s = *store;
   EXPECT_EQ(s.last_seq("42"), 5);
   EXPECT_EQ(s.last_seq("nobody"), 0);
   const auto held = s.events_after("42", 0, 100);
@@ -190,9 +309,9 @@ TEST(Store, SequencesPerUidSurviveReopenAndPruning) {
   EXPECT_EQ(s.events_after("42", 0, 100).size(), 1U);
 }
 
-TEST(Store, TransactionRollsBackUnlessCommitted) {
-  tbtest::TempDir dir;
-  Store s(dir.file("t.db"));
+TEST_P(StoreTest, TransactionRollsBackUnlessCommitted) {
+  auto store = open();
+  Store& s = *store;
   {
     Store::Transaction tx(s);
     s.insert_ticket(ticket("C1", "42"));
@@ -206,18 +325,18 @@ TEST(Store, TransactionRollsBackUnlessCommitted) {
   EXPECT_TRUE(s.find_ticket("C1"));
 }
 
-TEST(Store, RefusesADatabaseFromTheFuture) {
+TEST(SqliteStoreSchema, RefusesADatabaseFromTheFuture) {
   tbtest::TempDir dir;
   {
-    Store s(dir.file("t.db"));
+    SqliteStore s(dir.file("t.db"));
     s.db().exec("PRAGMA user_version = 99");
   }
-  EXPECT_THROW(Store(dir.file("t.db")), sql::Error);
+  EXPECT_THROW(SqliteStore(dir.file("t.db")), sql::Error);
 }
 
-TEST(Store, ReplayTellsWhetherTheHistoryIsComplete) {
-  tbtest::TempDir dir;
-  Store store_(dir.file("r.db"));
+TEST_P(StoreTest, ReplayTellsWhetherTheHistoryIsComplete) {
+  auto store = open();
+  Store& store_ = *store;
   for (int i = 0; i < 5; ++i) {
     nlohmann::json e = {{"type", "push"}};
     store_.append_event("42", 1000 + i, e);
@@ -244,9 +363,9 @@ TEST(Store, ReplayTellsWhetherTheHistoryIsComplete) {
   EXPECT_EQ(r.events.size(), 2U);
 }
 
-TEST(Store, ReplayPagesAreBoundedInEventsAndBytesAndScoped) {
-  tbtest::TempDir dir;
-  Store store_(dir.file("p.db"));
+TEST_P(StoreTest, ReplayPagesAreBoundedInEventsAndBytesAndScoped) {
+  auto store = open();
+  Store& store_ = *store;
   for (int i = 1; i <= 10; ++i) {
     nlohmann::json e =
         i % 2 ? nlohmann::json{{"type", "ticket.admitted"}, {"code", "T" + std::to_string(i % 3)}}
@@ -277,6 +396,51 @@ TEST(Store, ReplayPagesAreBoundedInEventsAndBytesAndScoped) {
   r = store_.replay("42", 2, ReplayPage{100, 1 << 20, "T1"});  // 3 is T0's, yet held
   EXPECT_TRUE(r.recovered);
   EXPECT_EQ(r.events.front().seq, 4);
+}
+
+TEST(PgStoreSchema, RefusesADatabaseFromTheFuture) {
+  const auto url = postgres().create_database();
+  { PgStore s(url); }
+  pg::Conn(url).exec("UPDATE tb_schema SET version = 99");
+  try {
+    PgStore s(url);
+    ADD_FAILURE() << "a schema from the future was opened";
+  } catch (const DbError& e) {
+    EXPECT_NE(std::string(e.what()).find("newer than this ticket-bridge"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(PgStoreSchema, BridgesStartingTogetherMigrateOnce) {
+  const auto url = postgres().create_database();
+  std::vector<std::thread> starting;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 4; ++i) {
+    starting.emplace_back([&] {
+      try {
+        PgStore s(url);
+      } catch (const std::exception& e) {
+        ++failed;
+        ADD_FAILURE() << e.what();
+      }
+    });
+  }
+  for (auto& t : starting) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT count(*) FROM tb_schema").int64(0, 0), 1);
+}
+
+TEST(PgStoreSchema, AWrongPasswordIsRefusedAndNamed) {
+  const auto url = "postgresql://tb@127.0.0.1:" + std::to_string(postgres().port()) + "/postgres";
+  try {
+    PgStore s(url, Durability::Full, std::string("not-the-password"));
+    ADD_FAILURE() << "connected with a wrong password";
+  } catch (const DbError& e) {
+    EXPECT_NE(std::string(e.what()).find("password authentication failed"), std::string::npos)
+        << e.what();
+  }
+  PgStore s(url, Durability::Full, postgres().password());  // --db-password-file's way
+  s.ping();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "process.hpp"
+#include "sqlite_store.hpp"
 #include "writer.hpp"
 
 namespace tb {
@@ -46,7 +47,7 @@ class WriterTest : public ::testing::Test {
   json answer(std::size_t i) const { return json::parse(answers_.at(i).payload); }
 
   tbtest::TempDir dir_;
-  Store store_;
+  SqliteStore store_;
   Metrics metrics_;
   Health health_;
   std::vector<Answer> answers_;

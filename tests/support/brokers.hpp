@@ -52,6 +52,8 @@ class Bridge {
  public:
   Bridge(const TempDir& dir, std::string mqtt_url, std::vector<std::string> extra_args = {});
   void set_extra_args(std::vector<std::string> extra) { extra_ = std::move(extra); }
+  // The store: a SQLite file (bridge.db in the dir, by default) or a postgresql:// URL.
+  void set_db(std::string where) { db_ = std::move(where); }
   ~Bridge();
   // Starts and waits until /healthz says 200; false (and the log) when it does not come up.
   bool start(std::chrono::milliseconds timeout = std::chrono::seconds(15));

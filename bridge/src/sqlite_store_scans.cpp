@@ -1,10 +1,10 @@
-// The store's audit log of scans (store.hpp): the exactly-once look-ups by scan_id and by the
-// repeat window, a ticket's last scans; and the scanner table.
-#include "store.hpp"
+// The store's audit log of scans (sqlite_store.hpp): the exactly-once look-ups by scan_id and by
+// the repeat window, a ticket's last scans; and the scanner table.
+#include "sqlite_store.hpp"
 
 namespace tb {
 
-std::optional<std::string> Store::find_result(const std::string& scan_id) {
+std::optional<std::string> SqliteStore::find_result(const std::string& scan_id) {
   auto& s = find_result_;
   s.bind(1, scan_id);
   std::optional<std::string> out;
@@ -13,7 +13,7 @@ std::optional<std::string> Store::find_result(const std::string& scan_id) {
   return out;
 }
 
-void Store::record_scan(const ScanRecord& r) {
+void SqliteStore::record_scan(const ScanRecord& r) {
   auto& s = record_scan_;
   s.bind(1, r.scan_id).bind(2, r.code).bind(3, r.scanner).bind(4, r.gate).bind(5, r.direction);
   s.bind(6, r.scanned_at).bind(7, r.decided_at).bind(8, r.status).bind(9, r.reason);
@@ -21,7 +21,7 @@ void Store::record_scan(const ScanRecord& r) {
   s.run();
 }
 
-std::vector<ScanRecord> Store::recent_scans(const std::string& code, int limit) {
+std::vector<ScanRecord> SqliteStore::recent_scans(const std::string& code, int limit) {
   auto& s = recent_scans_;
   s.bind(1, code).bind(2, std::int64_t{limit});
   std::vector<ScanRecord> out;
@@ -34,8 +34,9 @@ std::vector<ScanRecord> Store::recent_scans(const std::string& code, int limit) 
   return out;
 }
 
-std::optional<std::string> Store::recent_result(const std::string& code, const std::string& scanner,
-                                                Direction direction, Millis since) {
+std::optional<std::string> SqliteStore::recent_result(const std::string& code,
+                                                      const std::string& scanner,
+                                                      Direction direction, Millis since) {
   auto& s = recent_result_;
   s.bind(1, code).bind(2, scanner).bind(3, std::string(to_string(direction))).bind(4, since);
   s.bind(5, std::int64_t{kRepeatLookback});
@@ -55,7 +56,7 @@ ScannerConfig scanner_row(sql::Stmt& s) {
 }
 }  // namespace
 
-std::optional<ScannerConfig> Store::find_scanner(const std::string& id) {
+std::optional<ScannerConfig> SqliteStore::find_scanner(const std::string& id) {
   auto& s = find_scanner_;
   s.bind(1, id);
   std::optional<ScannerConfig> out;
@@ -64,18 +65,18 @@ std::optional<ScannerConfig> Store::find_scanner(const std::string& id) {
   return out;
 }
 
-void Store::set_scanner(const ScannerConfig& c) {
+void SqliteStore::set_scanner(const ScannerConfig& c) {
   auto& s = set_scanner_;
   s.bind(1, c.id).bind(2, c.gate).bind(3, std::string(to_string(c.direction)));
   s.bind(4, c.updated_at).run();
 }
 
-bool Store::remove_scanner(const std::string& id) {
+bool SqliteStore::remove_scanner(const std::string& id) {
   remove_scanner_.bind(1, id).run();
   return db_.changes() > 0;
 }
 
-std::vector<ScannerConfig> Store::scanners() {
+std::vector<ScannerConfig> SqliteStore::scanners() {
   auto& s = list_scanners_;
   std::vector<ScannerConfig> out;
   while (s.step()) out.push_back(scanner_row(s));

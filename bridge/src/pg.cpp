@@ -1,0 +1,168 @@
+// The libpq layer (pg.hpp).
+#include "pg.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+namespace tb::pg {
+
+namespace {
+// libpq's messages end with a newline.
+std::string trimmed(std::string why) {
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  return why;
+}
+}  // namespace
+
+Params& Params::add(std::int64_t v) {
+  values_.push_back(std::to_string(v));
+  null_.push_back(false);
+  return *this;
+}
+
+Params& Params::add(std::string_view v) {
+  // libpq sends text parameters up to their first NUL: a value with one would be cut short.
+  if (v.find('\0') != std::string_view::npos) throw Error("a text value holds a NUL byte", "22021");
+  values_.emplace_back(v);
+  null_.push_back(false);
+  return *this;
+}
+
+Params& Params::add(const std::optional<std::string>& v) {
+  return v ? add(std::string_view(*v)) : add_null();
+}
+
+Params& Params::add(const std::optional<std::int64_t>& v) {
+  return v ? add(*v) : add_null();
+}
+
+Params& Params::add_null() {
+  values_.emplace_back();
+  null_.push_back(true);
+  return *this;
+}
+
+std::vector<const char*> Params::pointers() const {
+  std::vector<const char*> out;
+  out.reserve(values_.size());
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    out.push_back(null_[i] ? nullptr : values_[i].c_str());
+  }
+  return out;
+}
+
+std::vector<int> Params::lengths() const {
+  std::vector<int> out;
+  out.reserve(values_.size());
+  for (const auto& v : values_) out.push_back(static_cast<int>(v.size()));
+  return out;
+}
+
+std::string Result::text(int row, int col) const {
+  return std::string(PQgetvalue(r_.get(), row, col),
+                     static_cast<std::size_t>(PQgetlength(r_.get(), row, col)));
+}
+
+std::int64_t Result::int64(int row, int col) const {
+  const char* v = PQgetvalue(r_.get(), row, col);
+  const char* end = v + PQgetlength(r_.get(), row, col);
+  std::int64_t out = 0;
+  const auto [ptr, ec] = std::from_chars(v, end, out);
+  if (ec != std::errc() || ptr != end) {
+    throw Error("not an integer in column " + std::to_string(col) + ": " + std::string(v, end), "");
+  }
+  return out;
+}
+
+std::optional<std::string> Result::opt_text(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return text(row, col);
+}
+
+std::optional<std::int64_t> Result::opt_int64(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return int64(row, col);
+}
+
+std::int64_t Result::changed() const {
+  const char* n = PQcmdTuples(r_.get());
+  std::int64_t out = 0;
+  std::from_chars(n, n + std::char_traits<char>::length(n), out);
+  return out;
+}
+
+namespace {
+PGconn* connect(const std::string& conninfo, const std::optional<std::string>& password) {
+  const char* keys[] = {"dbname", password ? "password" : nullptr, nullptr};
+  const char* values[] = {conninfo.c_str(), password ? password->c_str() : nullptr, nullptr};
+  return PQconnectdbParams(keys, values, 1);  // 1: dbname may be a whole URI
+}
+}  // namespace
+
+Conn::Conn(const std::string& conninfo, const std::optional<std::string>& password)
+    : c_(connect(conninfo, password), &PQfinish) {
+  if (!c_) throw Error("out of memory connecting to PostgreSQL", "");
+  // Notices ("relation ... already exists, skipping") go to the debug log, not to stderr.
+  PQsetNoticeProcessor(
+      c_.get(), [](void*, const char* message) { spdlog::debug("postgresql: {}", message); },
+      nullptr);
+  if (!ok()) throw Error("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(c_.get())), "");
+}
+
+void Conn::reset() {
+  PQreset(c_.get());
+  if (!ok()) {
+    throw Error("cannot reconnect to PostgreSQL: " + trimmed(PQerrorMessage(c_.get())), "");
+  }
+}
+
+Result Conn::check(PGresult* r, std::string_view what) {
+  Result out(r);
+  const auto status = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+    total_changes_ += out.changed();
+    return out;
+  }
+  const char* state = r == nullptr ? nullptr : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  const std::string why =
+      trimmed(r == nullptr ? PQerrorMessage(c_.get()) : PQresultErrorMessage(r));
+  throw Error(std::string(what) + ": " + why, state == nullptr ? "" : state);
+}
+
+Result Conn::exec(const std::string& sql) {
+  return check(PQexec(c_.get(), sql.c_str()), sql.substr(0, 40));
+}
+
+void Conn::prepare(const std::string& name, const std::string& sql) {
+  check(PQprepare(c_.get(), name.c_str(), sql.c_str(), 0, nullptr), "prepare " + name);
+}
+
+Result Conn::run(const std::string& name, const Params& params) {
+  const auto values = params.pointers();
+  const auto lengths = params.lengths();
+  return check(PQexecPrepared(c_.get(), name.c_str(), params.size(), values.data(), lengths.data(),
+                              nullptr, 0),
+               name);
+}
+
+std::string array_literal(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char c : item) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+bool is_url(std::string_view where) {
+  return where.rfind("postgresql://", 0) == 0 || where.rfind("postgres://", 0) == 0;
+}
+
+}  // namespace tb::pg

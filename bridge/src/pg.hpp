@@ -1,0 +1,103 @@
+// A thin RAII layer over libpq, as sqlite.hpp is over SQLite: a connection, prepared statements
+// with text parameters, results, errors as exceptions (DbError, with SQLSTATE class 23 as a
+// constraint error). Nothing here knows about tickets.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "db_error.hpp"
+
+namespace tb::pg {
+
+class Error : public DbError {
+ public:
+  // SQLSTATE class 23: integrity constraint violation; class 40: transaction rollback
+  // (serialization failure, deadlock).
+  Error(const std::string& what, std::string sqlstate)
+      : DbError(what, sqlstate.rfind("23", 0) == 0, sqlstate.rfind("40", 0) == 0),
+        sqlstate_(std::move(sqlstate)) {}
+  const std::string& sqlstate() const { return sqlstate_; }  // empty: no answer from the server
+
+ private:
+  std::string sqlstate_;
+};
+
+// The parameters of one statement, in order ($1, $2, ...), sent as text.
+class Params {
+ public:
+  Params& add(std::int64_t v);
+  Params& add(std::string_view v);
+  Params& add(const std::string& v) { return add(std::string_view(v)); }
+  Params& add(const char* v) { return add(std::string_view(v)); }
+  Params& add(const std::optional<std::string>& v);
+  Params& add(const std::optional<std::int64_t>& v);
+  Params& add_null();
+
+  int size() const { return static_cast<int>(values_.size()); }
+  // Pointers into the values; valid while this object lives and is not added to.
+  std::vector<const char*> pointers() const;
+  std::vector<int> lengths() const;
+
+ private:
+  std::vector<std::string> values_;
+  std::vector<bool> null_;
+};
+
+class Result {
+ public:
+  explicit Result(PGresult* r) : r_(r, &PQclear) {}
+  int rows() const { return PQntuples(r_.get()); }
+  bool is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  std::string text(int row, int col) const;
+  std::int64_t int64(int row, int col) const;
+  std::optional<std::string> opt_text(int row, int col) const;
+  std::optional<std::int64_t> opt_int64(int row, int col) const;
+  // Rows the command changed (INSERT, UPDATE, DELETE), 0 for others.
+  std::int64_t changed() const;
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
+};
+
+class Conn {
+ public:
+  // Connects with a libpq connection string or URI (postgresql://...); throws Error when it
+  // cannot. The password is `password` when given, else libpq's own means (passfile=,
+  // PGPASSFILE, ~/.pgpass): never part of the URI, which is logged and shown by ps.
+  explicit Conn(const std::string& conninfo, const std::optional<std::string>& password = {});
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // Whether the connection is up; after a failure, reset() connects again (prepared statements
+  // are gone then: prepare them again).
+  bool ok() const { return PQstatus(c_.get()) == CONNECTION_OK; }
+  void reset();
+
+  // One or more statements without parameters (schema, BEGIN, SET ...).
+  Result exec(const std::string& sql);
+  void prepare(const std::string& name, const std::string& sql);
+  Result run(const std::string& name, const Params& params = {});
+  // Rows changed by this connection's commands since it opened.
+  std::int64_t total_changes() const { return total_changes_; }
+
+ private:
+  Result check(PGresult* r, std::string_view what);
+
+  std::unique_ptr<PGconn, void (*)(PGconn*)> c_;
+  std::int64_t total_changes_ = 0;
+};
+
+// A text[] parameter's value: {"a","b"}, each element quoted, its " and \ escaped.
+std::string array_literal(const std::vector<std::string>& items);
+
+// Whether `where` names a PostgreSQL database (postgresql:// or postgres://) rather than a file.
+bool is_url(std::string_view where);
+
+}  // namespace tb::pg
