@@ -96,7 +96,9 @@ if [ $self_test = 1 ]; then
   grep -q '"status":"admitted"' var/seen.txt || { echo "run: the demo scan was not admitted" >&2; cat var/seen.txt >&2; exit 1; }
   grep -q '"type":"ticket.admitted"' var/seen.txt || { echo "run: no owner event" >&2; cat var/seen.txt >&2; exit 1; }
   curl -sf "http://127.0.0.1:$http_port/ticket" | grep -q 'data-ticket-state' || {
-    echo "run: the ticket page is not served" >&2; exit 1; }
+    echo "run: the ticket page is not served (GET /ticket answered" \
+      "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/ticket"))" >&2
+    cat var/bridge.log >&2; exit 1; }
   echo "run: self-test passed (demo ticket $code admitted, owner event seen)"
   exit 0
 fi

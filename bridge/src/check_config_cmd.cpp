@@ -50,6 +50,10 @@ void check_creatable(const fs::path& path, const char* what, Problems& problems)
 // from the first `serve`, which needs the right to create tables).
 void check_postgresql(const Settings& s, Problems& problems, std::vector<std::string>& notes) {
   const std::string url = s.get("db");
+  if (pg::has_password(url)) {
+    problems.add("--db: no password in the URL; put it in --db-password-file or a passfile");
+    return;
+  }
   problems.check([&] {
     try {
       std::optional<std::string> password;

@@ -6,8 +6,6 @@
 #include <optional>
 #include <string>
 
-#include "scan.hpp"
-
 namespace tb {
 
 // A scan as it arrived from the broker, not yet parsed.
@@ -18,9 +16,6 @@ struct InboundScan {
   std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
   // Set for a scan on tickets/scan/<scanner> (an embedded scanner): that topic level.
   std::optional<std::string> device_scanner = {};
-  // The payload parsed before the batch, when the store locks ahead (scan_decision.hpp's
-  // parse_ahead); else decide_scan parses it.
-  std::optional<ParsedScan> parsed = {};
 };
 
 // What a small device gets next to the JSON result (device_answers.hpp).

@@ -48,6 +48,9 @@ std::size_t Outbox::flush(Store& store) {
       it = m.unsent.empty() ? marks_.erase(it) : std::next(it);
     }
   }
+  // In uid order (byte order, as the store sorts): a shared store's rows are locked in the order
+  // a scan batch locks them, so the two never wait for each other in a cycle.
+  std::sort(writes.begin(), writes.end());
   // A write that fails (the transaction rolls back) only leaves the mark behind: the events after
   // it are published again at the next connect, duplicates that QoS 1 allows.
   for (const auto& [uid, seq] : writes) store.set_acked(uid, seq);

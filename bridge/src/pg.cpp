@@ -86,6 +86,11 @@ std::optional<std::int64_t> Result::opt_int64(int row, int col) const {
 }
 
 std::int64_t Result::changed() const {
+  // PQcmdTuples counts a SELECT's rows too: only writes count as changes.
+  const std::string_view tag = PQcmdStatus(r_.get());
+  if (tag.rfind("INSERT", 0) != 0 && tag.rfind("UPDATE", 0) != 0 && tag.rfind("DELETE", 0) != 0) {
+    return 0;
+  }
   const char* n = PQcmdTuples(r_.get());
   std::int64_t out = 0;
   std::from_chars(n, n + std::char_traits<char>::length(n), out);
@@ -93,9 +98,28 @@ std::int64_t Result::changed() const {
 }
 
 namespace {
+// Defaults first, so that the URL's own settings win: a connect gives up after 10 s, and a
+// server that stops answering (a cut cable, a failover) is noticed within about 30 s instead of
+// the system's two hours, so that its locks and the writer are not held for that long.
 PGconn* connect(const std::string& conninfo, const std::optional<std::string>& password) {
-  const char* keys[] = {"dbname", password ? "password" : nullptr, nullptr};
-  const char* values[] = {conninfo.c_str(), password ? password->c_str() : nullptr, nullptr};
+  const char* keys[] = {"connect_timeout",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        "tcp_user_timeout",
+                        "client_encoding",
+                        "dbname",
+                        password ? "password" : nullptr,
+                        nullptr};
+  const char* values[] = {"10",
+                          "10",
+                          "5",
+                          "3",
+                          "30000",
+                          "UTF8",
+                          conninfo.c_str(),
+                          password ? password->c_str() : nullptr,
+                          nullptr};
   return PQconnectdbParams(keys, values, 1);  // 1: dbname may be a whole URI
 }
 }  // namespace
@@ -125,9 +149,11 @@ Result Conn::check(PGresult* r, std::string_view what) {
     return out;
   }
   const char* state = r == nullptr ? nullptr : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  const char* constraint = r == nullptr ? nullptr : PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
   const std::string why =
       trimmed(r == nullptr ? PQerrorMessage(c_.get()) : PQresultErrorMessage(r));
-  throw Error(std::string(what) + ": " + why, state == nullptr ? "" : state);
+  throw Error(std::string(what) + ": " + why, state == nullptr ? "" : state,
+              constraint == nullptr ? std::string_view() : std::string_view(constraint));
 }
 
 Result Conn::exec(const std::string& sql) {
@@ -159,6 +185,23 @@ std::string array_literal(const std::vector<std::string>& items) {
   }
   out += '}';
   return out;
+}
+
+bool has_password(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    PQfreemem(error);
+    return true;
+  }
+  bool found = false;
+  for (const auto* o = options; o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword) == "password" && o->val != nullptr && *o->val != '\0') {
+      found = true;
+    }
+  }
+  PQconninfoFree(options);
+  return found;
 }
 
 bool is_url(std::string_view where) {

@@ -18,10 +18,14 @@ namespace tb::pg {
 
 class Error : public DbError {
  public:
-  // SQLSTATE class 23: integrity constraint violation; class 40: transaction rollback
-  // (serialization failure, deadlock).
-  Error(const std::string& what, std::string sqlstate)
-      : DbError(what, sqlstate.rfind("23", 0) == 0, sqlstate.rfind("40", 0) == 0),
+  // SQLSTATE class 23: an integrity constraint violated. A conflict, a race lost to another
+  // bridge that running the transaction again resolves: class 40 (serialization failure,
+  // deadlock), 55P03 (lock_timeout), and a second insert of one scan_id (the unique key
+  // scans_scan_id_key).
+  Error(const std::string& what, std::string sqlstate, std::string_view constraint = {})
+      : DbError(what, sqlstate.rfind("23", 0) == 0,
+                sqlstate.rfind("40", 0) == 0 || sqlstate == "55P03" ||
+                    (sqlstate == "23505" && constraint == "scans_scan_id_key")),
         sqlstate_(std::move(sqlstate)) {}
   const std::string& sqlstate() const { return sqlstate_; }  // empty: no answer from the server
 
@@ -59,8 +63,10 @@ class Result {
   std::int64_t int64(int row, int col) const;
   std::optional<std::string> opt_text(int row, int col) const;
   std::optional<std::int64_t> opt_int64(int row, int col) const;
-  // Rows the command changed (INSERT, UPDATE, DELETE), 0 for others.
+  // Rows the command changed (INSERT, UPDATE, DELETE), 0 for any other command.
   std::int64_t changed() const;
+  // The command's tag, such as "COMMIT" or "ROLLBACK" (what an aborted transaction's COMMIT says).
+  std::string_view tag() const { return PQcmdStatus(r_.get()); }
 
  private:
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
@@ -96,6 +102,10 @@ class Conn {
 
 // A text[] parameter's value: {"a","b"}, each element quoted, its " and \ escaped.
 std::string array_literal(const std::vector<std::string>& items);
+
+// Whether a connection string or URI carries a password itself (user:pw@ or ?password=), which
+// would then be logged and shown by ps. Also true for one libpq cannot parse.
+bool has_password(const std::string& conninfo);
 
 // Whether `where` names a PostgreSQL database (postgresql:// or postgres://) rather than a file.
 bool is_url(std::string_view where);

@@ -132,7 +132,7 @@ std::vector<Statement> statements() {
        "ORDER BY code FOR UPDATE"},
       {"make_users",
        "INSERT INTO users (uid, last_seq) SELECT u, 0 FROM unnest($1::text[]) AS u "
-       "ORDER BY u ON CONFLICT (uid) DO NOTHING"},
+       "ORDER BY u COLLATE \"C\" ON CONFLICT (uid) DO NOTHING"},
       {"lock_users", "SELECT uid FROM users WHERE uid = ANY($1::text[]) ORDER BY uid FOR UPDATE"},
       {"set_acked",
        "UPDATE users SET mqtt_acked_seq = GREATEST(mqtt_acked_seq, $2) WHERE uid = $1"},
@@ -141,6 +141,8 @@ std::vector<Statement> statements() {
        "ON e.uid = u.uid AND e.seq > u.mqtt_acked_seq "
        "WHERE u.last_seq > u.mqtt_acked_seq AND (e.uid, e.seq) > ($1::text, $2::bigint) "
        "ORDER BY e.uid, e.seq LIMIT $3"},
+      // Retention runs on every bridge each minute; one at a time does the work.
+      {"prune_turn", "SELECT pg_try_advisory_xact_lock(7627010331)"},
       {"prune",
        "DELETE FROM events WHERE (uid, seq) IN (SELECT e.uid, e.seq FROM events e "
        "JOIN users u ON u.uid = e.uid WHERE e.at < $1 OR e.seq <= u.last_seq - $2 LIMIT $3)"},
@@ -189,7 +191,11 @@ void PgStore::migrate() {
   c.exec("BEGIN");
   try {
     c.exec(kMigrationLock);
-    c.exec("CREATE TABLE IF NOT EXISTS tb_schema (version INTEGER NOT NULL)");
+    // Only a database without the schema needs the right to create tables: a role that may only
+    // read and write the tables opens a database that has them.
+    if (c.exec("SELECT to_regclass('tb_schema') IS NULL").text(0, 0) == "t") {
+      c.exec("CREATE TABLE tb_schema (version INTEGER NOT NULL)");
+    }
     const auto found = c.exec("SELECT version FROM tb_schema");
     const std::int64_t version = found.rows() == 0 ? 0 : found.int64(0, 0);
     if (version > kSchemaVersion) {
@@ -216,29 +222,52 @@ void PgStore::prepare_all() {
   // Normal: a commit does not wait for its WAL to reach the disk. A killed bridge loses nothing
   // (the server has it), a crashed server may lose the last moments.
   if (durability_ == Durability::Normal) conn_->exec("SET synchronous_commit TO off");
+  // A lock held by a stuck bridge fails a batch after 5 s (a conflict: it runs again) instead of
+  // stopping every bridge's writer; a transaction left open ends after 30 s.
+  conn_->exec(
+      "SET lock_timeout TO '5s'; SET statement_timeout TO '30s'; "
+      "SET idle_in_transaction_session_timeout TO '30s'");
+  conn_->exec("DEALLOCATE ALL");
   for (const auto& s : statements()) conn_->prepare(s.name, s.sql);
 }
 
 pg::Conn& PgStore::conn() {
-  if (!conn_->ok() && !in_tx_) {
-    conn_->reset();
+  if ((!conn_->ok() || !prepared_) && !in_tx_) {
+    prepared_ = false;
+    if (!conn_->ok()) conn_->reset();
     prepare_all();
+    prepared_ = true;
   }
   return *conn_;
 }
 
+// Outside a transaction, a call that finds the connection dead (the server restarted, a
+// failover) connects again and is made once more: libpq only learns of it by trying.
+template <typename F>
+pg::Result PgStore::with_retry(F&& call) {
+  try {
+    return call(conn());
+  } catch (const pg::Error&) {
+    if (in_tx_ || conn_->ok()) throw;
+    return call(conn());
+  }
+}
+
 pg::Result PgStore::run(const char* name, const pg::Params& params) {
-  return conn().run(name, params);
+  return with_retry([&](pg::Conn& c) { return c.run(name, params); });
 }
 
 void PgStore::begin() {
-  conn().exec("BEGIN");
+  if (in_tx_) throw pg::Error("a transaction is open already", "25001");
+  with_retry([](pg::Conn& c) { return c.exec("BEGIN"); });
   in_tx_ = in_write_ = true;
 }
 
 void PgStore::commit() {
   in_tx_ = in_write_ = false;
-  conn_->exec("COMMIT");
+  // COMMIT of a transaction that failed answers ROLLBACK, without an error.
+  const auto done = conn_->exec("COMMIT");
+  if (done.tag() != "COMMIT") throw pg::Error("the transaction was rolled back", "40000");
 }
 
 void PgStore::rollback() {
@@ -247,13 +276,19 @@ void PgStore::rollback() {
 }
 
 void PgStore::begin_read() {
-  conn().exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (in_tx_) throw pg::Error("a transaction is open already", "25001");
+  with_retry([](pg::Conn& c) { return c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); });
   in_tx_ = true;
 }
 
 void PgStore::end_read() {
   in_tx_ = false;
-  if (conn_->ok()) conn_->exec("COMMIT");
+  conn_->exec("COMMIT");
+}
+
+void PgStore::abort_read() {
+  in_tx_ = false;
+  if (conn_->ok()) conn_->exec("ROLLBACK");
 }
 
 void PgStore::lock_for_decisions(std::vector<std::string> codes) {
@@ -426,6 +461,8 @@ std::vector<StoredEvent> PgStore::events_after(const std::string& uid, std::int6
 
 std::int64_t PgStore::prune_events(std::int64_t keep_per_uid, Millis min_at,
                                    std::int64_t max_rows) {
+  // Inside a transaction, the turn is held to its end; another bridge's prune skips meanwhile.
+  if (in_tx_ && run("prune_turn").text(0, 0) != "t") return 0;
   return run("prune", pg::Params().add(min_at).add(keep_per_uid).add(max_rows)).changed();
 }
 

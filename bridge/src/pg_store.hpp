@@ -75,6 +75,7 @@ class PgStore final : public Store {
   void rollback() override;
   void begin_read() override;
   void end_read() override;
+  void abort_read() override;
 
  private:
   // The connection, reconnected (and its statements prepared again) when it was lost. Only
@@ -83,11 +84,14 @@ class PgStore final : public Store {
   void migrate();
   void prepare_all();
   pg::Result run(const char* name, const pg::Params& params = {});
+  template <typename F>
+  pg::Result with_retry(F&& call);
 
   Durability durability_;
   std::unique_ptr<pg::Conn> conn_;
   bool in_write_ = false;  // inside Transaction: tickets are read FOR UPDATE
   bool in_tx_ = false;
+  bool prepared_ = true;  // the statements exist on this connection
 };
 
 }  // namespace tb

@@ -54,24 +54,17 @@ void log_scan(const ScanNote& note) {
   logging::log(spdlog::level::debug, note.what, fields);
 }
 
-namespace {
 ParsedScan parse_inbound(const InboundScan& in) {
   return in.device_scanner ? parse_device_scan(*in.device_scanner, in.payload)
                            : parse_scan(in.payload);
 }
-}  // namespace
-
-const ParsedScan& parse_ahead(InboundScan& in) {
-  if (!in.parsed) in.parsed = parse_inbound(in);
-  return *in.parsed;
-}
 
 Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
-                    const ScanRules& rules) {
+                    const ScanRules& rules, const ParsedScan* ahead) {
   Decided out;
   const bool device = in.device_scanner.has_value();
-  // A copy of what parse_ahead() kept: a batch that runs again starts from the payload's word.
-  ParsedScan parsed = in.parsed ? *in.parsed : parse_inbound(in);
+  // A copy of the parse ahead: a batch that runs again starts from the payload's word.
+  ParsedScan parsed = ahead ? *ahead : parse_inbound(in);
   // One atomic load per scan when debug lines are off.
   const auto note = [&](const char* what) -> ScanNote* {
     if (!spdlog::should_log(spdlog::level::debug)) return nullptr;

@@ -45,12 +45,13 @@ struct ScanRules {
 // `in` is a scan from tickets/scan, or from tickets/scan/<scanner> when in.device_scanner is set.
 // A scanner in the scanner table has its scans decided at the table's gate (and direction, unless
 // the scan names one).
+// `parsed`: the payload parsed already (parse_inbound), by a writer that locks a batch's
+// tickets before deciding it (a shared store, Store::lock_ahead()); else it is parsed here.
 Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
-                    const ScanRules& rules = {});
+                    const ScanRules& rules = {}, const ParsedScan* parsed = nullptr);
 
-// The scan parsed as decide_scan() reads it, kept in `in` for decide_scan to start from: for a
-// writer that locks a batch's tickets before deciding it (a shared store, Store::lock_ahead()).
-const ParsedScan& parse_ahead(InboundScan& in);
+// The scan's payload parsed, as decide_scan() reads it.
+ParsedScan parse_inbound(const InboundScan& in);
 
 // Where the answer goes: the Response Topic when SPEC.md v1.1 allows it (with the scanner's own
 // topic as the fallback), else the scanner's own topic; an empty topic when nobody can be

@@ -237,6 +237,10 @@ void SqliteStore::end_read() {
   db_.exec("COMMIT");
 }
 
+void SqliteStore::abort_read() {
+  db_.exec("ROLLBACK");
+}
+
 void SqliteStore::savepoint() {
   savepoint_.run();
 }

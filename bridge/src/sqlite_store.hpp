@@ -57,6 +57,7 @@ class SqliteStore final : public Store {
   void rollback() override;
   void begin_read() override;
   void end_read() override;
+  void abort_read() override;
 
  private:
   void migrate();

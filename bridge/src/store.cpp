@@ -76,7 +76,7 @@ Replay Store::replay(const std::string& uid, std::optional<std::int64_t> since,
     end_read();
   } catch (...) {
     try {
-      end_read();
+      abort_read();
     } catch (...) {  // NOLINT(bugprone-empty-catch): the first error is the one to report
     }
     throw;

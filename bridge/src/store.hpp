@@ -1,7 +1,8 @@
 // The ticket store, as the rest of the bridge sees it: tickets and their usage, the audit log of
 // every scan (which also remembers each scan_id's result), the scanner table, and the per-uid
 // event log with its sequence numbers. One Store is one connection: use it from one thread.
-// Implementations: SqliteStore (sqlite_store.hpp), the embedded default. open_store() picks one.
+// Implementations: SqliteStore (sqlite_store.hpp), the embedded default, and PgStore
+// (pg_store.hpp) for several bridges on one store. make_store() picks one.
 // Errors are DbError (db_error.hpp).
 #pragma once
 
@@ -172,6 +173,7 @@ class Store {
   virtual void rollback() = 0;
   virtual void begin_read() = 0;
   virtual void end_read() = 0;
+  virtual void abort_read() = 0;  // after a failed read
 };
 
 namespace stored {

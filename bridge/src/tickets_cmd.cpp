@@ -68,6 +68,11 @@ std::unique_ptr<Store> open_store(const Settings& s, Create create) {
   if (sync != "full" && sync != "normal") throw UsageError("--db-sync must be full or normal");
   const auto durability = sync == "full" ? Durability::Full : Durability::Normal;
   if (pg::is_url(where)) {
+    if (pg::has_password(where)) {
+      throw UsageError(
+          "--db: no password in the URL (it is logged and shown by ps), and it must parse; put "
+          "the password in --db-password-file or a passfile (PGPASSFILE, ?passfile=)");
+    }
     std::optional<std::string> password;
     if (const auto file = s.get_opt("db-password-file")) {
       password = load_secret(*file, false, "PostgreSQL password");

@@ -144,16 +144,21 @@ void Writer::process(std::vector<Job>& batch) {
   });
   std::vector<Pending> done;
   done.reserve(batch.size());
+  // A shared store: the scans parsed ahead, to lock their tickets (lock_ahead), by job index.
+  std::vector<std::optional<ParsedScan>> parsed;
+  int conflicts = 0;
   for (int attempt = 1;; ++attempt) {
     done.clear();
     try {
       const auto changes_before = store_.total_changes();
       Store::Transaction tx(store_);
-      if (store_.lock_ahead()) lock_ahead(batch);
+      if (store_.lock_ahead()) lock_ahead(batch, parsed);
       const Millis now = now_ms();
-      for (auto& job : batch) {
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto& job = batch[i];
         if (auto* scan = std::get_if<InboundScan>(&job)) {
-          Decided d = decide_scan(store_, metrics_, *scan, now, options_.scans);
+          const ParsedScan* ahead = i < parsed.size() && parsed[i] ? &*parsed[i] : nullptr;
+          Decided d = decide_scan(store_, metrics_, *scan, now, options_.scans, ahead);
           Pending& p = done.emplace_back();
           p.answer = std::move(d.answer);
           p.event = std::move(d.event);
@@ -170,14 +175,17 @@ void Writer::process(std::vector<Job>& batch) {
       metrics_.batches.fetch_add(1, std::memory_order_relaxed);
       break;
     } catch (const std::exception& e) {
-      // Another bridge on the same store got there first: it stored this scan_id (the unique
-      // key), or PostgreSQL undid this transaction to end a deadlock. Nothing is wrong with the
-      // store: run the batch again at once, and the scan finds the other bridge's result.
+      // A race lost to another bridge on the same store: it stored this scan_id first, or
+      // PostgreSQL undid this transaction to end a deadlock or a lock wait. Nothing is wrong with
+      // the store: run the batch again soon (a few ms, at random, so that the two do not meet
+      // again), and the scan finds the other bridge's result. It uses none of the attempts.
       const auto* db = dynamic_cast<const DbError*>(&e);
-      if (db != nullptr && (db->is_constraint() || db->is_conflict()) &&
-          attempt < options_.store_attempts) {
+      if (db != nullptr && db->is_conflict() && conflicts < kMaxConflictRetries) {
+        ++conflicts;
+        --attempt;
         metrics_.store_conflicts.fetch_add(1, std::memory_order_relaxed);
         spdlog::debug("store: {}; running the batch again", e.what());
+        std::this_thread::sleep_for(std::chrono::microseconds(jitter_(rng_) * conflicts));
         continue;
       }
       metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
@@ -235,15 +243,19 @@ void Writer::process(std::vector<Job>& batch) {
 
 // A shared store: the batch's tickets and their owners are locked before any is decided, each
 // in order (Store::lock_for_decisions), so that two bridges' batches wait for each other
-// instead of deadlocking. The scans are parsed for it; decide_scan starts from that parse.
-void Writer::lock_ahead(std::vector<Job>& batch) {
+// instead of deadlocking. The scans are parsed for it, once (`parsed`, by job index, kept for
+// the batch's next attempt); decide_scan starts from that parse.
+void Writer::lock_ahead(std::vector<Job>& batch, std::vector<std::optional<ParsedScan>>& parsed) {
+  if (parsed.empty()) {
+    parsed.resize(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (auto* scan = std::get_if<InboundScan>(&batch[i])) parsed[i] = parse_inbound(*scan);
+    }
+  }
   std::vector<std::string> codes;
   codes.reserve(batch.size());
-  for (auto& job : batch) {
-    if (auto* scan = std::get_if<InboundScan>(&job)) {
-      // A malformed scan decides nothing: only valid ones touch a ticket.
-      if (const auto& parsed = parse_ahead(*scan); parsed.scan) codes.push_back(parsed.scan->code);
-    }
+  for (const auto& p : parsed) {
+    if (p && p->scan) codes.push_back(p->scan->code);  // a malformed scan touches no ticket
   }
   store_.lock_for_decisions(std::move(codes));
 }

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <variant>
@@ -102,7 +103,7 @@ class Writer {
   void run();
   void check_store();
   Pending apply_task(WriteTask& task);
-  void lock_ahead(std::vector<Job>& batch);
+  void lock_ahead(std::vector<Job>& batch, std::vector<std::optional<ParsedScan>>& parsed);
   void enqueue(Job job);
   void gather(std::vector<Job>& batch);
 
@@ -114,6 +115,11 @@ class Writer {
   WriterOptions options_;
   bool writes_failing_ = false;                         // the last write failed: see check_store()
   std::chrono::steady_clock::time_point last_batch_{};  // when the last batch was taken
+  // A batch that lost a race to another bridge runs again up to this often, after 1-5 ms times
+  // the number of tries (at random).
+  static constexpr int kMaxConflictRetries = 20;
+  std::minstd_rand rng_{std::random_device{}()};
+  std::uniform_int_distribution<int> jitter_{1000, 5000};  // microseconds
 
   WorkQueue<Job> queue_;  // refuses jobs once the thread decided its last batch
   std::thread thread_;

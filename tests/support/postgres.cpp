@@ -74,7 +74,7 @@ Postgres::Postgres() : bin_(server_bin()), port_(free_port()) {
 }
 
 Postgres::~Postgres() {
-  server_.stop(SIGTERM, std::chrono::seconds(20));
+  stop();
 }
 
 void Postgres::start() {

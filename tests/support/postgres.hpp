@@ -31,9 +31,9 @@ class Postgres {
   const std::string& password() const { return password_; }
   std::uint16_t port() const { return port_; }
 
-  // Stops the server (SIGTERM: a clean shutdown; SIGKILL: a crash) and starts it again on the
-  // same port and data.
-  void stop(int sig = SIGTERM);
+  // Stops the server (SIGINT: PostgreSQL's fast shutdown, which ends its clients' sessions;
+  // SIGKILL: a crash) and starts it again on the same port and data.
+  void stop(int sig = SIGINT);
   void start();
   pid_t pid() const { return server_.pid(); }
   std::string log() const { return server_.log(); }
