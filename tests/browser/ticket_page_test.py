@@ -49,12 +49,16 @@ class System:
         conf = open(os.path.join(source, "broker-conf", "dev.conf")).read()
         conf = conf.replace("listener 1883 127.0.0.1", f"listener {self.mqtt_port} 127.0.0.1")
         open(os.path.join(self.dir, "mosquitto.conf"), "w").write(conf)
+        self.bridge = None
         self.mosquitto = subprocess.Popen(
             ["mosquitto", "-c", os.path.join(self.dir, "mosquitto.conf")],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "mosquitto.log"), "w"))
-        assert wait_port(self.mqtt_port), "mosquitto did not start"
-        self.bridge = None
-        self.start_bridge()
+        try:
+            assert wait_port(self.mqtt_port), "mosquitto did not start"
+            self.start_bridge()
+        except BaseException:
+            self.close()  # a half-made system leaves no process behind
+            raise
 
     def cli(self, *args):
         out = subprocess.run([self.bin, *args], cwd=self.dir, capture_output=True, text=True,
