@@ -37,19 +37,48 @@ void EventHub::unsubscribe(const std::string& uid, const EventSubscriber* s) {
   if (subs.empty()) by_uid_.erase(it);
 }
 
+std::vector<std::shared_ptr<EventSubscriber>> EventHub::subscribers_of(
+    const std::string& uid) const {
+  std::vector<std::shared_ptr<EventSubscriber>> targets;
+  std::lock_guard lock(mu_);
+  const auto it = by_uid_.find(uid);
+  if (it == by_uid_.end()) return targets;
+  targets.reserve(it->second.size());
+  for (const auto& w : it->second) {
+    if (auto p = w.lock()) targets.push_back(std::move(p));
+  }
+  return targets;
+}
+
 std::size_t EventHub::publish(const std::shared_ptr<const StoredEvent>& event) {
+  const auto targets = subscribers_of(event->uid);
+  for (const auto& t : targets) t->deliver(event);
+  return targets.size();
+}
+
+std::size_t EventHub::hint(const std::string& uid, std::int64_t seq) {
+  const auto targets = subscribers_of(uid);
+  for (const auto& t : targets) t->hint(seq);
+  return targets.size();
+}
+
+bool EventHub::has_subscribers(const std::string& uid) const {
+  std::lock_guard lock(mu_);
+  return by_uid_.contains(uid);
+}
+
+void EventHub::hint_all() {
   std::vector<std::shared_ptr<EventSubscriber>> targets;
   {
     std::lock_guard lock(mu_);
-    const auto it = by_uid_.find(event->uid);
-    if (it == by_uid_.end()) return 0;
-    targets.reserve(it->second.size());
-    for (const auto& w : it->second) {
-      if (auto p = w.lock()) targets.push_back(std::move(p));
+    targets.reserve(count_);
+    for (const auto& [uid, subs] : by_uid_) {
+      for (const auto& w : subs) {
+        if (auto p = w.lock()) targets.push_back(std::move(p));
+      }
     }
   }
-  for (const auto& t : targets) t->deliver(event);
-  return targets.size();
+  for (const auto& t : targets) t->hint(std::nullopt);
 }
 
 std::size_t EventHub::connections() const {

@@ -95,6 +95,16 @@ std::string Metrics::render(const Health& health) const {
          "Stored owner events published again after a connect: the broker had not acknowledged "
          "them.",
          static_cast<double>(events_republished.load()));
+  scalar(out, "ticket_bridge_peer_hints_total", "counter",
+         "Events heard on users/<uid>/events for a uid with WebSocket clients on this bridge "
+         "(any bridge's, this one's included).",
+         static_cast<double>(peer_hints.load()));
+  scalar(out, "ticket_bridge_peer_hints_unreadable_total", "counter",
+         "Publishes on users/<uid>/events without a seq, ignored.",
+         static_cast<double>(peer_hints_unreadable.load()));
+  scalar(out, "ticket_bridge_peer_events_connected", "gauge",
+         "1 while the MQTT connection that hears other bridges' events is up.",
+         static_cast<double>(peer_events_connected.load()));
   scalar(out, "ticket_bridge_store_errors_total", "counter", "Failed store transactions.",
          static_cast<double>(store_errors.load()));
   scalar(out, "ticket_bridge_store_conflicts_total", "counter",

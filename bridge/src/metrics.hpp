@@ -41,6 +41,11 @@ struct Metrics {
   std::atomic<std::int64_t> scanners_online{0};  // by their scanners/<id>/status
   std::atomic<std::uint64_t> events_published{0};
   std::atomic<std::uint64_t> events_republished{0};  // by the outbox, after a connect
+  // Events heard on the broker for a uid with WebSocket clients here (peer_events.hpp), and
+  // publishes there without a seq.
+  std::atomic<std::uint64_t> peer_hints{0};
+  std::atomic<std::uint64_t> peer_hints_unreadable{0};
+  std::atomic<std::int64_t> peer_events_connected{0};  // the connection that hears them is up
   std::atomic<std::uint64_t> store_errors{0};
   std::atomic<std::uint64_t> store_conflicts{0};  // batches run again: another bridge was first
   std::atomic<std::uint64_t> batches{0};          // committed transactions of scans

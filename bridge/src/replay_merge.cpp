@@ -2,18 +2,36 @@
 #include "replay_merge.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace tb {
 
-ReplayMerger::Text ReplayMerger::on_live(const std::shared_ptr<const StoredEvent>& event) {
+ReplayMerger::Text ReplayMerger::on_live(const std::shared_ptr<const StoredEvent>& event,
+                                         bool in_scope) {
   if (!live_) {
     newest_live_ = std::max(newest_live_, event->seq);
     return nullptr;
   }
-  if (event->seq <= last_sent_) return nullptr;
+  if (event->seq <= read_to_) return nullptr;
+  if (event->seq != read_to_ + 1) {  // another bridge's event before it: read them both
+    live_ = false;
+    newest_live_ = event->seq;
+    return nullptr;
+  }
+  read_to_ = event->seq;
+  if (!in_scope) return nullptr;
   last_sent_ = event->seq;
   // The body is shared with every other connection of the uid: no copy per connection.
   return Text(event, &event->body);
+}
+
+bool ReplayMerger::on_hint(std::optional<std::int64_t> seq) {
+  if (seq && *seq <= read_to_) return false;
+  // Not live: a read in flight may have started before this event was committed.
+  newest_live_ = seq ? std::max(newest_live_, *seq) : INT64_MAX;
+  const bool was_live = live_;
+  live_ = false;
+  return was_live;
 }
 
 std::vector<ReplayMerger::Text> ReplayMerger::on_page(Replay& page,

@@ -16,6 +16,7 @@
 #include "http_server.hpp"
 #include "mqtt_link.hpp"
 #include "outbox.hpp"
+#include "peer_events.hpp"
 #include "read_pool.hpp"
 #include "secrets.hpp"
 #include "serve_options.hpp"
@@ -156,6 +157,10 @@ int cmd_serve(const Settings& s) {
     return 1;
   }
 
+  // Other bridges' events for our WebSocket clients (peer_events.hpp).
+  PeerEvents peers(mo, hub, metrics);
+  peers.start();
+
   Api api(api_config, writer, reader, metrics, health);
   WsServices ws;
   ws.verify = [secret = api_config.jwt_secret](std::string_view token) {
@@ -181,6 +186,7 @@ int cmd_serve(const Settings& s) {
   if (auto err = http.start()) {
     spdlog::critical("{}", *err);
     writer.stop();
+    peers.stop();
     mqtt.stop();
     return 1;
   }
@@ -200,8 +206,9 @@ int cmd_serve(const Settings& s) {
   http.stop();    // no new requests; WebSocket clients get a close frame (1001)
   reader.stop();  // replays still queued answer into the stopped server, harmlessly
   writer.stop();  // decides and answers what already arrived
-  mqtt.stop();    // then says offline and leaves; the broker keeps new scans for our session
-  try {           // the marks the last acknowledgements moved
+  peers.stop();
+  mqtt.stop();  // then says offline and leaves; the broker keeps new scans for our session
+  try {         // the marks the last acknowledgements moved
     Store::Transaction tx(*store);
     outbox.flush(*store);
     tx.commit();

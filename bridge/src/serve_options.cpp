@@ -33,10 +33,17 @@ void add_serve_settings(Settings& s) {
   s.add("listen", "HTTP listen address HOST:PORT", "127.0.0.1:8080");
   s.add("api-key-file", "file holding the HTTP API key (generated when the default is missing)",
         kDefaultApiKeyFile);
-  s.add("instance", "name of this bridge: MQTT client id and bridge/<instance>/status", "main");
+  s.add("instance",
+        "name of this bridge: MQTT client ids ticket-bridge-<instance>[-events], "
+        "bridge/<instance>/status",
+        "main");
   s.add("mqtt-username", "MQTT user name");
   s.add("mqtt-password-file", "file holding the MQTT password");
   s.add("mqtt-shared-group", "subscribe as $share/<group>/tickets/scan, to run several bridges");
+  s.add("mqtt-session-expiry",
+        "how long the broker keeps this bridge's session, and the scans for it, while it is away "
+        "(90s, 5m, 7d); in a shared group, what a bridge that died for good keeps taking",
+        "7d");
   s.add("db-sync", "full (survives power loss) or normal (survives a killed process)", "full");
   s.add("http-threads", "threads serving HTTP and WebSocket", "1");
   s.add("access-log",
@@ -168,6 +175,11 @@ ServeConfig read_serve_config(const Settings& s, Problems& problems) {
   mo.uri = s.get("mqtt");
   mo.instance = s.get("instance");
   if (!is_valid_id(mo.instance)) problems.add("--instance must be a valid MQTT topic level");
+  if (mo.instance.ends_with("-events")) {
+    problems.add(
+        "--instance must not end in -events: ticket-bridge-<instance>-events is the client id of "
+        "the bridge's second MQTT connection, for other bridges' events");
+  }
   mo.username = s.get_opt("mqtt-username");
   auto& tls = mo.tls;
   tls.cafile = s.get_opt("mqtt-cafile");
@@ -188,6 +200,12 @@ ServeConfig read_serve_config(const Settings& s, Problems& problems) {
   mo.shared_group = s.get_opt("mqtt-shared-group");
   if (mo.shared_group && !is_valid_id(*mo.shared_group)) {
     problems.add("--mqtt-shared-group must be a valid MQTT topic level");
+  }
+  const auto expiry = parse_duration_s(s.get("mqtt-session-expiry"));
+  if (!expiry || *expiry > INT32_MAX) {
+    problems.add("--mqtt-session-expiry must be a duration such as 300, 5m or 7d");
+  } else {
+    mo.session_expiry_s = static_cast<std::int32_t>(*expiry);
   }
   const auto sync = s.get("db-sync");
   if (sync != "full" && sync != "normal") problems.add("--db-sync must be full or normal");

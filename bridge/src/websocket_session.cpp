@@ -54,6 +54,10 @@ void WebSocketSession::deliver(const std::shared_ptr<const StoredEvent>& event) 
   net::post(ws_.get_executor(), [self = shared_from_this(), event] { self->on_event(event); });
 }
 
+void WebSocketSession::hint(std::optional<std::int64_t> seq) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), seq] { self->on_hint(seq); });
+}
+
 void WebSocketSession::going_away() {
   net::post(ws_.get_executor(),
             [self = shared_from_this()] { self->close_with(websocket::close_code::going_away); });
@@ -171,6 +175,7 @@ void WebSocketSession::arm_expiry() {
 // of any size goes through a send queue of a fixed bound.
 void WebSocketSession::read_page() {
   page_pending_ = true;
+  merger_.begin_page();
   // The first page from the client's `since`, the next ones from where the last one ended.
   const auto since = welcomed_ ? std::optional(merger_.next_since()) : since_;
   const ReplayPage page{kPageEvents, std::max<std::size_t>(opts_.max_queue_bytes / 2, 1), scope_};
@@ -205,8 +210,22 @@ void WebSocketSession::on_page(std::optional<Replay> r) {
 
 void WebSocketSession::on_event(const std::shared_ptr<const StoredEvent>& e) {
   if (state_ != State::Replaying && state_ != State::Live) return;
-  if (!scope_.empty() && !e->code.empty() && e->code != scope_) return;  // another ticket's
-  if (auto text = merger_.on_live(e)) send(std::move(text), true);
+  // Another ticket's event than a scoped token's is not sent, but the merger counts it.
+  const bool in_scope = scope_.empty() || e->code.empty() || e->code == scope_;
+  if (auto text = merger_.on_live(e, in_scope)) return send(std::move(text), true);
+  if (state_ == State::Live && !merger_.live()) read_again();
+}
+
+void WebSocketSession::on_hint(std::optional<std::int64_t> seq) {
+  if (state_ != State::Replaying && state_ != State::Live) return;
+  if (merger_.on_hint(seq) && state_ == State::Live) read_again();
+}
+
+// Live, but the store holds events this client has not had (another bridge's): back to pages,
+// from where it was. The page is read now, or once the queue has drained (on_write).
+void WebSocketSession::read_again() {
+  state_ = State::Replaying;
+  if (!page_pending_ && queue_.empty() && !writing_) read_page();
 }
 
 // Queues a message. `force` skips the slow-consumer bound (for the last words before a close).

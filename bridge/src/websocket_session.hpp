@@ -30,6 +30,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   void run(http::request<http::string_body> req, bool refused = false);
   // Writer thread: hand over to our strand.
   void deliver(const std::shared_ptr<const StoredEvent>& event) override;
+  // Any thread: another bridge made event `seq` of our uid (see EventSubscriber).
+  void hint(std::optional<std::int64_t> seq) override;
   // Any thread: close with 1001 (server shutting down).
   void going_away();
 
@@ -47,6 +49,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   void on_page(std::optional<Replay> r);
   void arm_expiry();
   void on_event(const std::shared_ptr<const StoredEvent>& e);
+  void on_hint(std::optional<std::int64_t> seq);
+  void read_again();
   void send(std::shared_ptr<const std::string> text, bool is_event, bool force = false);
   void write_next();
   void on_write(beast::error_code ec);

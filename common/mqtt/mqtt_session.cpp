@@ -80,8 +80,10 @@ void MqttSession::Impl::setup() {
 std::optional<std::string> MqttSession::Impl::attempt() {
   try {
     // The Will's time is that of this connect.
-    connect_options.set_will(
-        mqtt::will_options(options.status_topic, status_payload("offline"), 1, true));
+    if (!options.status_topic.empty()) {
+      connect_options.set_will(
+          mqtt::will_options(options.status_topic, status_payload("offline"), 1, true));
+    }
     auto tok = client->connect(connect_options);
     if (tok->wait_for(kPahoConnectWait)) return std::nullopt;
     if (tok->wait_for(kPahoConnectWait)) return std::nullopt;  // late, but connected
@@ -95,7 +97,7 @@ std::optional<std::string> MqttSession::Impl::attempt() {
 void MqttSession::Impl::on_connected() {
   if (has_connected.exchange(true)) counters->reconnects.fetch_add(1, std::memory_order_relaxed);
   is_connected = true;
-  spdlog::info("connected to broker {}", options.uri);
+  spdlog::info("connected to broker {} as {}", options.uri, options.client_id);
   guarded("after connecting", [&] {
     // Subscribing again is harmless when the session kept the subscriptions, and needed when it
     // did not (a shared subscription after a broker restart, a session that expired).
@@ -106,14 +108,17 @@ void MqttSession::Impl::on_connected() {
               : mqtt::subscribe_options();
       client->subscribe(s.filter, s.qos, nullptr, g_subscribe_listener, sub_opts);
     }
-    client->publish(options.status_topic, status_payload("online"), 1, true);
+    if (!options.status_topic.empty()) {
+      client->publish(options.status_topic, status_payload("online"), 1, true);
+    }
   });
   if (handlers.connected) guarded("connected handler", handlers.connected);
 }
 
 void MqttSession::Impl::on_lost(const std::string& cause) {
   is_connected = false;
-  spdlog::warn("lost the broker connection: {}", cause.empty() ? "no reason given" : cause);
+  spdlog::warn("{} lost the broker connection: {}", options.client_id,
+               cause.empty() ? "no reason given" : cause);
   {
     std::lock_guard lock(mu);
     lost = true;
@@ -218,7 +223,10 @@ void MqttSession::stop() {
   }
   s.cv.notify_all();
   if (s.reconnector.joinable()) s.reconnector.join();  // after the attempt in flight, if any
-  if (s.publisher.joinable()) {
+  if (s.publisher.joinable() && s.options.status_topic.empty()) {  // nothing of ours to send
+    s.outbox.close();
+    s.publisher.join();
+  } else if (s.publisher.joinable()) {
     // The offline status goes behind everything queued; its acknowledgement is the barrier.
     // Publishes the broker refused come back before it as fallbacks, queued behind it.
     std::promise<mqtt::delivery_token_ptr> barrier;

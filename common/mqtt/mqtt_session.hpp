@@ -38,7 +38,8 @@ struct MqttSessionOptions {
   std::chrono::seconds keepalive{20};
   std::int32_t session_expiry_s = 3600;  // how long the broker keeps the session while we are away
   // Retained {"state":"online"|"offline","at":...} at every connect and stop; the Will says
-  // "offline" when the connection dies.
+  // "offline" when the connection dies. Empty: no status, no Will, and stop() does not wait for
+  // publishes (a session that only listens).
   std::string status_topic;
   std::vector<MqttSubscription> subscriptions;
   std::chrono::milliseconds backoff_min{250};

@@ -68,6 +68,10 @@ std::optional<std::string_view> status_scanner(std::string_view topic) {
   return level_between(topic, "scanners/", "/status");
 }
 
+std::optional<std::string_view> events_uid(std::string_view topic) {
+  return level_between(topic, "users/", "/events");
+}
+
 bool is_scanners_own(std::string_view topic, std::string_view scanner) {
   return !scanner.empty() && topic.substr(0, kResultPrefix.size()) == kResultPrefix &&
          at_or_below(topic.substr(kResultPrefix.size()), scanner);

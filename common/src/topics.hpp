@@ -28,6 +28,8 @@ std::string scanner_status(std::string_view scanner);  // scanners/<scanner>/sta
 // other topic (tickets/scan itself included). The level is not checked to be a valid id.
 std::optional<std::string_view> device_scan_scanner(std::string_view topic);
 std::optional<std::string_view> status_scanner(std::string_view topic);
+// The <uid> level of users/<uid>/events; nothing for any other topic.
+std::optional<std::string_view> events_uid(std::string_view topic);
 
 // True for tickets/result/<scanner> and tickets/result/<scanner>/... (a topic or a filter).
 bool is_scanners_own(std::string_view topic, std::string_view scanner);

@@ -8,7 +8,9 @@ namespace {
 
 struct Collector : EventSubscriber {
   std::vector<std::int64_t> seqs;
+  std::vector<std::int64_t> hints;  // -1: a hint of no particular seq
   void deliver(const std::shared_ptr<const StoredEvent>& e) override { seqs.push_back(e->seq); }
+  void hint(std::optional<std::int64_t> seq) override { hints.push_back(seq.value_or(-1)); }
 };
 
 std::shared_ptr<const StoredEvent> event(const std::string& uid, std::int64_t seq) {
@@ -56,6 +58,19 @@ TEST(EventHub, UnsubscribedAndDestroyedSubscribersGetNothing) {
   hub.unsubscribe("a", stays.get());  // the dead one is swept too
   EXPECT_EQ(hub.connections(), 0U);
   hub.unsubscribe("unknown", stays.get());  // harmless
+}
+
+TEST(EventHub, HintsGoToTheUidsSubscribersAndToEveryoneAfterALoss) {
+  EventHub hub;
+  auto a = std::make_shared<Collector>(), b = std::make_shared<Collector>();
+  hub.subscribe("a", a);
+  hub.subscribe("b", b);
+  EXPECT_EQ(hub.hint("a", 7), 1U);
+  EXPECT_EQ(hub.hint("nobody", 7), 0U);
+  hub.hint_all();
+  EXPECT_EQ(a->hints, (std::vector<std::int64_t>{7, -1}));
+  EXPECT_EQ(b->hints, (std::vector<std::int64_t>{-1}));
+  EXPECT_TRUE(a->seqs.empty()) << "a hint is not an event";
 }
 
 }  // namespace

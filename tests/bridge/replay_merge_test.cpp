@@ -82,5 +82,65 @@ TEST(ReplayMerger, TheLiveBodyIsSharedNotCopied) {
   EXPECT_EQ(text.get(), &e->body);
 }
 
+// Another bridge's event 7 has not reached us when our own 8 does: 8 is not sent ahead of it,
+// pages are read again from 6, and both come in order from the store.
+TEST(ReplayMerger, AGapLiveSendsItBackToThePages) {
+  ReplayMerger m;
+  auto r = page_of(6, {});
+  m.on_page(r, std::nullopt);
+  ASSERT_TRUE(m.live());
+  EXPECT_EQ(m.on_live(live(8)), nullptr);
+  EXPECT_FALSE(m.live());
+  EXPECT_EQ(m.next_since(), 6);
+  m.begin_page();
+  auto p = page_of(8, {7, 8});
+  EXPECT_EQ(texts(m.on_page(p, std::nullopt)), (std::vector<std::string>{"e7", "e8"}));
+  EXPECT_TRUE(m.live());
+  EXPECT_EQ(m.on_hint(7), false) << "the hint of what was read";
+  EXPECT_TRUE(m.live());
+  EXPECT_EQ(*m.on_live(live(9)), "e9");
+}
+
+TEST(ReplayMerger, AHintOfAnUnreadSeqReadsAgainAndAForgedOneCostsOnePage) {
+  ReplayMerger m;
+  auto r = page_of(2, {});
+  m.on_page(r, std::nullopt);
+  EXPECT_TRUE(m.on_hint(3));
+  EXPECT_FALSE(m.live());
+  m.begin_page();
+  auto p = page_of(3, {3});
+  EXPECT_EQ(texts(m.on_page(p, std::nullopt)), (std::vector<std::string>{"e3"}));
+  EXPECT_TRUE(m.live());
+  // A hint of a seq the store does not have (a forged one): one page, and live again.
+  EXPECT_TRUE(m.on_hint(1'000'000));
+  m.begin_page();
+  auto none = page_of(3, {});
+  EXPECT_TRUE(m.on_page(none, std::nullopt).empty());
+  EXPECT_TRUE(m.live());
+  // A hint during a page read (the read may have started before it was committed): one more.
+  EXPECT_TRUE(m.on_hint(std::nullopt));
+  m.begin_page();
+  EXPECT_FALSE(m.on_hint(4)) << "already reading";
+  auto before = page_of(3, {});
+  m.on_page(before, std::nullopt);
+  EXPECT_FALSE(m.live());
+  m.begin_page();
+  auto after = page_of(4, {4});
+  EXPECT_EQ(texts(m.on_page(after, std::nullopt)), (std::vector<std::string>{"e4"}));
+  EXPECT_TRUE(m.live());
+}
+
+// A ticket-scoped client: another ticket's events move it on unsent, and are no gap.
+TEST(ReplayMerger, EventsOutOfScopeMoveItOnWithoutAGap) {
+  ReplayMerger m;
+  auto r = page_of(1, {});
+  m.on_page(r, std::nullopt);
+  EXPECT_EQ(m.on_live(live(2), /*in_scope=*/false), nullptr);
+  EXPECT_TRUE(m.live());
+  EXPECT_EQ(*m.on_live(live(3)), "e3");
+  EXPECT_EQ(m.last_sent(), 3);
+  EXPECT_EQ(m.next_since(), 3);
+}
+
 }  // namespace
 }  // namespace tb

@@ -29,7 +29,7 @@ import websockets
 
 import harness
 from cdp import Browser
-from ticket_page_test import QR_VISIBLE, STATE, System, free_port, wait_port
+from ticket_page_test import QR_VISIBLE, STATE, System, free_ports, wait_port
 
 PING_MS = 1000       # the bridge's ping interval in this test
 READ_TIMEOUT_S = 3   # nginx's WebSocket read timeout in this test: three pings
@@ -53,8 +53,7 @@ class Nginx:
 
     def _start(self, source, upstream_port):
         os.chmod(self.dir, 0o711)  # the workers (nobody, when started as root) reach the temp paths
-        self.https_port = free_port()
-        self.http_port = free_port()
+        self.https_port, self.http_port = free_ports(2)
         self.cert = os.path.join(self.dir, "cert.pem")
         key = os.path.join(self.dir, "key.pem")
         subprocess.run(

@@ -19,11 +19,22 @@ from cdp import Browser
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_ports(1)[0]
+
+
+def free_ports(count):
+    """`count` distinct free ports: each socket is held until all are picked (ports picked one by
+    one can be the same one)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_port(port, timeout=10):
@@ -44,8 +55,7 @@ class System:
         self.dir = tempfile.mkdtemp(prefix="tb-browser-")
         self.bin = bridge_bin
         self.extra_args = list(extra_args)
-        self.mqtt_port = free_port()
-        self.http_port = free_port()
+        self.mqtt_port, self.http_port = free_ports(2)
         conf = open(os.path.join(source, "broker-conf", "dev.conf")).read()
         conf = conf.replace("listener 1883 127.0.0.1", f"listener {self.mqtt_port} 127.0.0.1")
         open(os.path.join(self.dir, "mosquitto.conf"), "w").write(conf)

@@ -238,6 +238,21 @@ TEST_F(BridgeMqtt, ScansWhileTheBridgeIsDownAreDecidedWhenItComesBack) {
   }
 }
 
+// --mqtt-session-expiry: a bridge away for longer than it finds no session, and none of the scans
+// published meanwhile (the scanners send them again); within it, it finds them all.
+TEST_F(BridgeMqtt, TheSessionExpiryBoundsWhatTheBrokerKeepsForAnAbsentBridge) {
+  bridge_->set_extra_args({"--mqtt-session-expiry", "1s"});
+  ASSERT_EQ(bridge_->stop(SIGTERM), 0);
+  ASSERT_TRUE(bridge_->start()) << bridge_->log();  // the session now ends 1 s after we leave
+  ASSERT_EQ(bridge_->stop(SIGTERM), 0);
+  client_->publish("tickets/scan", scan("exp:1", "TB7QK2M9XW4R").dump());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_TRUE(bridge_->start()) << bridge_->log();
+  EXPECT_TRUE(result().is_null()) << "the broker kept the scan past the session's expiry";
+  client_->publish("tickets/scan", scan("exp:2", "TB7QK2M9XW4R").dump());
+  EXPECT_EQ(result()["scan_id"], "exp:2");
+}
+
 // `ticket-bridge backup` while scans stream in: the copy opens, passes SQLite's integrity check
 // and holds every admission answered before the backup began, and the bridge goes on deciding.
 TEST_F(BridgeMqtt, ABackupWhileScansStreamHoldsEveryAdmissionAnsweredBeforeIt) {

@@ -464,6 +464,8 @@ TEST_F(Cli, CheckConfigNamesEveryProblem) {
   tbtest::write_file(dir_.file("broken.toml"),
                      "listen = \"localhost\"\n"
                      "retention_age = \"forever\"\n"
+                     "mqtt_session_expiry = \"-1s\"\n"
+                     "instance = \"gate-events\"\n"
                      "colour = \"red\"\n"
                      "http_threads = [1, 2]\n"
                      "mqtt_password_file = \"" +
@@ -476,14 +478,15 @@ TEST_F(Cli, CheckConfigNamesEveryProblem) {
                          dir_.file("secret") + "\"\n");
   const auto r = run({tbtest::bridge_bin(), "check-config", "--config", dir_.file("broken.toml")});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  for (const std::string& problem :
-       std::vector<std::string>{"--listen must be HOST:PORT", "--retention-age must be a duration",
-                                "unknown key 'colour' (line 3)",
-                                "'http_threads' must be a string, an integer or a boolean",
-                                "cannot read the MQTT password file " + dir_.file("missing-pw")}) {
+  for (const std::string& problem : std::vector<std::string>{
+           "--listen must be HOST:PORT", "--retention-age must be a duration",
+           "--mqtt-session-expiry must be a duration", "--instance must not end in -events",
+           "unknown key 'colour' (line 5)",
+           "'http_threads' must be a string, an integer or a boolean",
+           "cannot read the MQTT password file " + dir_.file("missing-pw")}) {
     EXPECT_NE(r.err.find(problem), std::string::npos) << problem << " not named in:\n" << r.err;
   }
-  EXPECT_NE(r.err.find("5 problems"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("7 problems"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("broker not tried"), std::string::npos) << r.out;
 }
 

@@ -3,10 +3,12 @@
 // scanner agent does. Afterwards: every scan heard as admitted is still used, no ticket was let in
 // twice, every owner's seq runs 1..n without a gap or a reuse, and a native app subscribed all
 // along on MQTT got every one of those seqs (a duplicate is allowed, QoS 1; a gap is not): an
-// event committed just before a kill reaches it through the outbox after the restart.
+// event committed just before a kill reaches it through the outbox after the restart. The same
+// on SQLite and on PostgreSQL (a real server started by the test).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -14,6 +16,8 @@
 #include <thread>
 
 #include "brokers.hpp"
+#include "pg.hpp"
+#include "postgres.hpp"
 
 namespace {
 
@@ -30,10 +34,65 @@ std::string uid_of(int i) {
   return "u" + std::to_string(i % kTickets % 10);
 }
 
+using Rows = std::vector<std::vector<std::string>>;
+// Runs a query on the bridge's store; every value as text.
+using Query = std::function<Rows(const std::string&)>;
+
+Rows sqlite_rows(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  Rows rows;
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int c = 0; c < sqlite3_column_count(st); ++c) {
+      const auto* t = sqlite3_column_text(st, c);
+      row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
+}
+
+Rows pg_rows(const std::string& url, const std::string& sql) {
+  tb::pg::Conn c(url);
+  const auto r = c.exec(sql);
+  Rows rows;
+  for (int i = 0; i < r.rows(); ++i) {
+    std::vector<std::string> row;
+    for (int col = 0; col < r.columns(); ++col) row.push_back(r.text(i, col));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+void sigkill_at_random_moments(tbtest::TempDir& dir, tbtest::Mosquitto& broker,
+                               tbtest::Bridge& bridge, const Query& query);
+
 TEST(Crash, SigkillAtRandomMomentsLosesNoAdmission) {
   tbtest::TempDir dir;
   tbtest::Mosquitto broker(dir);
   tbtest::Bridge bridge(dir, broker.url());
+  sigkill_at_random_moments(dir, broker, bridge,
+                            [&](const std::string& sql) { return sqlite_rows(bridge.db(), sql); });
+}
+
+TEST(Crash, SigkillAtRandomMomentsLosesNoAdmissionOnPostgres) {
+  tbtest::Postgres pg;
+  const auto url = pg.create_database();
+  tbtest::TempDir dir;
+  tbtest::Mosquitto broker(dir);
+  tbtest::Bridge bridge(dir, broker.url());
+  bridge.set_db(url);
+  sigkill_at_random_moments(dir, broker, bridge,
+                            [&](const std::string& sql) { return pg_rows(url, sql); });
+}
+
+void sigkill_at_random_moments(tbtest::TempDir& dir, tbtest::Mosquitto& broker,
+                               tbtest::Bridge& bridge, const Query& query) {
   std::string csv = "code,uid\n";
   for (int i = 0; i < kTickets; ++i) csv += code_of(i) + "," + uid_of(i) + "\n";
   tbtest::write_file(dir.file("t.csv"), csv);
@@ -121,23 +180,6 @@ TEST(Crash, SigkillAtRandomMomentsLosesNoAdmission) {
 
   bridge.stop();
   // What the database says.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(bridge.db().c_str(), &db), SQLITE_OK);
-  const auto query = [&](const std::string& sql) {
-    std::vector<std::vector<std::string>> rows;
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      std::vector<std::string> row;
-      for (int c = 0; c < sqlite3_column_count(st); ++c) {
-        const auto* t = sqlite3_column_text(st, c);
-        row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
-      }
-      rows.push_back(std::move(row));
-    }
-    sqlite3_finalize(st);
-    return rows;
-  };
   for (const auto& row : query("SELECT code, entries FROM tickets")) {
     EXPECT_EQ(row[1], "1") << row[0];
   }
@@ -165,7 +207,6 @@ TEST(Crash, SigkillAtRandomMomentsLosesNoAdmission) {
     }
   }
   std::cerr << "the app got " << events_heard << " event messages for " << total << " events\n";
-  sqlite3_close(db);
 }
 
 // Events committed while the broker is away are not held by Paho (its buffer would overflow in a

@@ -255,5 +255,53 @@ asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
   EXPECT_NE(r.out.find("python client ok"), std::string::npos);
 }
 
+// Two bridges on one SQLite file: a client of the first hears what the second decided, live.
+TEST_F(Ws, AClientHearsAnotherBridgesEventsLiveOnOneSqliteFile) {
+  tbtest::TempDir other_dir;
+  Bridge other(other_dir, broker_->url(), {"--instance", "second"});
+  other.set_db(bridge_->db());
+  ASSERT_TRUE(other.start()) << other.log();
+  // Not needed for the events to arrive, but to arrive live: see peer_events.hpp.
+  ASSERT_TRUE(bridge_->wait_metric("ticket_bridge_peer_events_connected", 1));
+  auto c = connect();
+  c->hello(token_for("42"));
+  ASSERT_EQ(next_json(*c)["type"], "welcome");
+  for (int i = 1; i <= 6; ++i) {
+    const auto r = tbtest::http_request(i % 2 ? other.http_port() : bridge_->http_port(), "POST",
+                                        "/api/v1/push", json{{"uid", "42"}, {"data", i}}.dump(),
+                                        auth_header());
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  for (int i = 1; i <= 6; ++i) {
+    const json e = next_json(*c);
+    EXPECT_EQ(e["seq"], i) << e;
+    EXPECT_EQ(e["data"], i) << e;
+  }
+}
+
+// What anyone may publish on users/<uid>/events of the development broker is a hint at most:
+// a forged event is never sent to the owner's clients, and a forged seq costs one page read.
+TEST_F(Ws, AForgedEventOnTheBrokerReachesNoClient) {
+  ASSERT_TRUE(bridge_->wait_metric("ticket_bridge_peer_events_connected", 1));
+  auto c = connect();
+  c->hello(token_for("42"));
+  ASSERT_EQ(next_json(*c)["type"], "welcome");
+  tbtest::TestClient forger(broker_->url(), "forger");
+  for (const auto* body : {R"({"type":"ticket.admitted","seq":1,"code":"FAKE"})",
+                           R"({"type":"push","seq":999999999,"data":"forged"})", R"({"seq":"1"})",
+                           "not json", R"({"type":"push","seq":-5})"}) {
+    ASSERT_EQ(forger.publish("users/42/events", body), 0);
+  }
+  EXPECT_FALSE(c->next(std::chrono::milliseconds(500))) << "a forged event reached the client";
+  // The client is live still, and gets the real event 1 once.
+  ASSERT_EQ(push("42", "real").status, 202);
+  const json e = next_json(*c);
+  EXPECT_EQ(e["seq"], 1) << e;
+  EXPECT_EQ(e["data"], "real") << e;
+  EXPECT_FALSE(c->next(std::chrono::milliseconds(300)));
+  const auto m = tbtest::http_request(bridge_->http_port(), "GET", "/metrics").body;
+  EXPECT_NE(m.find("\nticket_bridge_peer_hints_unreadable_total 2\n"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace tbtest_ws

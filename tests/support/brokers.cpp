@@ -1,6 +1,8 @@
 // Real broker, bridge and MQTT client helpers for integration tests.
 #include "brokers.hpp"
 
+#include <thread>
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -94,6 +96,30 @@ Bridge::~Bridge() {
 
 std::vector<std::string> Bridge::common_args() const {
   return {"--db", db_, "--jwt-secret-file", secret_};
+}
+
+double Bridge::metric(const std::string& name) const {
+  const auto text = http_request(http_port_, "GET", "/metrics").body;
+  std::size_t at = 0;
+  while ((at = text.find(name, at)) != std::string::npos) {
+    const bool line_start = at == 0 || text[at - 1] == '\n';
+    const auto after = at + name.size();
+    if (line_start && after < text.size() && text[after] == ' ') {
+      return std::stod(text.substr(after + 1));
+    }
+    at = after;
+  }
+  return -1;
+}
+
+bool Bridge::wait_metric(const std::string& name, double value,
+                         std::chrono::milliseconds timeout) const {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (metric(name) != value) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 bool Bridge::start(std::chrono::milliseconds timeout) {

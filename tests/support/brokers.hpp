@@ -69,6 +69,11 @@ class Bridge {
   static constexpr const char* kSecret = "test-secret-0123456789abcdef0123456789";
   static constexpr const char* kApiKey = "test-api-key-0123456789";
   int pid() const { return child_.pid(); }
+  // A metric's value on /metrics (a series without labels), -1 when it is not there.
+  double metric(const std::string& name) const;
+  // Waits until metric(name) == value; false when it was not so after `timeout`.
+  bool wait_metric(const std::string& name, double value,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
  private:
   std::string dir_, mqtt_url_, db_, secret_, api_key_, log_path_;

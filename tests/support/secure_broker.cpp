@@ -181,17 +181,7 @@ nlohmann::json SecureBroker::answer(TestClient& client, const std::string& scan_
 }
 
 double SecureBroker::metric(const Bridge& bridge, const std::string& name) {
-  const auto text = http_request(bridge.http_port(), "GET", "/metrics").body;
-  std::size_t at = 0;
-  while ((at = text.find(name, at)) != std::string::npos) {
-    const bool line_start = at == 0 || text[at - 1] == '\n';
-    const auto after = at + name.size();
-    if (line_start && after < text.size() && text[after] == ' ') {
-      return std::stod(text.substr(after + 1));
-    }
-    at = after;
-  }
-  return -1;
+  return bridge.metric(name);
 }
 
 }  // namespace tbtest
