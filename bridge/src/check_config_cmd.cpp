@@ -56,11 +56,7 @@ void check_postgresql(const Settings& s, Problems& problems, std::vector<std::st
   }
   problems.check([&] {
     try {
-      std::optional<std::string> password;
-      if (const auto file = s.get_opt("db-password-file")) {
-        password = load_secret(*file, false, "PostgreSQL password");
-      }
-      pg::Conn c(url, password);
+      pg::Conn c(url, db_password(s));
       const auto tables = c.exec("SELECT to_regclass('tb_schema') IS NOT NULL");
       if (tables.text(0, 0) != "t") {
         notes.push_back("database " + url + ": empty, set up by the first `serve`");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ void apply_log_settings(const Settings& s);
 // another directory they never start a second, empty venue.
 enum class Create { Always, OnlyNamed };
 std::unique_ptr<Store> open_store(const Settings& s, Create create);
+// PostgreSQL: the password of --db-password-file, or nothing (libpq's own passfile then).
+std::optional<std::string> db_password(const Settings& s);
 std::string jwt_secret(const Settings& s, Create create);
 
 int cmd_serve(const Settings& s);
@@ -43,6 +46,7 @@ int cmd_scanners_remove(const Settings& s, const std::string& id);
 // A consistent copy of the database in `file`, while `serve` runs; an existing file is replaced
 // only with `force`.
 int cmd_backup(const Settings& s, const std::string& file, bool force);
+int cmd_import_sqlite(const Settings& s, const std::string& file);
 // `code` empty: a token for the whole uid, `ttl` long. Else scoped to that ticket of the uid,
 // until its valid-until (or `ttl`, when `ttl_given` and shorter).
 // `ticket-bridge init`: see init_cmd.cpp. Empty fields take the defaults.

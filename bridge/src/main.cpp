@@ -136,6 +136,16 @@ int main(int argc, char** argv) {
       ->required();
   backup->add_flag("--force", backup_force, "replace FILE when it exists");
 
+  // import-sqlite
+  auto* import_sqlite = app.add_subcommand(
+      "import-sqlite",
+      "Copy a SQLite database (tickets, scans, events, scanners) into the empty PostgreSQL "
+      "store of --db, all or nothing: a venue moving to PostgreSQL. Stop its bridge first");
+  tb::Settings import_sqlite_settings(*import_sqlite);
+  tb::add_common_settings(import_sqlite_settings);
+  std::string import_sqlite_file;
+  import_sqlite->add_option("FILE", import_sqlite_file, "the SQLite database to copy")->required();
+
   // init
   auto* init = app.add_subcommand(
       "init", "Set up this host: the config, the secrets and the broker's side; prints what next");
@@ -259,6 +269,10 @@ int main(int argc, char** argv) {
   if (backup->parsed()) {
     return run(backup_settings,
                [&](const tb::Settings& s) { return tb::cmd_backup(s, backup_file, backup_force); });
+  }
+  if (import_sqlite->parsed()) {
+    return run(import_sqlite_settings,
+               [&](const tb::Settings& s) { return tb::cmd_import_sqlite(s, import_sqlite_file); });
   }
   if (token->parsed()) {
     return run(token_settings, [&](const tb::Settings& s) {

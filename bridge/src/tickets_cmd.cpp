@@ -62,6 +62,13 @@ void refuse_missing_default(const Settings& s, const std::string& name, const ch
 }
 }  // namespace
 
+std::optional<std::string> db_password(const Settings& s) {
+  if (const auto file = s.get_opt("db-password-file")) {
+    return load_secret(*file, false, "PostgreSQL password");
+  }
+  return std::nullopt;
+}
+
 std::unique_ptr<Store> open_store(const Settings& s, Create create) {
   const auto& where = s.get("db");
   const std::string sync = s.get_opt("db-sync").value_or("full");
@@ -73,11 +80,7 @@ std::unique_ptr<Store> open_store(const Settings& s, Create create) {
           "--db: no password in the URL (it is logged and shown by ps), and it must parse; put "
           "the password in --db-password-file or a passfile (PGPASSFILE, ?passfile=)");
     }
-    std::optional<std::string> password;
-    if (const auto file = s.get_opt("db-password-file")) {
-      password = load_secret(*file, false, "PostgreSQL password");
-    }
-    return make_store(where, durability, password);
+    return make_store(where, durability, db_password(s));
   }
   if (create == Create::OnlyNamed) refuse_missing_default(s, "db", "database");
   ensure_parent_dir(where);

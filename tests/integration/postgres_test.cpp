@@ -505,4 +505,86 @@ TEST_F(OnPostgres, AGroupMemberThatDiesForGoodLosesNoScan) {
   agent.stop();
 }
 
+// A venue moves from SQLite to PostgreSQL: import-sqlite copies everything, and the bridge on
+// PostgreSQL goes on where the one on SQLite stopped: used tickets stay used, a redelivered
+// scan_id is answered from the log, the scanner table holds, a client's replay is the same
+// events, and the next event of a uid takes the next seq.
+TEST_F(OnPostgres, ImportSqliteMovesAVenueAndTheBridgeGoesOnWhereItStopped) {
+  TempDir venue;
+  Bridge old(venue, broker_->url());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(
+        old.cli({"tickets", "add", "--uid", "9", "--code", "MOVE" + std::to_string(i)}).exit_code,
+        0);
+  }
+  ASSERT_EQ(old.cli({"scanners", "set", "gate-x", "--gate", "east"}).exit_code, 0);
+  std::string csv = "code,uid\n";  // more rows than one INSERT takes (500), and not a multiple
+  for (int i = 0; i < 1203; ++i)
+    csv += "BULK" + std::to_string(i) + ",b" + std::to_string(i % 7) + "\n";
+  tbtest::write_file(venue.file("bulk.csv"), csv);
+  ASSERT_EQ(old.cli({"tickets", "import", venue.file("bulk.csv")}).exit_code, 0);
+  ASSERT_TRUE(old.start()) << old.log();
+  client_->publish("tickets/scan", scan("mv:1", "MOVE0", "gate-n", "north").dump());
+  client_->publish("tickets/scan", scan("mv:2", "MOVE0", "gate-n", "north").dump());
+  client_->publish("tickets/scan", scan("mv:3", "MOVE1", "gate-n", "north").dump());
+  const auto before = results("gate-n", 3);
+  ASSERT_EQ(before.size(), 3U);
+  ASSERT_EQ(tbtest::http_request(old.http_port(), "POST", "/api/v1/push",
+                                 json{{"uid", "9"}, {"data", "moved?"}}.dump(),
+                                 std::string("Authorization: Bearer ") + Bridge::kApiKey + "\r\n")
+                .status,
+            202);
+  ASSERT_EQ(old.stop(), 0);
+
+  Bridge& moved = add_bridge();
+  const auto imported = moved.cli({"import-sqlite", old.db()});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_NE(imported.out.find("tickets: 1206 rows"), std::string::npos) << imported.out;
+  EXPECT_NE(imported.out.find("scans: 3 rows"), std::string::npos) << imported.out;
+  EXPECT_NE(imported.out.find("events: 4 rows"), std::string::npos) << imported.out;
+  const auto again = moved.cli({"import-sqlite", old.db()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("not empty"), std::string::npos) << again.err;
+  const auto to_sqlite = old.cli({"import-sqlite", old.db()});
+  EXPECT_EQ(to_sqlite.exit_code, 2) << "into SQLite: " << to_sqlite.err;
+
+  ASSERT_TRUE(moved.start()) << moved.log();
+  client_->publish("tickets/scan", scan("mv:1", "MOVE0", "gate-n", "north").dump());  // again
+  client_->publish("tickets/scan", scan("mv:4", "MOVE1", "gate-s", "south").dump());
+  client_->publish("tickets/scan", scan("mv:5", "MOVE2", "gate-x", "west").dump());
+  const auto n = results("gate-n", 1);
+  ASSERT_EQ(n.size(), 1U);
+  EXPECT_EQ(n[0], before[0]) << "a redelivered scan_id is answered from the copied log";
+  const auto s = results("gate-s", 1);
+  ASSERT_EQ(s.size(), 1U);
+  EXPECT_EQ(s[0]["reason"], "already_used") << s[0];
+  EXPECT_EQ(s[0]["previous"]["gate"], "north") << s[0];
+  const auto x = results("gate-x", 1);
+  ASSERT_EQ(x.size(), 1U);
+  EXPECT_EQ(x[0]["status"], "admitted") << x[0];
+
+  // The replay: the four events from SQLite, then the two new ones, seq 1..6.
+  tbtest::WsLoop loop;
+  tbtest::WsClient c(loop, moved.http_port());
+  c.hello(tb::sign_token("9", 3600, Bridge::kSecret, tb::now_ms() / 1000), 0);
+  const auto welcome = json::parse(c.next().value_or("{}"));
+  EXPECT_EQ(welcome["seq"], 6) << welcome;
+  for (int seq = 1; seq <= 6; ++seq) {
+    const auto e = json::parse(c.next().value_or("{}"));
+    EXPECT_EQ(e["seq"], seq) << e;
+    if (seq == 4) {
+      EXPECT_EQ(e["data"], "moved?") << e;
+    }
+  }
+  tb::pg::Conn db(db_);
+  EXPECT_EQ(db.exec("SELECT count(*) FROM events WHERE code = 'MOVE0'").int64(0, 0), 2)
+      << "events.code was derived from the bodies";
+  // The scanner table was copied: gate-x decided at its own gate, not the one it claimed.
+  const auto at = db.exec("SELECT gate, claimed_gate FROM scans WHERE scan_id = 'mv:5'");
+  ASSERT_EQ(at.rows(), 1);
+  EXPECT_EQ(at.text(0, 0), "east");
+  EXPECT_EQ(at.text(0, 1), "west");
+  EXPECT_EQ(db.exec("SELECT count(*) FROM tickets WHERE code LIKE 'BULK%'").int64(0, 0), 1203);
+}
+
 }  // namespace
