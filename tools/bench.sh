@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks on loopback, each next to the floor the broker alone sets. Bounded; stops by itself.
-#   tools/bench.sh [all|floor|peak|gate|syscalls|gate+syscalls|throughput|connections|push|checks]
-#   (default: all, ~12 min)
+#   tools/bench.sh [all|floor|peak|gate|syscalls|gate+syscalls|throughput|connections|push|checks|scale]
+#   (default: all, ~12 min; scale, not in all: ~6 min, see tools/bench/scale.sh)
 # Results: out/bench/*.json, a table on stdout, and out/bench/latency.png (gnuplot).
 # Environment: TB_BENCH_SECONDS (peak and gate duration, default 60), TB_BENCH_OWNERS (default 10000),
 # TB_BENCH_BRIDGE (another ticket-bridge binary to measure, e.g. an older build, with this
@@ -251,7 +251,8 @@ case "$what" in
   gate) run_gate ;;
   syscalls) run_syscalls ;;
   gate+syscalls) run_gate; run_syscalls ;;
-  *) echo "usage: tools/bench.sh [all|floor|peak|gate|syscalls|gate+syscalls|throughput|connections|push|checks]" >&2; exit 2 ;;
+  scale) bash "$root/tools/bench/scale.sh" "$root" "$work" "$out" ;;
+  *) echo "usage: tools/bench.sh [all|floor|peak|gate|syscalls|gate+syscalls|throughput|connections|push|checks|scale]" >&2; exit 2 ;;
 esac
 cd "$root"
 python3 tools/bench/report.py "$out" "$started"

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -158,8 +159,11 @@ int cmd_serve(const Settings& s) {
   }
 
   // Other bridges' events for our WebSocket clients (peer_events.hpp).
-  PeerEvents peers(mo, hub, metrics);
-  peers.start();
+  std::optional<PeerEvents> peers;
+  if (config.peer_events) {
+    peers.emplace(mo, hub, metrics);
+    peers->start();
+  }
 
   Api api(api_config, writer, reader, metrics, health);
   WsServices ws;
@@ -186,7 +190,7 @@ int cmd_serve(const Settings& s) {
   if (auto err = http.start()) {
     spdlog::critical("{}", *err);
     writer.stop();
-    peers.stop();
+    if (peers) peers->stop();
     mqtt.stop();
     return 1;
   }
@@ -206,7 +210,7 @@ int cmd_serve(const Settings& s) {
   http.stop();    // no new requests; WebSocket clients get a close frame (1001)
   reader.stop();  // replays still queued answer into the stopped server, harmlessly
   writer.stop();  // decides and answers what already arrived
-  peers.stop();
+  if (peers) peers->stop();
   mqtt.stop();  // then says offline and leaves; the broker keeps new scans for our session
   try {         // the marks the last acknowledgements moved
     Store::Transaction tx(*store);

@@ -44,6 +44,12 @@ void add_serve_settings(Settings& s) {
         "how long the broker keeps this bridge's session, and the scans for it, while it is away "
         "(90s, 5m, 7d); in a shared group, what a bridge that died for good keeps taking",
         "7d");
+  s.add("peer-events",
+        "true: hear every bridge's events on users/+/events, so that this bridge's WebSocket "
+        "clients get the events other bridges on the same store decide, live; false: for a "
+        "bridge that is alone on its store (saves a second MQTT connection and a message per "
+        "event)",
+        "true");
   s.add("db-sync", "full (survives power loss) or normal (survives a killed process)", "full");
   s.add("http-threads", "threads serving HTTP and WebSocket", "1");
   s.add("access-log",
@@ -233,6 +239,7 @@ ServeConfig read_serve_config(const Settings& s, Problems& problems) {
   };
   count("http-threads", 1, 64, ho.threads);
   problems.check([&] { ho.access_log = s.get_bool("access-log"); });
+  problems.check([&] { c.peer_events = s.get_bool("peer-events"); });
   count("ws-max-queue-bytes", 1024, 1LL << 30, ho.ws.max_queue_bytes);
   count("max-ws-per-uid", 1, 1'000'000, ho.ws.max_per_uid);
   count("max-connections-per-source", 1, 10'000'000, ho.max_per_source);

@@ -279,6 +279,28 @@ TEST_F(Ws, AClientHearsAnotherBridgesEventsLiveOnOneSqliteFile) {
   }
 }
 
+// --peer-events false: a bridge alone on its store opens no second connection, and another
+// bridge's events reach its clients only through the store (a reconnect's replay).
+TEST_F(Ws, WithoutPeerEventsAnotherBridgesEventsWaitForTheReplay) {
+  restart({"--peer-events", "false"});
+  tbtest::TempDir other_dir;
+  Bridge other(other_dir, broker_->url(), {"--instance", "second"});
+  other.set_db(bridge_->db());
+  ASSERT_TRUE(other.start()) << other.log();
+  auto c = connect();
+  c->hello(token_for("42"));
+  ASSERT_EQ(next_json(*c)["type"], "welcome");
+  const auto r = tbtest::http_request(other.http_port(), "POST", "/api/v1/push",
+                                      json{{"uid", "42"}, {"data", 1}}.dump(), auth_header());
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_FALSE(c->next(std::chrono::milliseconds(1500))) << "heard live without peer events";
+  EXPECT_EQ(bridge_->metric("ticket_bridge_peer_events_connected"), 0);
+  auto again = connect();
+  again->hello(token_for("42"), 0);
+  ASSERT_EQ(next_json(*again)["type"], "welcome");
+  EXPECT_EQ(next_json(*again)["seq"], 1) << "the replay has it";
+}
+
 // What anyone may publish on users/<uid>/events of the development broker is a hint at most:
 // a forged event is never sent to the owner's clients, and a forged seq costs one page read.
 TEST_F(Ws, AForgedEventOnTheBrokerReachesNoClient) {

@@ -83,6 +83,21 @@ if fresh(p):
                default=0)
     print(f"  highest rate with p99 <= 50 ms: {best:.0f}/s; highest rate kept up with: {kept:.0f}/s")
 
+p = os.path.join(out, "scale.jsonl")
+if fresh(p):
+    print("Scale (10 s per step; WebSocket owners on the first bridge; CPU in us per scan):")
+    print("  config          rate/s  answered/s  p99 ms  ws p99 ms  lost  bridges            postgres  broker"
+          "  statements/scan")
+    for line in open(p):
+        if not line.strip():
+            continue
+        s = json.loads(line)
+        n, a, w = max(s["scans"], 1), s["answer"], s["ws_event"]
+        bridges = "+".join(f"{c / n:.0f}" for c in s["bridge_cpu_us"])
+        print(f"  {s['config']:<14} {s['rate']:7.0f}  {s['answered_per_s']:10.0f}  {a['p99_ms']:6.2f}  "
+              f"{w['p99_ms']:9.2f}  {a['lost']:4}  {bridges:<17} {s['postgres_cpu_us'] / n:8.0f}  "
+              f"{s['broker_cpu_us'] / n:6.0f}  {s.get('postgres_statements', 0) / n:15.1f}")
+
 conns = load("connections.json")
 if conns:
     print(f"Connections: {conns['connected']} idle WebSocket clients ({conns['failed']} failed), "
