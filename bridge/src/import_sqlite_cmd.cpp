@@ -116,19 +116,23 @@ int cmd_import_sqlite(const Settings& s, const std::string& file) {
     std::cerr << "ticket-bridge: no SQLite database at " << fs::absolute(file).string() << "\n";
     return 1;
   }
-  // Both at this program's schema: the source migrated forward in place, as serve would, and the
-  // target's tables created when it has none.
-  make_store(file, Durability::Full);
+  // The target's tables, created when it has none, and checked empty before the source is
+  // touched.
   open_store(s, Create::Always);
-
-  sql::Db from(file, false);
-  sqlite3_busy_timeout(from.handle(), 5000);
-  from.exec("BEGIN");  // one snapshot of the whole file
   pg::Conn to(where, db_password(s));
   to.exec("BEGIN");
-  // No bridge writes meanwhile (it would wait), and the target must hold nothing yet: a venue's
-  // tickets merged into another's would mix two seq histories.
-  to.exec("LOCK TABLE tickets, scans, users, events, scanners IN EXCLUSIVE MODE");
+  // No bridge writes meanwhile, and the target must hold nothing yet: a venue's tickets merged
+  // into another's would mix two seq histories. A session holding the tables (a bridge already
+  // serving on this database) makes the lock wait; not for ever.
+  to.exec("SET LOCAL lock_timeout = '10s'");
+  try {
+    to.exec("LOCK TABLE tickets, scans, users, events, scanners IN EXCLUSIVE MODE");
+  } catch (const pg::Error& e) {
+    std::cerr << "ticket-bridge: the PostgreSQL tables are in use (is a bridge serving on this "
+                 "database?): "
+              << e.what() << "\n";
+    return 1;
+  }
   for (const auto& t : kTables) {
     const auto n = to.exec(std::string("SELECT count(*) FROM ") + t.name).int64(0, 0);
     if (n > 0) {
@@ -138,6 +142,11 @@ int cmd_import_sqlite(const Settings& s, const std::string& file) {
       return 1;
     }
   }
+  // The source at this program's schema: migrated forward in place, as serve would.
+  make_store(file, Durability::Full);
+  sql::Db from(file, false);
+  sqlite3_busy_timeout(from.handle(), 5000);
+  from.exec("BEGIN");  // one snapshot of the whole file
   for (const auto& t : kTables) {
     const auto n = copy_table(from, to, t);
     std::cout << t.name << ": " << n << " rows\n";

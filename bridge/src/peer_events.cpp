@@ -35,13 +35,14 @@ PeerEvents::PeerEvents(const MqttOptions& options, EventHub& hub, Metrics& metri
     : hub_(hub),
       metrics_(metrics),
       session_(session_options(options),
-               MqttSession::Handlers{[this](MqttInbound m) { on_message(m); },
+               MqttSession::Handlers{[this](MqttInbound m) { on_message(m); }, nullptr,
+                                     [this] { metrics_.peer_events_connected.store(0); },
+                                     // Once users/+/events is in effect: events may have been
+                                     // missed until then.
                                      [this] {
                                        metrics_.peer_events_connected.store(1);
-                                       // Events may have been missed while we were away.
                                        hub_.hint_all();
-                                     },
-                                     [this] { metrics_.peer_events_connected.store(0); }},
+                                     }},
                nullptr) {}
 
 // Paho's thread. Our own events come back here too: the clients have them, and drop the hint.

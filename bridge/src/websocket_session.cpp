@@ -16,6 +16,8 @@ constexpr int kPageEvents = 500;         // a replay page's events, at most
 // A timer this far ahead is re-armed when it fires rather than armed at once: a token's exp may
 // be centuries away, beyond what the steady clock can add without overflowing.
 constexpr auto kLongestWait = std::chrono::hours(24);
+// A page that could not be read after the welcome (the store is away) is read again after this.
+constexpr auto kPageRetry = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -28,6 +30,7 @@ WebSocketSession::WebSocketSession(tcp::socket&& socket, HttpServer::Impl* serve
       timer_(ws_.get_executor()),
       close_timer_(ws_.get_executor()),
       expiry_timer_(ws_.get_executor()),
+      retry_timer_(ws_.get_executor()),
       client_(std::move(client)),
       queue_(opts_.max_queue_bytes) {}
 
@@ -188,6 +191,15 @@ void WebSocketSession::read_page() {
 void WebSocketSession::on_page(std::optional<Replay> r) {
   page_pending_ = false;
   if (state_ != State::Replaying) return;
+  if (!r && welcomed_) {
+    // A page of another bridge's events, read while the store is away: the client has everything
+    // up to where it is, and keeps its connection; the page is read again in a while.
+    retry_timer_.expires_after(kPageRetry);
+    retry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->state_ == State::Replaying && !self->page_pending_) self->read_page();
+    });
+    return;
+  }
   if (!r) {
     send(std::make_shared<const std::string>(R"({"type":"error","reason":"unavailable"})"), false,
          true);
@@ -269,6 +281,7 @@ void WebSocketSession::close_with(websocket::close_code code) {
   close_code_ = code;
   timer_.cancel();
   expiry_timer_.cancel();
+  retry_timer_.cancel();
   // A client that never reads would keep the close pending forever: cut it after a grace. The
   // grace is the ping cycle, what a silent client is allowed anyway: a client that paused
   // reading (an app in the background) and comes back within it reads the close code.
@@ -327,6 +340,7 @@ void WebSocketSession::finish() {
   timer_.cancel(ec);
   close_timer_.cancel(ec);
   expiry_timer_.cancel(ec);
+  retry_timer_.cancel(ec);
   if (subscribed_) server_->ws.hub->unsubscribe(uid_, this);
   if (counted_) metrics().ws_connections.fetch_sub(1);
   queue_.clear();

@@ -72,6 +72,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   net::steady_timer timer_;
   net::steady_timer close_timer_;
   net::steady_timer expiry_timer_;  // the token's exp
+  net::steady_timer retry_timer_;   // a page read again after the store failed
 
   State state_ = State::AwaitHello;
   const std::string client_;

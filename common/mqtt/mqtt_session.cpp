@@ -9,28 +9,30 @@
 
 namespace tb {
 
-namespace {
-
 // Logs subscriptions the broker refused (an ACL, say), which Paho reports as a success with a
-// failure reason code.
-class SubscribeListener : public mqtt::iaction_listener {
- public:
-  void on_failure(const mqtt::token& tok) override {
-    spdlog::error("subscribe failed: reason code {}", static_cast<int>(tok.get_reason_code()));
-  }
-  void on_success(const mqtt::token& tok) override {
-    const auto response = tok.get_subscribe_response();  // get_reason_codes() refers into it
-    for (const auto rc : response.get_reason_codes()) {
-      if (rc >= mqtt::ReasonCode::UNSPECIFIED_ERROR) {
-        spdlog::error("the broker refused a subscription: reason code {}", static_cast<int>(rc));
-      }
+// failure reason code; a refused or failed one counts as done too.
+void MqttSession::Impl::SubscribedListener::on_failure(const mqtt::token& tok) {
+  spdlog::error("subscribe failed: reason code {}", static_cast<int>(tok.get_reason_code()));
+  one_done(tok);
+}
+
+void MqttSession::Impl::SubscribedListener::on_success(const mqtt::token& tok) {
+  const auto response = tok.get_subscribe_response();  // get_reason_codes() refers into it
+  for (const auto rc : response.get_reason_codes()) {
+    if (rc >= mqtt::ReasonCode::UNSPECIFIED_ERROR) {
+      spdlog::error("the broker refused a subscription: reason code {}", static_cast<int>(rc));
     }
   }
-};
+  one_done(tok);
+}
 
-SubscribeListener g_subscribe_listener;
-
-}  // namespace
+void MqttSession::Impl::SubscribedListener::one_done(const mqtt::token& tok) {
+  // A SUBACK of an earlier connection (its failure when that connection was lost) is not ours.
+  if (reinterpret_cast<std::uintptr_t>(tok.get_user_context()) != s_.connect_number) return;
+  if (s_.subacks_left.fetch_sub(1) == 1 && s_.handlers.subscribed) {
+    guarded("subscribed handler", s_.handlers.subscribed);
+  }
+}
 
 void MqttSession::Impl::setup() {
   const auto create = mqtt::create_options_builder()
@@ -101,12 +103,15 @@ void MqttSession::Impl::on_connected() {
   guarded("after connecting", [&] {
     // Subscribing again is harmless when the session kept the subscriptions, and needed when it
     // did not (a shared subscription after a broker restart, a session that expired).
+    const auto number = connect_number.fetch_add(1) + 1;
+    subacks_left = static_cast<int>(options.subscriptions.size());
     for (const auto& s : options.subscriptions) {
       const auto sub_opts =
           s.no_retained
               ? mqtt::subscribe_options(false, true, mqtt::subscribe_options::DONT_SEND_RETAINED)
               : mqtt::subscribe_options();
-      client->subscribe(s.filter, s.qos, nullptr, g_subscribe_listener, sub_opts);
+      client->subscribe(s.filter, s.qos, reinterpret_cast<void*>(number), subscribed_listener,
+                        sub_opts);
     }
     if (!options.status_topic.empty()) {
       client->publish(options.status_topic, status_payload("online"), 1, true);

@@ -91,6 +91,9 @@ class MqttSession {
     std::function<void(MqttInbound)> message;  // Paho's thread
     std::function<void()> connected;           // Paho's thread, after subscribing
     std::function<void()> lost;                // Paho's thread
+    // Paho's thread, once the broker acknowledged every subscription of a connect: from then on
+    // a subscription is sure to be in effect (none: not called).
+    std::function<void()> subscribed = {};
   };
 
   MqttSession(MqttSessionOptions options, Handlers handlers, MqttCounters* counters = nullptr);

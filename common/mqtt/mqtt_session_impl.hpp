@@ -60,11 +60,25 @@ struct MqttSession::Impl {
     Impl& s_;
   };
 
+  // Counts the SUBACKs of one connect (its user context: the connect's number) and runs the
+  // subscribed handler after the last: only then is a subscription sure to be in effect.
+  class SubscribedListener : public mqtt::iaction_listener {
+   public:
+    explicit SubscribedListener(Impl& s) : s_(s) {}
+    void on_success(const mqtt::token& tok) override;
+    void on_failure(const mqtt::token& tok) override;
+
+   private:
+    void one_done(const mqtt::token& tok);
+    Impl& s_;
+  };
+
   Impl(MqttSessionOptions o, Handlers h, MqttCounters* c)
       : options(std::move(o)),
         handlers(std::move(h)),
         counters(c != nullptr ? c : &own_counters),
-        completion_listener(*this) {}
+        completion_listener(*this),
+        subscribed_listener(*this) {}
 
   void setup();
   std::optional<std::string> attempt();
@@ -79,6 +93,9 @@ struct MqttSession::Impl {
   MqttCounters own_counters;
   MqttCounters* counters;
   CompletionListener completion_listener;
+  SubscribedListener subscribed_listener;
+  std::atomic<std::uintptr_t> connect_number{0};  // this connection's, for its SUBACKs
+  std::atomic<int> subacks_left{0};
   std::atomic<bool> is_connected{false};
   std::atomic<bool> has_connected{false};  // a connect after the first counts as a reconnect
 

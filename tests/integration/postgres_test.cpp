@@ -6,6 +6,7 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <set>
 #include <thread>
 
@@ -417,6 +418,18 @@ TEST_F(OnPostgres, ARestartOfPostgresUnderLoadLosesAndDoublesNothing) {
     }
     return heard.size();
   };
+  // An owner's WebSocket client on the first bridge, live before the outage.
+  ASSERT_TRUE(bridges_[0]->wait_metric("ticket_bridge_peer_events_connected", 1));
+  tbtest::WsLoop loop;
+  tbtest::WsClient owner(loop, bridges_[0]->http_port());
+  owner.hello(tb::sign_token("u0", 3600, Bridge::kSecret, tb::now_ms() / 1000), 0);
+  ASSERT_TRUE(owner.next());  // the welcome
+  std::vector<std::int64_t> owner_seqs;
+  const auto owner_reads = [&] {
+    while (const auto m = owner.next(std::chrono::milliseconds(50))) {
+      owner_seqs.push_back(json::parse(*m)["seq"].get<std::int64_t>());
+    }
+  };
   const std::size_t half = payloads.size() / 2;
   for (std::size_t i = 0; i < half; ++i) client_->publish("tickets/scan", payloads[i]);
   ASSERT_TRUE(tbtest::wait_until([&] { return collect() == half; }, std::chrono::seconds(10)));
@@ -431,6 +444,12 @@ TEST_F(OnPostgres, ARestartOfPostgresUnderLoadLosesAndDoublesNothing) {
         << b->log();
   }
   const auto answered_during = collect();
+  // A hint during the outage (here a publish on users/u0/events) makes the client read a page,
+  // which fails: the client keeps its connection.
+  owner_reads();
+  client_->publish("users/u0/events", R"({"seq":1000000})");
+  EXPECT_FALSE(owner.wait_closed(std::chrono::milliseconds(1500)))
+      << "a failed page read closed a live client";
   pg_.start();
   for (auto& b : bridges_) {
     EXPECT_TRUE(tbtest::wait_until([&] { return ready(*b); }, std::chrono::seconds(30)))
@@ -462,6 +481,17 @@ TEST_F(OnPostgres, ARestartOfPostgresUnderLoadLosesAndDoublesNothing) {
   EXPECT_EQ(c.exec("SELECT count(*) FROM tickets WHERE entries <> 1").int64(0, 0), 0);
   EXPECT_EQ(c.exec("SELECT uid FROM events GROUP BY uid HAVING count(*) <> max(seq)").rows(), 0);
   EXPECT_EQ(c.exec("SELECT sum(last_seq) FROM users").int64(0, 0), 2 * kTickets);
+  // The owner's client heard every event of u0, through the outage, once and in order.
+  const auto u0_last = c.exec("SELECT last_seq FROM users WHERE uid = 'u0'").int64(0, 0);
+  tbtest::wait_until(
+      [&] {
+        owner_reads();
+        return static_cast<std::int64_t>(owner_seqs.size()) >= u0_last;
+      },
+      std::chrono::seconds(10));
+  std::vector<std::int64_t> want(static_cast<std::size_t>(u0_last));
+  std::iota(want.begin(), want.end(), 1);
+  EXPECT_EQ(owner_seqs, want);
 }
 
 // A member of the shared group that dies for good. Mosquitto 2.0 never hands its scans to another
@@ -575,6 +605,14 @@ TEST_F(OnPostgres, ImportSqliteMovesAVenueAndTheBridgeGoesOnWhereItStopped) {
     if (seq == 4) {
       EXPECT_EQ(e["data"], "moved?") << e;
     }
+  }
+  // A client that had seen 3 on SQLite goes on from there.
+  tbtest::WsClient resumed(loop, moved.http_port());
+  resumed.hello(tb::sign_token("9", 3600, Bridge::kSecret, tb::now_ms() / 1000), 3);
+  const auto w = json::parse(resumed.next().value_or("{}"));
+  EXPECT_EQ(w["recovered"], true) << w;
+  for (int seq = 4; seq <= 6; ++seq) {
+    EXPECT_EQ(json::parse(resumed.next().value_or("{}"))["seq"], seq);
   }
   tb::pg::Conn db(db_);
   EXPECT_EQ(db.exec("SELECT count(*) FROM events WHERE code = 'MOVE0'").int64(0, 0), 2)
