@@ -3,7 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 
 namespace tb::pg {
 
@@ -135,6 +137,7 @@ Conn::Conn(const std::string& conninfo, const std::optional<std::string>& passwo
 }
 
 void Conn::reset() {
+  broken_ = false;
   PQreset(c_.get());
   if (!ok()) {
     throw Error("cannot reconnect to PostgreSQL: " + trimmed(PQerrorMessage(c_.get())), "");
@@ -157,34 +160,128 @@ Result Conn::check(PGresult* r, std::string_view what) {
 }
 
 Result Conn::exec(const std::string& sql) {
+  ++round_trips_;
   return check(PQexec(c_.get(), sql.c_str()), sql.substr(0, 40));
 }
 
 void Conn::prepare(const std::string& name, const std::string& sql) {
+  ++round_trips_;
   check(PQprepare(c_.get(), name.c_str(), sql.c_str(), 0, nullptr), "prepare " + name);
 }
 
 Result Conn::run(const std::string& name, const Params& params) {
   const auto values = params.pointers();
   const auto lengths = params.lengths();
+  ++round_trips_;
   return check(PQexecPrepared(c_.get(), name.c_str(), params.size(), values.data(), lengths.data(),
                               nullptr, 0),
                name);
 }
 
-std::string array_literal(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (const auto& item : items) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (const char c : item) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
+// Pipeline mode. The calls go out with one Sync at the end, so that the server runs them in
+// order and answers once; after a failed call it skips the rest (PGRES_PIPELINE_ABORTED) up to
+// the Sync. The answers of a batch's calls are small (the reads return at most a batch's rows),
+// so the blocking connection cannot deadlock with a server waiting for its answers to be read.
+std::vector<Result> Conn::pipeline(const std::vector<Call>& calls) {
+  PGconn* c = c_.get();
+  const auto lost = [&](std::string_view what) {
+    return Error(std::string(what) + ": " + trimmed(PQerrorMessage(c)), "");
+  };
+  if (PQenterPipelineMode(c) != 1) throw lost("cannot enter pipeline mode");
+  ++round_trips_;
+  bool sent = true;
+  for (const auto& call : calls) {
+    if (!call.sql.empty()) {
+      sent = PQsendQueryParams(c, call.sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    } else {
+      const auto values = call.params.pointers();
+      const auto lengths = call.params.lengths();
+      sent = PQsendQueryPrepared(c, call.name.c_str(), call.params.size(), values.data(),
+                                 lengths.data(), nullptr, 0) == 1;
     }
-    out += '"';
+    if (!sent) break;
   }
-  out += '}';
+  // Whatever leaves the pipeline unfinished leaves the connection unusable (in pipeline mode,
+  // or with answers still to come): it is then marked broken, and reset() makes a new one.
+  if (!sent || PQpipelineSync(c) != 1) {
+    broken_ = true;
+    throw lost("cannot send to PostgreSQL");
+  }
+  std::vector<Result> out;
+  out.reserve(calls.size());
+  std::optional<PipelineError> failed;
+  int nothing = 0;  // NULLs in a row: more than one means nothing more will come
+  for (;;) {
+    PGresult* r = PQgetResult(c);
+    if (r == nullptr) {
+      if (++nothing > 1 || !ok()) break;
+      continue;
+    }
+    nothing = 0;
+    const auto status = PQresultStatus(r);
+    if (status == PGRES_PIPELINE_SYNC) {
+      PQclear(r);
+      break;
+    }
+    if (status == PGRES_PIPELINE_ABORTED) {
+      PQclear(r);
+      continue;
+    }
+    const auto& call = calls.at(std::min(out.size(), calls.size() - 1));
+    try {
+      out.push_back(check(r, call.sql.empty() ? call.name : call.sql.substr(0, 40)));
+    } catch (const Error& e) {
+      if (!failed) failed.emplace(e, out.size());
+    }
+  }
+  if (PQexitPipelineMode(c) != 1) broken_ = true;
+  if (failed) throw *failed;
+  if (out.size() != calls.size() || broken_) {
+    broken_ = true;
+    throw lost("the pipeline was cut short");
+  }
   return out;
+}
+
+void ArrayParam::next() {
+  if (count_++ > 0) text_ += ',';
+}
+
+ArrayParam& ArrayParam::add(std::string_view v) {
+  next();
+  text_ += '"';
+  for (const char c : v) {
+    if (c == '"' || c == '\\') text_ += '\\';
+    text_ += c;
+  }
+  text_ += '"';
+  return *this;
+}
+
+ArrayParam& ArrayParam::add(const std::optional<std::string>& v) {
+  return v ? add(std::string_view(*v)) : add_null();
+}
+
+ArrayParam& ArrayParam::add(std::int64_t v) {
+  next();
+  text_ += std::to_string(v);
+  return *this;
+}
+
+ArrayParam& ArrayParam::add(const std::optional<std::int64_t>& v) {
+  return v ? add(*v) : add_null();
+}
+
+ArrayParam& ArrayParam::add_null() {
+  next();
+  text_ += "NULL";
+  return *this;
+}
+
+std::string array_literal(const std::vector<std::string>& items) {
+  ArrayParam out;
+  for (const auto& item : items) out.add(std::string_view(item));
+  return out.literal();
 }
 
 bool has_password(const std::string& conninfo) {

@@ -73,6 +73,43 @@ class Result {
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
 };
 
+// A call of a pipeline failed (Conn::pipeline): its error, and which call it was.
+class PipelineError : public Error {
+ public:
+  PipelineError(const Error& e, std::size_t index) : Error(e), index_(index) {}
+  std::size_t index() const { return index_; }
+
+ private:
+  std::size_t index_;
+};
+
+// One statement of a pipeline (Conn::pipeline): a prepared statement's name and parameters, or
+// (`sql` set) a statement without parameters such as BEGIN or SAVEPOINT.
+struct Call {
+  std::string name;
+  Params params = {};
+  std::string sql = {};
+};
+
+// The elements of an array parameter ($1::text[], $2::bigint[]), built one by one: the
+// multi-row statements (UPDATE ... FROM unnest(...)) of a batch's writes.
+class ArrayParam {
+ public:
+  ArrayParam& add(std::string_view v);  // a text element, quoted
+  ArrayParam& add(const std::optional<std::string>& v);
+  ArrayParam& add(std::int64_t v);
+  ArrayParam& add(const std::optional<std::int64_t>& v);
+  ArrayParam& add_null();
+  bool empty() const { return count_ == 0; }
+  std::size_t size() const { return count_; }
+  std::string literal() const { return text_ + '}'; }
+
+ private:
+  void next();
+  std::string text_ = "{";
+  std::size_t count_ = 0;
+};
+
 class Conn {
  public:
   // Connects with a libpq connection string or URI (postgresql://...); throws Error when it
@@ -84,13 +121,21 @@ class Conn {
 
   // Whether the connection is up; after a failure, reset() connects again (prepared statements
   // are gone then: prepare them again).
-  bool ok() const { return PQstatus(c_.get()) == CONNECTION_OK; }
+  // False once the connection is lost, or left in a state no statement can follow (a pipeline
+  // cut short): reset() then makes a new one.
+  bool ok() const { return !broken_ && PQstatus(c_.get()) == CONNECTION_OK; }
   void reset();
 
   // One or more statements without parameters (schema, BEGIN, SET ...).
   Result exec(const std::string& sql);
   void prepare(const std::string& name, const std::string& sql);
   Result run(const std::string& name, const Params& params = {});
+  // The calls sent at once and answered in order (libpq's pipeline mode): one round trip for
+  // all. The first that fails throws, and those after it are not run. Inside a transaction,
+  // that transaction is then failed: roll it back (or to a savepoint).
+  std::vector<Result> pipeline(const std::vector<Call>& calls);
+  // Round trips to the server since this connection opened: a statement, or a pipeline.
+  std::uint64_t round_trips() const { return round_trips_; }
   // Rows changed by this connection's commands since it opened.
   std::int64_t total_changes() const { return total_changes_; }
 
@@ -99,6 +144,8 @@ class Conn {
 
   std::unique_ptr<PGconn, void (*)(PGconn*)> c_;
   std::int64_t total_changes_ = 0;
+  std::uint64_t round_trips_ = 0;
+  bool broken_ = false;
 };
 
 // A text[] parameter's value: {"a","b"}, each element quoted, its " and \ escaped.

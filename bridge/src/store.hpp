@@ -153,12 +153,23 @@ class Store {
   // that did not.
   virtual std::int64_t total_changes() = 0;
 
+  // What a batch's scans will read and write: their tickets' codes, their scan_ids, their
+  // scanners, and the codes whose recent scans a repeat window looks at (recent_result)
+  // (Writer::lock_ahead).
+  struct DecisionKeys {
+    std::vector<std::string> codes;
+    std::vector<std::string> scan_ids;
+    std::vector<std::string> scanners;
+    std::vector<std::string> repeat_codes;
+  };
   // A store shared by several bridges locks, at the start of a batch's transaction, the rows its
   // decisions will write: the tickets of `codes` and their owners' seq rows, each in a fixed
-  // order, so that two bridges' batches wait for each other instead of deadlocking. Without
-  // lock_ahead() (SQLite: one writer at a time), the writer skips it.
+  // order, so that two bridges' batches wait for each other instead of deadlocking. It may also
+  // read ahead what the decisions will read, and hold their writes until the commit (PgStore: one
+  // round trip for the reads, one for the writes and the commit). Without lock_ahead() (SQLite:
+  // one writer at a time), the writer skips it.
   virtual bool lock_ahead() const { return false; }
-  virtual void lock_for_decisions(std::vector<std::string> codes) { (void)codes; }
+  virtual void prepare_decisions(DecisionKeys keys) { (void)keys; }
 
   // A savepoint around one task of a batch, inside the open transaction.
   // rollback_to_savepoint() also releases it.

@@ -242,7 +242,7 @@ void Writer::process(std::vector<Job>& batch) {
 }
 
 // A shared store: the batch's tickets and their owners are locked before any is decided, each
-// in order (Store::lock_for_decisions), so that two bridges' batches wait for each other
+// in order (Store::prepare_decisions), so that two bridges' batches wait for each other
 // instead of deadlocking. The scans are parsed for it, once (`parsed`, by job index, kept for
 // the batch's next attempt); decide_scan starts from that parse.
 void Writer::lock_ahead(std::vector<Job>& batch, std::vector<std::optional<ParsedScan>>& parsed) {
@@ -252,12 +252,21 @@ void Writer::lock_ahead(std::vector<Job>& batch, std::vector<std::optional<Parse
       if (auto* scan = std::get_if<InboundScan>(&batch[i])) parsed[i] = parse_inbound(*scan);
     }
   }
-  std::vector<std::string> codes;
-  codes.reserve(batch.size());
-  for (const auto& p : parsed) {
-    if (p && p->scan) codes.push_back(p->scan->code);  // a malformed scan touches no ticket
+  Store::DecisionKeys keys;
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    const auto& p = parsed[i];
+    if (!p) continue;
+    if (p->scan_id) keys.scan_ids.push_back(*p->scan_id);
+    if (!p->scan) continue;  // a malformed scan touches no ticket and reads no scanner
+    keys.codes.push_back(p->scan->code);
+    keys.scanners.push_back(p->scan->scanner);
+    // decide_scan's repeat window: a device's scan without a scan_id.
+    const bool device = std::get<InboundScan>(batch[i]).device_scanner.has_value();
+    if (device && !p->scan->scan_id && options_.scans.repeat_window_ms > 0) {
+      keys.repeat_codes.push_back(p->scan->code);
+    }
   }
-  store_.lock_for_decisions(std::move(codes));
+  store_.prepare_decisions(std::move(keys));
 }
 
 Writer::Pending Writer::apply_task(WriteTask& task) {

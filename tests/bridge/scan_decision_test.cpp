@@ -2,14 +2,16 @@
 // Response Topic rules, exactly-once, one ticket at two gates, malformed and unknown input.
 #include <map>
 
+#include "pg_store.hpp"
 #include "writer_fixture.hpp"
 
 namespace tb {
 namespace {
 
 using ScanDecision = WriterTest;
+TB_WRITER_BACKENDS(ScanDecision);
 
-TEST_F(ScanDecision, AdmitsAndAnswersWithEveryKey) {
+TEST_P(ScanDecision, AdmitsAndAnswersWithEveryKey) {
   add("C1", "42");
   process({scan({{"scan_id", "s:1"}, {"code", "C1"}, {"scanner", "gate-1"}, {"gate", "north"}})});
   ASSERT_EQ(answers_.size(), 1U);
@@ -30,7 +32,7 @@ TEST_F(ScanDecision, AdmitsAndAnswersWithEveryKey) {
   EXPECT_EQ(events_[0]->uid, "42");
 }
 
-TEST_F(ScanDecision, ResponseTopicAndCorrelationWin) {
+TEST_P(ScanDecision, ResponseTopicAndCorrelationWin) {
   add("C1", "42");
   process({scan({{"code", "C1"}, {"scanner", "gate-1"}}, "my/replies", "corr-7")});
   ASSERT_EQ(answers_.size(), 1U);
@@ -40,7 +42,7 @@ TEST_F(ScanDecision, ResponseTopicAndCorrelationWin) {
   EXPECT_EQ(answers_[0].fallback_topic, "tickets/result/gate-1");
 }
 
-TEST_F(ScanDecision, AnUntrustedResponseTopicIsReplacedByTheScannersOwn) {
+TEST_P(ScanDecision, AnUntrustedResponseTopicIsReplacedByTheScannersOwn) {
   add("C1", "42", 0);
   for (const std::string rt : {"#", "users/42/events", "tickets/result/gate-2", "$SYS/x"}) {
     process({scan({{"code", "C1"}, {"scanner", "gate-1"}}, rt, "c")});
@@ -57,7 +59,7 @@ TEST_F(ScanDecision, AnUntrustedResponseTopicIsReplacedByTheScannersOwn) {
   EXPECT_EQ(answers_.size(), 4U);
 }
 
-TEST_F(ScanDecision, RepeatedScanIdGetsTheStoredResultAndChangesNothing) {
+TEST_P(ScanDecision, RepeatedScanIdGetsTheStoredResultAndChangesNothing) {
   add("C1", "42", 0);  // unlimited: a second decision would admit again
   const json p = {{"scan_id", "s:1"}, {"code", "C1"}, {"scanner", "gate-1"}};
   process({scan(p)});
@@ -72,7 +74,7 @@ TEST_F(ScanDecision, RepeatedScanIdGetsTheStoredResultAndChangesNothing) {
   EXPECT_EQ(metrics_.scans_duplicate.load(), 2U);
 }
 
-TEST_F(ScanDecision, TwoScannersOneTicketInOneBatch) {
+TEST_P(ScanDecision, TwoScannersOneTicketInOneBatch) {
   add("C1", "42");
   process({scan({{"scan_id", "a:1"}, {"code", "C1"}, {"scanner", "a"}, {"gate", "north"}}),
            scan({{"scan_id", "b:1"}, {"code", "C1"}, {"scanner", "b"}, {"gate", "south"}})});
@@ -89,7 +91,7 @@ TEST_F(ScanDecision, TwoScannersOneTicketInOneBatch) {
   EXPECT_EQ(rejected["seq"], 2);
 }
 
-TEST_F(ScanDecision, UnknownAndMalformedGiveNoEvent) {
+TEST_P(ScanDecision, UnknownAndMalformedGiveNoEvent) {
   add("C1", "42");
   process({scan({{"scan_id", "s:1"}, {"code", "NOPE"}, {"scanner", "g"}}),
            scan({{"scan_id", "s:2"}, {"code", "C1"}, {"scanner", "g"}, {"direction", "up"}})});
@@ -104,7 +106,7 @@ TEST_F(ScanDecision, UnknownAndMalformedGiveNoEvent) {
   EXPECT_EQ(answer(2)["reason"], "malformed");
 }
 
-TEST_F(ScanDecision, UnidentifiableGarbageIsCountedNotAnswered) {
+TEST_P(ScanDecision, UnidentifiableGarbageIsCountedNotAnswered) {
   InboundScan in;
   in.payload = "\xff\xfe garbage";
   std::vector<InboundScan> batch;
@@ -112,6 +114,34 @@ TEST_F(ScanDecision, UnidentifiableGarbageIsCountedNotAnswered) {
   writer_.process(batch);
   EXPECT_TRUE(answers_.empty());
   EXPECT_EQ(metrics_.scans[2][static_cast<std::size_t>(Reason::Malformed)].load(), 1U);
+}
+
+// A device's scan without a scan_id that repeats within the window gets the first answer again,
+// whether the repeat is in the same batch or the next; another scanner's scan is decided.
+TEST_P(ScanDecision, ADevicesRepeatInTheSameBatchOrTheNextGetsTheFirstAnswer) {
+  add("C1", "42");
+  const auto device = [](const std::string& scanner, const std::string& code) {
+    InboundScan in;
+    in.payload = code;
+    in.device_scanner = scanner;
+    return in;
+  };
+  auto* pg = dynamic_cast<PgStore*>(&store_);
+  const auto round_trips = [&] { return pg ? pg->round_trips() : 0; };
+  const auto before = round_trips();
+  process({device("d1", "C1"), device("d1", "C1")});
+  process({device("d1", "C1"), device("d2", "C1")});
+  if (pg) {
+    EXPECT_EQ(round_trips() - before, 4U);  // the window's lookback is read ahead with the rest
+  }
+  ASSERT_EQ(answers_.size(), 4U);
+  EXPECT_EQ(answer(0)["status"], "admitted");
+  EXPECT_EQ(answers_[1].payload, answers_[0].payload);
+  EXPECT_EQ(answers_[2].payload, answers_[0].payload);
+  EXPECT_EQ(answer(3)["reason"], "already_used");
+  EXPECT_EQ(metrics_.scans_repeated.load(), 2U);
+  EXPECT_EQ(store_.find_ticket("C1")->usage.entries, 1);
+  EXPECT_EQ(store_.recent_scans("C1", 10).size(), 2U);
 }
 
 }  // namespace

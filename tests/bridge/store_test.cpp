@@ -19,10 +19,8 @@
 namespace tb {
 namespace {
 
-// One server for the test process, started at its first use and stopped by PID at exit.
 tbtest::Postgres& postgres() {
-  static tbtest::Postgres server;
-  return server;
+  return tbtest::shared_postgres();
 }
 
 // A store of the backend the suite runs with, at a place of the test's own; open() again
@@ -323,6 +321,45 @@ TEST_P(StoreTest, TransactionRollsBackUnlessCommitted) {
     tx.commit();
   }
   EXPECT_TRUE(s.find_ticket("C1"));
+}
+
+// A write transaction that did nothing (a batch of garbage) leaves no transaction open behind
+// it: the statements after it run on their own, and one that fails spoils none of the next.
+TEST_P(StoreTest, AnEmptyTransactionLeavesNoTransactionBehind) {
+  auto store = open();
+  Store& s = *store;
+  s.insert_ticket(ticket("C1", "42"));
+  {
+    Store::Transaction tx(s);
+    tx.commit();
+  }
+  s.ping();
+  EXPECT_THROW(s.insert_ticket(ticket("C1", "43")), DuplicateTicket);
+  EXPECT_NO_THROW(s.ping());
+  EXPECT_TRUE(s.find_ticket("C1"));
+}
+
+// A batch read ahead a code that had no ticket, and another connection adds it before the
+// batch revokes it: the revoke and the reads after it see the ticket. (SQLite has one writer
+// and reads nothing ahead.)
+TEST_P(StoreTest, ATicketAddedAfterTheReadAheadIsSeenByTheBatch) {
+  if (GetParam() == "sqlite") GTEST_SKIP() << "one writer at a time, no read-ahead";
+  auto a = open();
+  auto b = open();
+  Store::Transaction tx(*a);
+  a->prepare_decisions(Store::DecisionKeys{{"C9"}, {}, {}, {}});
+  EXPECT_FALSE(a->find_ticket("C9"));
+  b->insert_ticket(ticket("C9", "42"));
+  EXPECT_TRUE(a->revoke_ticket("C9"));
+  const auto t = a->find_ticket("C9");
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->revoked);
+  a->savepoint();
+  EXPECT_THROW(a->insert_ticket(ticket("C9", "43")), DuplicateTicket);
+  a->rollback_to_savepoint();
+  tx.commit();
+  ASSERT_TRUE(b->find_ticket("C9"));
+  EXPECT_TRUE(b->find_ticket("C9")->revoked);
 }
 
 TEST(SqliteStoreSchema, RefusesADatabaseFromTheFuture) {

@@ -1,23 +1,29 @@
-// The writer on a real SQLite file, with its answers and events collected in memory: the fixture
-// of writer_test.cpp and scan_decision_test.cpp.
+// The writer on a real store, with its answers and events collected in memory: the fixture of
+// writer_test.cpp and scan_decision_test.cpp, parameterised by backend ("sqlite": a file of the
+// test's own; "postgresql": a new database on the test process's server). On PostgreSQL every
+// batch goes through the read-ahead and the gathered writes of PgStore.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "postgres.hpp"
 #include "process.hpp"
-#include "sqlite_store.hpp"
+#include "store.hpp"
 #include "writer.hpp"
 
 namespace tb {
 
 using nlohmann::json;
 
-class WriterTest : public ::testing::Test {
+class WriterTest : public ::testing::TestWithParam<std::string> {
  protected:
   WriterTest()
-      : store_(dir_.file("p.db")),
+      : where_(GetParam() == "sqlite" ? dir_.file("p.db")
+                                      : tbtest::shared_postgres().create_database()),
+        owned_(make_store(where_, Durability::Full)),
+        store_(*owned_),
         writer_(
             store_, metrics_, health_, [this](Answer a) { answers_.push_back(std::move(a)); },
             [this](const std::shared_ptr<const StoredEvent>& e) {
@@ -47,12 +53,19 @@ class WriterTest : public ::testing::Test {
   json answer(std::size_t i) const { return json::parse(answers_.at(i).payload); }
 
   tbtest::TempDir dir_;
-  SqliteStore store_;
+  std::string where_;
+  std::unique_ptr<Store> owned_;
+  Store& store_;
   Metrics metrics_;
   Health health_;
   std::vector<Answer> answers_;
   std::vector<std::shared_ptr<const StoredEvent>> events_;
   Writer writer_;
 };
+
+// Both backends, the test named after each.
+#define TB_WRITER_BACKENDS(Suite)                                                      \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::testing::Values("sqlite", "postgresql"), \
+                           [](const auto& info) { return info.param; })
 
 }  // namespace tb

@@ -112,4 +112,9 @@ std::string Postgres::create_database() {
   return url(name);
 }
 
+Postgres& shared_postgres() {
+  static Postgres server;
+  return server;
+}
+
 }  // namespace tbtest

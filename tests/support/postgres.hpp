@@ -49,4 +49,7 @@ class Postgres {
   int databases_ = 0;
 };
 
+// One server for the whole test process, started at its first use and stopped by PID at exit.
+Postgres& shared_postgres();
+
 }  // namespace tbtest

@@ -85,7 +85,7 @@ PY
   local before=() p
   for p in "${bridge_pids[@]}"; do before+=("$(cpu_us "$p")"); done
   local m0 g0; m0=$(cpu_us "$broker_pid"); g0=$(pg_cpu_us)
-  # The statements the bridges run per scan (round trips: libpq sends one statement at a time).
+  # The statements the bridges run per scan.
   local pgdb=""
   [[ $db == postgresql://* ]] && pgdb=${db##*/} && psql_q "$pgdb" "SELECT pg_stat_statements_reset()" > /dev/null
   timeout 90 "$lg" scans --mqtt "$mqtt" --ws "127.0.0.1:$http1" --secret-file "$work/scale-jwt" \
@@ -95,6 +95,12 @@ PY
   [ -n "$pgdb" ] && statements=$(psql_q "$pgdb" "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND query NOT LIKE '%pg_stat_statements%'")
+  # Which statements the step ran, and PostgreSQL's time in each, for the record.
+  [ -n "$pgdb" ] && psql_q "$pgdb" "SELECT calls, round(total_exec_time::numeric, 1) AS ms, round(max_exec_time::numeric, 2) AS max_ms,
+      left(regexp_replace(query, '\s+', ' ', 'g'), 100) FROM pg_stat_statements
+    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC" \
+    > "$out/scale-statements-$config-$rate.txt"
   local cpus=() i=0
   for p in "${bridge_pids[@]}"; do cpus+=($(($(cpu_us "$p") - before[i]))); i=$((i + 1)); done
   python3 - "$work/scale-step.json" "$config" "$(($(cpu_us "$broker_pid") - m0))" "$(($(pg_cpu_us) - g0))" \
