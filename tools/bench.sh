@@ -236,7 +236,7 @@ PY
 
 # CPU per scan of the checks on untrusted MQTT input (no network).
 run_checks() {
-  echo "== checks: the plugin's scan check and the Response Topic rule, per scan"
+  echo "== checks: the plugin's scan check, the Response Topic rule and a signed code's parse, per scan"
   "$root/build/tools/loadgen/scan_checks" > "$out/checks.json"
 }
 

@@ -24,6 +24,8 @@ packages=(
   mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev openssl
   # test helpers: a WebSocket client we did not write, sqlite shell, curl, a real browser
   python3 python3-websockets sqlite3 curl procps chromium
+  # a QR code reader we did not write: the ticket page's QR code is read back from a screenshot
+  zbar-tools
   # the package test: lintian on every .deb
   lintian
   # the HTTPS test: the reverse proxy of docs/operations.md, in front of a test bridge

@@ -12,6 +12,7 @@
 #include "ids.hpp"
 #include "jwt.hpp"
 #include "messages.hpp"
+#include "signed_code.hpp"
 #include "web_assets.hpp"
 
 namespace tb {
@@ -101,7 +102,8 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
   if (route == "/api/v1/push") return push(req, respond);
   if (route == "/api/v1/tokens") return create_token(req, respond);
   if (route == "/api/v1/tickets") return create_ticket(req, respond);
-  const std::string code = path.substr(kTicketPrefix.size());
+  // A signed code names the ticket inside it (SPEC.md v1.1).
+  const std::string code = plain_code_of(path.substr(kTicketPrefix.size())).value_or("");
   if (!is_valid_id(code)) return respond(error(404, "not_found", "no ticket with that code"));
   if (m == "GET") return get_ticket(code, respond);
   return revoke_ticket(code, respond);
@@ -174,12 +176,13 @@ void Api::create_token(const HttpRequest& req, const Responder& respond) {
   if (code == body.end() || code->is_null()) {
     return issue(uid->get<std::string>(), now_ms() / 1000 + ttl.value_or(kDefaultTokenTtlS), "");
   }
-  if (!code->is_string() || !is_valid_id(code->get_ref<const std::string&>())) {
+  const auto plain =
+      code->is_string() ? plain_code_of(code->get_ref<const std::string&>()) : std::nullopt;
+  if (!plain || !is_valid_id(*plain)) {
     return respond(error(422, "invalid", "code must be a ticket code"));
   }
   // Scoped to one ticket: it must be the uid's, and the token lives as long as the ticket.
-  reader_.submit([uid = uid->get<std::string>(), code = code->get<std::string>(), ttl, issue,
-                  respond](Store& store) {
+  reader_.submit([uid = uid->get<std::string>(), code = *plain, ttl, issue, respond](Store& store) {
     try {
       const auto t = store.find_ticket(code);
       if (!t || t->uid != uid) {

@@ -11,6 +11,7 @@
 #include "http_server.hpp"
 #include "metrics.hpp"
 #include "read_pool.hpp"
+#include "signed_code.hpp"
 #include "writer.hpp"
 
 namespace tb {
@@ -19,6 +20,8 @@ struct ApiConfig {
   std::string api_key;
   std::string jwt_secret;
   std::int64_t max_token_ttl_s = 30 * 24 * 3600;
+  // When set, new tickets get a signed code (SPEC.md v1.1).
+  std::shared_ptr<const SigningKey> signing_key;
 };
 
 class Api {

@@ -6,6 +6,7 @@
 #include "jwt.hpp"
 #include "messages.hpp"
 #include "qr.hpp"
+#include "signed_code.hpp"
 #include "ticket_input.hpp"
 
 namespace tb {
@@ -82,9 +83,17 @@ void Api::create_ticket(const HttpRequest& req, const Responder& respond) {
   const bool code_given =
       std::get<json>(parsed).contains("code") && !std::get<json>(parsed)["code"].is_null();
   auto ticket = std::make_shared<Ticket>(std::get<Ticket>(std::move(made)));
+  const auto key = config_.signing_key;
+  if (key) {
+    try {
+      sign_ticket(*ticket, *key);
+    } catch (const std::invalid_argument& e) {
+      return respond(error(422, "invalid", e.what()));
+    }
+  }
   auto conflict = std::make_shared<bool>(false);
   writer_.submit(WriteTask{
-      [ticket, conflict, code_given](Store& store, TaskOutcome&) {
+      [ticket, conflict, code_given, key](Store& store, TaskOutcome&) {
         // A random code that is taken is drawn again; a chosen one is a conflict.
         for (int attempt = 0; store.find_ticket(ticket->code); ++attempt) {
           if (code_given || attempt == 5) {
@@ -92,6 +101,7 @@ void Api::create_ticket(const HttpRequest& req, const Responder& respond) {
             return;
           }
           ticket->code = random_ticket_code();
+          if (key) sign_ticket(*ticket, *key);  // the same fields, so it fits as before
         }
         store.insert_ticket(*ticket);
       },
@@ -116,7 +126,9 @@ void Api::get_ticket(const std::string& code, const Responder& respond) {
   });
 }
 
-void Api::owner_ticket(const HttpRequest& req, const std::string& code, const Responder& respond) {
+void Api::owner_ticket(const HttpRequest& req, const std::string& named, const Responder& respond) {
+  // The page's link may carry the signed code: it names the ticket inside it.
+  const std::string code = plain_code_of(named).value_or("");
   // The owner's own view: authenticated by the owner's token, not the API key. A ticket of
   // another uid looks exactly like a missing one.
   std::string uid;
@@ -137,7 +149,8 @@ void Api::owner_ticket(const HttpRequest& req, const std::string& code, const Re
       const auto t = store.find_ticket(code);
       if (!t || t->uid != uid) return respond(error(404, "not_found", "no such ticket"));
       json out = ticket_json(*t);
-      out["qr_svg"] = qr_svg(t->code);
+      // The QR code shows the signed code when the ticket has one: a gate can check it alone.
+      out["qr_svg"] = qr_svg(t->signed_code.value_or(t->code));
       respond(json_response(200, out));
     } catch (const std::exception& e) {
       respond(error(503, "unavailable", e.what()));

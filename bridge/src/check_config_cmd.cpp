@@ -121,6 +121,11 @@ int cmd_check_config(const Settings& s, const std::vector<std::string>& settings
     problems.add("--mqtt-username is set but no --mqtt-password-file");
   }
   check_database(s, problems, notes);
+  problems.check([&] {
+    if (signing_key(s)) {
+      notes.push_back("signing key " + signing_key_file(s) + ": new tickets get signed codes");
+    }
+  });
 
   if (reach_broker && problems.empty()) {
     // A client id of the bridge's role that no bridge uses, and a clean session: a running bridge

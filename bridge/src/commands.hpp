@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "settings.hpp"
+#include "signed_code.hpp"
 #include "store.hpp"
 #include "ticket_input.hpp"
 
@@ -32,6 +33,17 @@ std::unique_ptr<Store> open_store(const Settings& s, Create create);
 // PostgreSQL: the password of --db-password-file, or nothing (libpq's own passfile then).
 std::optional<std::string> db_password(const Settings& s);
 std::string jwt_secret(const Settings& s, Create create);
+// Signed ticket codes (keys_cmd.cpp): --signing-key-file, else signing-key.pem beside the JWT
+// secret; its public key beside it as *.pub.pem. The key, or null when none is configured (the
+// default file is missing); a named file that is missing or unreadable throws.
+std::string signing_key_file(const Settings& s);
+std::string public_key_file(const std::string& private_key_file);
+std::shared_ptr<const SigningKey> signing_key(const Settings& s);
+int cmd_keys_init(const Settings& s, bool force);
+
+// The plain ticket code a command line names: itself, or the code inside a signed one (SPEC.md
+// v1.1). A damaged signed code: UsageError.
+std::string named_ticket_code(const std::string& text);
 
 int cmd_serve(const Settings& s);
 int cmd_tickets_add(const Settings& s, const TicketFields& fields);

@@ -68,24 +68,10 @@ void make_dir(const fs::path& dir, mode_t mode, const Owner& owner) {
   give(dir, owner);
 }
 
-// Writes `text` to `path` through a new file renamed over it, with `mode` and `owner` set before
-// anything is written into it: a secret is never readable by others, not even for a moment.
 void write_file(const fs::path& path, const std::string& text, mode_t mode, const Owner& owner) {
-  std::string tmp = path.string() + ".XXXXXX";
-  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0)
-    throw std::runtime_error("cannot create a file beside " + path.string() + ": " +
-                             std::strerror(errno));
-  bool ok = ::fchmod(fd, mode) == 0 && (!owner.set || ::fchown(fd, owner.uid, owner.gid) == 0);
-  ok = ok && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ok && ::fsync(fd) == 0;
-  const int saved = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = ok ? errno : saved;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
-  }
+  replace_file(
+      path.string(), text, mode,
+      owner.set ? std::optional<FileOwner>(FileOwner{owner.uid, owner.gid}) : std::nullopt);
 }
 
 std::string toml_value(const std::string& v) {

@@ -123,6 +123,20 @@ int main(int argc, char** argv) {
                     "scope the token to this ticket of the uid (a ticket page's link); it then "
                     "lives until the ticket's valid-until unless --ttl is shorter");
 
+  // keys
+  auto* keys = app.add_subcommand("keys", "Signing keys for signed ticket codes");
+  keys->require_subcommand(1);
+  auto* keys_init = keys->add_subcommand(
+      "init",
+      "Make the Ed25519 key that new tickets' codes are signed with (0600, beside the JWT "
+      "secret); prints the path of its public key, for the gates");
+  tb::Settings keys_init_settings(*keys_init);
+  tb::add_common_settings(keys_init_settings);
+  bool keys_force = false;
+  keys_init->add_flag("--force", keys_force,
+                      "replace an existing key (its public key is kept, named by its key id: "
+                      "tickets signed with it keep working)");
+
   // backup
   auto* backup = app.add_subcommand(
       "backup",
@@ -265,6 +279,10 @@ int main(int argc, char** argv) {
   if (scanner_remove->parsed()) {
     return run(scanner_remove_settings,
                [&](const tb::Settings& s) { return tb::cmd_scanners_remove(s, scanner_id); });
+  }
+  if (keys_init->parsed()) {
+    return run(keys_init_settings,
+               [&](const tb::Settings& s) { return tb::cmd_keys_init(s, keys_force); });
   }
   if (backup->parsed()) {
     return run(backup_settings,

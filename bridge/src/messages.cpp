@@ -86,7 +86,8 @@ json ticket_json(const Ticket& t) {
               {"entries", t.usage.entries},
               {"inside", t.usage.inside},
               {"last_entry", entry_json(t.usage.last_entry)},
-              {"created_at", format_rfc3339(t.created_at)}};
+              {"created_at", format_rfc3339(t.created_at)},
+              {"signed_code", opt(t.signed_code)}};
 }
 
 json scans_json(const std::vector<ScanRecord>& scans) {

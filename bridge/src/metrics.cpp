@@ -82,6 +82,10 @@ std::string Metrics::render(const Health& health) const {
          "Scans that named another gate than their scanner's in the scanner table; decided at the "
          "table's gate.",
          static_cast<double>(scan_gate_mismatches.load()));
+  scalar(out, "ticket_bridge_scans_signed_mismatch_total", "counter",
+         "Scans of a signed code that names a known ticket but is not the code issued for it "
+         "(another key, changed fields, a forged signature); decided unknown.",
+         static_cast<double>(scans_signed_mismatch.load()));
   scalar(out, "ticket_bridge_scanners_online", "gauge",
          "Scanners whose scanners/<id>/status says online.",
          static_cast<double>(scanners_online.load()));

@@ -38,6 +38,8 @@ struct Metrics {
   // the scanner table overrode.
   std::atomic<std::uint64_t> scans_repeated{0};
   std::atomic<std::uint64_t> scan_gate_mismatches{0};
+  // Signed codes of a known ticket that are not the one issued for it (decided `unknown`).
+  std::atomic<std::uint64_t> scans_signed_mismatch{0};
   std::atomic<std::int64_t> scanners_online{0};  // by their scanners/<id>/status
   std::atomic<std::uint64_t> events_published{0};
   std::atomic<std::uint64_t> events_republished{0};  // by the outbox, after a connect

@@ -153,7 +153,16 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
   }
 
   const Millis at = effective_scan_time(scan, now);
-  const std::optional<Ticket> ticket = store.find_ticket(scan.code);
+  std::optional<Ticket> ticket = store.find_ticket(scan.code);
+  // A signed code counts only as issued (SPEC.md v1.1): one that differs from the ticket's in any
+  // bit (another key, a changed window, a forged signature) is no ticket of ours. The comparison
+  // stands in for a signature check, which would cost far more CPU per scan.
+  if (ticket && scan.signed_code && ticket->signed_code != scan.signed_code) {
+    metrics.scans_signed_mismatch.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("scan from {}: a signed code for {} that is not the one issued", scan.scanner,
+                 scan.code);
+    ticket.reset();
+  }
   const Decision d = decide(ticket ? &*ticket : nullptr, scan, at);
   if (d.new_usage) store.save_usage(scan.code, *d.new_usage);
   metrics.count_scan(d.status, d.reason);

@@ -93,6 +93,10 @@ int cmd_serve(const Settings& s) {
   }
   ApiConfig api_config;
   api_config.jwt_secret = jwt_secret(s, Create::Always);
+  api_config.signing_key = signing_key(s);
+  if (api_config.signing_key) {
+    spdlog::info("new tickets get signed codes (key {})", signing_key_file(s));
+  }
   api_config.api_key =
       load_secret(s.get("api-key-file"), s.source("api-key-file") == "default", "API key");
 

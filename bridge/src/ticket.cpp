@@ -1,4 +1,4 @@
-// Random ticket codes, and the expiry of a token scoped to a ticket.
+// Random ticket codes, signed codes, and the expiry of a token scoped to a ticket.
 #include "ticket.hpp"
 
 #include <openssl/rand.h>
@@ -7,7 +7,20 @@
 #include <array>
 #include <stdexcept>
 
+#include "signed_code.hpp"
+
 namespace tb {
+
+void sign_ticket(Ticket& t, const SigningKey& key) {
+  CodeClaims c;
+  c.code = t.code;
+  c.max_entries = t.max_entries;
+  c.reentry = t.reentry;
+  c.valid_from = t.valid_from;
+  c.valid_until = t.valid_until;
+  c.gates = t.gates;
+  t.signed_code = key.sign(c);
+}
 
 std::string random_ticket_code() {
   static constexpr std::string_view kAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";  // 32 symbols

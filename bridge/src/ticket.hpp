@@ -37,6 +37,9 @@ struct Ticket {
   std::vector<std::string> gates;     // empty = every gate
   bool revoked = false;
   Millis created_at = 0;
+  // The signed code issued for it (SPEC.md v1.1, signed_code.hpp), when a signing key was
+  // configured then. A scan of a signed code is decided only when it is exactly this one.
+  std::optional<std::string> signed_code;
   TicketUsage usage;
 };
 
@@ -48,6 +51,11 @@ std::variant<std::int64_t, std::string> scoped_token_expiry(const Ticket& t,
                                                             std::optional<std::int64_t> ttl_s,
                                                             std::int64_t default_ttl_s,
                                                             std::int64_t now_s);
+
+class SigningKey;
+// Gives `t` the signed code of its fields as they are now (signed_code.hpp). Throws
+// std::invalid_argument when they do not fit in one (gates too long).
+void sign_ticket(Ticket& t, const SigningKey& key);
 
 // A fresh random ticket code: 12 characters from an alphabet without look-alikes (0/O, 1/I).
 std::string random_ticket_code();

@@ -1,6 +1,8 @@
 // Validation and conversion of ticket fields.
 #include "ticket_input.hpp"
 
+#include "signed_code.hpp"
+
 #include <algorithm>
 
 namespace tb {
@@ -34,6 +36,10 @@ std::optional<std::string> check_ticket(const Ticket& t) {
   if (!is_valid_id(t.code)) {
     return "code must be 1-128 characters without '/', '+', '#', white space or control "
            "characters";
+  }
+  if (looks_signed(t.code)) {
+    return "code may not start with TB1. (that prefix marks a signed code, which the bridge "
+           "issues itself when it has a signing key)";
   }
   if (t.holder && !is_valid_label(*t.holder, kMaxHolderLength)) {
     return "holder must be 1-200 characters without control characters";

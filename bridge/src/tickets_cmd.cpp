@@ -16,6 +16,7 @@
 #include "messages.hpp"
 #include "pg.hpp"
 #include "secrets.hpp"
+#include "signed_code.hpp"
 
 namespace tb {
 
@@ -31,6 +32,9 @@ void add_common_settings(Settings& s) {
         "file holding the token signing secret (generated when the default "
         "is missing)",
         kDefaultJwtSecretFile);
+  s.add("signing-key-file",
+        "the Ed25519 key new tickets' signed codes are made with (`keys init` writes it); "
+        "default: signing-key.pem beside --jwt-secret-file, used when it exists");
   s.add("log-level", "trace, debug, info, warn, error or off", "info");
   s.add("log-format",
         "text (for people) or json (one object per line, with fields such as scan_id, scanner, "
@@ -96,7 +100,14 @@ std::string jwt_secret(const Settings& s, Create create) {
 int cmd_tickets_add(const Settings& s, const TicketFields& fields) {
   auto parsed = ticket_from_fields(fields, now_ms());
   if (auto* err = std::get_if<std::string>(&parsed)) throw UsageError(*err);
-  const auto& ticket = std::get<Ticket>(parsed);
+  auto& ticket = std::get<Ticket>(parsed);
+  if (const auto key = signing_key(s)) {
+    try {
+      sign_ticket(ticket, *key);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
+  }
   auto store = open_store(s, Create::OnlyNamed);
   try {
     store->insert_ticket(ticket);
@@ -157,6 +168,7 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
   }
 
   auto store = open_store(s, Create::OnlyNamed);
+  const auto key = signing_key(s);
   const Millis now = now_ms();
   std::vector<std::string> errors;
   std::vector<Ticket> tickets;
@@ -177,6 +189,14 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
       continue;
     }
     auto& t = std::get<Ticket>(parsed);
+    if (key) {
+      try {
+        sign_ticket(t, *key);
+      } catch (const std::invalid_argument& e) {
+        errors.push_back(where + e.what());
+        continue;
+      }
+    }
     if (!codes_in_file.insert(t.code).second) {
       errors.push_back(where + "code " + t.code + " appears twice in the file");
       continue;
@@ -206,7 +226,15 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
   return 0;
 }
 
-int cmd_tickets_revoke(const Settings& s, const std::string& code) {
+std::string named_ticket_code(const std::string& text) {
+  auto plain = plain_code_of(text);
+  if (!plain)
+    throw UsageError("a damaged signed code: " + std::get<std::string>(decode_signed_code(text)));
+  return std::move(*plain);
+}
+
+int cmd_tickets_revoke(const Settings& s, const std::string& named) {
+  const std::string code = named_ticket_code(named);
   auto store = open_store(s, Create::OnlyNamed);
   if (!store->revoke_ticket(code)) {
     std::cerr << "ticket-bridge: no ticket with code " << code << "\n";
@@ -216,7 +244,8 @@ int cmd_tickets_revoke(const Settings& s, const std::string& code) {
   return 0;
 }
 
-int cmd_tickets_show(const Settings& s, const std::string& code) {
+int cmd_tickets_show(const Settings& s, const std::string& named) {
+  const std::string code = named_ticket_code(named);
   auto store = open_store(s, Create::OnlyNamed);
   const auto ticket = store->find_ticket(code);
   if (!ticket) {
@@ -230,7 +259,8 @@ int cmd_tickets_show(const Settings& s, const std::string& code) {
 }
 
 int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl, bool ttl_given,
-              const std::string& code) {
+              const std::string& named) {
+  const std::string code = named.empty() ? named : named_ticket_code(named);
   if (!is_valid_id(uid))
     throw UsageError("--uid must be a valid uid (1-128 characters, no / + # or spaces)");
   const auto ttl_s = parse_duration_s(ttl);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ids.hpp"
+#include "signed_code.hpp"
 
 namespace tb {
 namespace {
@@ -51,6 +52,27 @@ std::string_view trim(std::string_view s) {
 
 ParsedScan read_scan_object(const json& doc);
 
+constexpr const char* kBadCode =
+    "the code must be 1-128 characters without / + # whitespace or control characters, or a "
+    "signed code";
+
+// Reads a scanned code into `scan`: a plain one as it is, a signed one (SPEC.md v1.1) as the
+// plain code inside it, with its canonical form in `signed_code`. Why it is neither, otherwise.
+std::optional<std::string> read_code(std::string_view text, Scan& scan) {
+  if (looks_signed(text)) {
+    auto decoded = decode_signed_code(text);
+    if (auto* why = std::get_if<std::string>(&decoded)) return std::move(*why);
+    auto& d = std::get<DecodedCode>(decoded);
+    scan.code = std::move(d.claims.code);
+    scan.signed_code = std::move(d.canonical);
+    return std::nullopt;
+  }
+  if (!utf8_length(text)) return std::string("the code is not valid UTF-8");
+  if (!is_valid_id(text)) return std::string(kBadCode);
+  scan.code = std::string(text);
+  return std::nullopt;
+}
+
 }  // namespace
 
 ParsedScan parse_scan(std::string_view payload) {
@@ -81,13 +103,9 @@ ParsedScan parse_device_scan(std::string_view scanner, std::string_view payload)
     (*doc)["scanner"] = *out.scanner;  // the topic names the scanner, proven by the broker's ACL
     return read_scan_object(*doc);
   }
-  if (!utf8_length(text)) return fail("the code is not valid UTF-8");
-  if (!is_valid_id(text)) {
-    return fail("the code must be 1-128 characters without / + # whitespace or control characters");
-  }
   Scan scan;
   scan.scanner = *out.scanner;
-  scan.code = std::string(text);
+  if (auto why = read_code(text, scan)) return fail(std::move(*why));
   out.code = scan.code;
   out.scan = std::move(scan);
   return out;
@@ -123,9 +141,16 @@ ParsedScan read_scan_object(const json& doc) {
   if (auto s = string_field(doc, "scan_id"); s && is_valid_label(*s, kMaxIdLength)) {
     out.scan_id = std::move(s);
   }
-  if (auto s = string_field(doc, "code"); s && is_valid_id(*s)) out.code = std::move(s);
-
   Scan scan;
+  std::string code_problem = kBadCode;
+  if (auto s = string_field(doc, "code")) {
+    if (auto why = read_code(*s, scan)) {
+      code_problem = std::move(*why);
+    } else {
+      out.code = scan.code;
+    }
+  }
+
   const auto fail = [&out](std::string why) {
     out.error = std::move(why);
     return out;
@@ -137,8 +162,7 @@ ParsedScan read_scan_object(const json& doc) {
   scan.scanner = *out.scanner;
 
   if (!doc.contains("code")) return fail("missing code");
-  if (!out.code) return fail("code must be a string of 1-128 characters without / + # or spaces");
-  scan.code = *out.code;
+  if (!out.code) return fail(code_problem);
 
   if (const auto it = doc.find("scan_id"); it != doc.end() && !it->is_null()) {
     if (!out.scan_id) return fail("scan_id must be a string of 1-128 characters");

@@ -13,12 +13,15 @@ enum class Direction { In, Out };
 
 struct Scan {
   std::optional<std::string> scan_id;  // absent: decided every time
-  std::string code;
+  std::string code;                    // the plain ticket code
   std::string scanner;
   std::optional<std::string> gate;
   Direction direction = Direction::In;
   std::optional<Millis> scanned_at;
   bool direction_named = false;  // the payload named the direction (else the default above)
+  // When a signed code was scanned (SPEC.md v1.1): its canonical form. `code` is the plain code in
+  // it, and the scan is decided only when the ticket was issued exactly this signed code.
+  std::optional<std::string> signed_code = std::nullopt;
 };
 
 // A gate's name: 1 to this many characters of free text (is_valid_label).

@@ -5,9 +5,12 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,6 +26,26 @@ void ensure_parent_dir(const std::string& path) {
   std::filesystem::create_directories(parent, ec);
   if (ec)
     throw std::runtime_error("cannot create directory " + parent.string() + ": " + ec.message());
+}
+
+void replace_file(const std::string& path, const std::string& text, unsigned mode,
+                  const std::optional<FileOwner>& owner) {
+  std::string tmp = path + ".XXXXXX";
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) {
+    throw std::runtime_error("cannot create a file beside " + path + ": " + std::strerror(errno));
+  }
+  bool ok = ::fchmod(fd, static_cast<mode_t>(mode)) == 0 &&
+            (!owner || ::fchown(fd, owner->uid, owner->gid) == 0);
+  ok = ok && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ok && ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = ok ? errno : saved;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+  }
 }
 
 std::string random_hex(std::size_t n) {

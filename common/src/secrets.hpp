@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,18 @@ std::string load_secret(const std::string& path, bool generate, const char* what
 
 // Creates the parent directories of `path` when missing.
 void ensure_parent_dir(const std::string& path);
+
+// Who a written file is given to (root only).
+struct FileOwner {
+  unsigned uid = 0;
+  unsigned gid = 0;
+};
+
+// Writes `text` to `path` through a new file renamed over it, with `mode` (and `owner`) set before
+// anything is written into it: a secret is never readable by others, not even for a moment, and
+// a reader sees the old file or the new one, never half of one. Throws std::runtime_error.
+void replace_file(const std::string& path, const std::string& text, unsigned mode,
+                  const std::optional<FileOwner>& owner = std::nullopt);
 
 // `bytes` random bytes (OpenSSL's RAND_bytes) as lower-case hex.
 std::string random_hex(std::size_t bytes);

@@ -14,10 +14,18 @@
 
 #include "ids.hpp"
 #include "keymap.hpp"
+#include "signed_code.hpp"
 
 namespace sa {
 
 std::optional<std::string> check_code(std::string_view code) {
+  if (tb::looks_signed(code)) {
+    // A signed code (SPEC.md v1.1) is checked for its shape here; its signature is the bridge's
+    // business online.
+    auto decoded = tb::decode_signed_code(code);
+    if (auto* why = std::get_if<std::string>(&decoded)) return "not a valid signed code: " + *why;
+    return std::nullopt;
+  }
   if (code.size() > tb::kMaxIdLength * 4) return "too long";
   const auto n = tb::utf8_length(code);
   if (!n) return "not valid text (bad UTF-8)";

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "pg_store.hpp"
+#include "signed_code.hpp"
 #include "writer_fixture.hpp"
 
 namespace tb {
@@ -142,6 +143,61 @@ TEST_P(ScanDecision, ADevicesRepeatInTheSameBatchOrTheNextGetsTheFirstAnswer) {
   EXPECT_EQ(metrics_.scans_repeated.load(), 2U);
   EXPECT_EQ(store_.find_ticket("C1")->usage.entries, 1);
   EXPECT_EQ(store_.recent_scans("C1", 10).size(), 2U);
+}
+
+// SPEC.md v1.1: a signed code is decided as its plain ticket, and only when it is exactly the
+// code issued for that ticket; results and events name the plain code.
+TEST_P(ScanDecision, ASignedCodeIsDecidedOnlyWhenItIsTheOneIssued) {
+  const auto key = SigningKey::generate();
+  const auto other_key = SigningKey::generate();
+  Ticket t;
+  t.code = "S1";
+  t.uid = "42";
+  t.max_entries = 0;
+  t.gates = {"north"};
+  t.valid_until = now_ms() + 3'600'000;
+  sign_ticket(t, key);
+  store_.insert_ticket(t);
+  ASSERT_EQ(store_.find_ticket("S1")->signed_code, t.signed_code);
+
+  Ticket copy = t;
+  sign_ticket(copy, other_key);  // the same ticket under another key
+  Ticket widened = t;
+  widened.gates.clear();  // every gate, signed with the venue's key: not what was issued
+  sign_ticket(widened, key);
+  std::string lower = *t.signed_code;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+
+  const auto at = [](const std::string& code, const char* gate, const char* id) {
+    return scan({{"scan_id", id}, {"code", code}, {"scanner", "g"}, {"gate", gate}});
+  };
+  process({at(*t.signed_code, "north", "s:1"), at(lower, "north", "s:2"), at("S1", "north", "s:3"),
+           at(*copy.signed_code, "north", "s:4"), at(*widened.signed_code, "south", "s:5"),
+           at(*t.signed_code, "south", "s:6")});
+  ASSERT_EQ(answers_.size(), 6U);
+  for (std::size_t i = 0; i < 3; ++i) {  // the signed code, in either case, and the plain one
+    EXPECT_EQ(answer(i)["status"], "admitted") << i;
+    EXPECT_EQ(answer(i)["code"], "S1") << i;
+  }
+  for (const std::size_t i : {std::size_t{3}, std::size_t{4}}) {
+    EXPECT_EQ(answer(i)["reason"], "unknown") << i;
+    EXPECT_EQ(answer(i)["code"], "S1") << i;
+    EXPECT_EQ(answer(i)["holder"], nullptr) << i;  // nothing of the ticket is shown
+  }
+  EXPECT_EQ(answer(5)["reason"], "wrong_gate");  // checked online against the stored ticket
+  EXPECT_EQ(metrics_.scans_signed_mismatch.load(), 2U);
+  ASSERT_EQ(events_.size(), 4U);  // three admissions and the wrong gate; none for the others
+  for (const auto& e : events_) EXPECT_EQ(json::parse(e->body)["code"], "S1");
+
+  // An expired window, online: the stored ticket's.
+  Ticket old = t;
+  old.code = "S2";
+  old.valid_until = now_ms() - 1000;
+  sign_ticket(old, key);
+  store_.insert_ticket(old);
+  process({at(*old.signed_code, "north", "s:7")});
+  EXPECT_EQ(answer(6)["reason"], "expired");
+  EXPECT_EQ(answer(6)["code"], "S2");
 }
 
 }  // namespace

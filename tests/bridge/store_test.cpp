@@ -81,7 +81,12 @@ TEST_P(StoreTest, TicketRoundTrip) {
   EXPECT_EQ(t->usage.entries, 0);
   EXPECT_FALSE(t->usage.last_entry);
   EXPECT_FALSE(s.find_ticket("C2"));
+  EXPECT_FALSE(t->signed_code);
   EXPECT_THROW(s.insert_ticket(ticket("C1", "43")), DuplicateTicket);
+  Ticket signed_ticket = ticket("C3", "42");
+  signed_ticket.signed_code = "TB1.SIGNED";
+  s.insert_ticket(signed_ticket);
+  EXPECT_EQ(s.find_ticket("C3")->signed_code, "TB1.SIGNED");
 }
 
 TEST_P(StoreTest, UsageAndRevocationPersist) {
@@ -265,7 +270,7 @@ TEST(SqliteStoreSchema, ADatabaseOfSchema2GainsTheScannerTable) {
     s.record_scan(r);
     s.db().exec(
         "DROP TABLE scanners; ALTER TABLE scans DROP COLUMN claimed_gate; "
-        "PRAGMA user_version = 2;");
+        "ALTER TABLE tickets DROP COLUMN signed_code; PRAGMA user_version = 2;");
   }
   SqliteStore s(path);
   EXPECT_EQ(s.find_result("old:1"), "{}");
@@ -275,6 +280,35 @@ TEST(SqliteStoreSchema, ADatabaseOfSchema2GainsTheScannerTable) {
   r.claimed_gate = "south";
   s.record_scan(r);
   EXPECT_EQ(s.recent_scans("C1", 1).at(0).claimed_gate, "south");
+}
+
+// After a migration to tickets.signed_code: OLD1, stored before it, has none; a new ticket keeps
+// its own.
+void expect_signed_codes_after_migration(Store& s) {
+  const auto old = s.find_ticket("OLD1");
+  ASSERT_TRUE(old);
+  EXPECT_FALSE(old->signed_code);
+  Ticket t;
+  t.code = "NEW1";
+  t.uid = "42";
+  t.signed_code = "TB1.SIGNED";
+  s.insert_ticket(t);
+  EXPECT_EQ(s.find_ticket("NEW1")->signed_code, "TB1.SIGNED");
+}
+
+TEST(SqliteStoreSchema, ADatabaseOfSchema3GainsSignedCodes) {
+  tbtest::TempDir dir;
+  const auto path = dir.file("v3.db");
+  {
+    SqliteStore s(path);
+    Ticket t;
+    t.code = "OLD1";
+    t.uid = "42";
+    s.insert_ticket(t);
+    s.db().exec("ALTER TABLE tickets DROP COLUMN signed_code; PRAGMA user_version = 3;");
+  }
+  SqliteStore s(path);
+  expect_signed_codes_after_migration(s);
 }
 
 TEST_P(StoreTest, SequencesPerUidSurviveReopenAndPruning) {
@@ -446,6 +480,22 @@ TEST(PgStoreSchema, RefusesADatabaseFromTheFuture) {
     EXPECT_NE(std::string(e.what()).find("newer than this ticket-bridge"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(PgStoreSchema, ADatabaseOfSchema1GainsSignedCodes) {
+  const auto url = postgres().create_database();
+  {
+    PgStore s(url);
+    Ticket t;
+    t.code = "OLD1";
+    t.uid = "42";
+    s.insert_ticket(t);
+  }
+  pg::Conn(url).exec(
+      "ALTER TABLE tickets DROP COLUMN signed_code; UPDATE tb_schema SET version = 1");
+  PgStore s(url);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 2);
+  expect_signed_codes_after_migration(s);
 }
 
 TEST(PgStoreSchema, BridgesStartingTogetherMigrateOnce) {

@@ -243,6 +243,38 @@ def test_no_valid_token_shows_no_code(system, browser, artifacts):
     browser.screenshot(os.path.join(artifacts, "ticket-unauthorized.png"))
 
 
+def read_qr(path):
+    """The text of the QR code in a PNG, read by zbarimg (zbar-tools)."""
+    out = subprocess.run(["zbarimg", "--raw", "-q", path], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, f"no QR code read from {path}: {out.stderr}"
+    return out.stdout.strip()
+
+
+def test_a_signed_ticket_shows_its_signed_code_and_hears_its_plain_one(system, browser, artifacts):
+    # SPEC.md v1.1: with a signing key the page shows the signed code's QR code, wherever the link
+    # names the ticket by, and the gate's scan of the signed code closes it.
+    pub = system.cli("keys", "init")
+    assert pub.endswith("signing-key.pub.pem") and os.path.exists(pub), pub
+    system.stop_bridge()
+    system.start_bridge()  # serve reads the key at start
+    t = json.loads(system.cli("tickets", "add", "--uid", "44", "--gates", "north"))
+    signed, plain = t["signed_code"], t["code"]
+    assert signed.startswith("TB1."), t
+    token = system.cli("token", "--uid", "44", "--code", plain)
+    browser.goto(f"http://127.0.0.1:{system.http_port}/ticket#code={signed}&token={token}")
+    browser.wait_for(f"{STATE} === 'showing'")
+    browser.wait_for(QR_VISIBLE)
+    browser.wait_for("document.getElementById('status').dataset.status === 'online'")
+    assert browser.eval("document.getElementById('code').textContent") == plain
+    shot = os.path.join(artifacts, "ticket-signed.png")
+    browser.screenshot(shot)
+    assert read_qr(shot) == signed
+
+    system.scan("browser:signed:1", signed)
+    browser.wait_for(f"{STATE} === 'admitted'", timeout=5)
+    assert not browser.eval(QR_VISIBLE), "the QR code is still shown after admission"
+
+
 def open_fixtures(args, fixtures):
     fixtures.append(System(args.bridge, args.source))
     fixtures.append(Browser())
@@ -251,7 +283,9 @@ def open_fixtures(args, fixtures):
 TESTS = [test_qr_closes_on_admission, test_reconnects_after_a_bridge_restart,
          test_an_expired_link_keeps_the_code_and_says_updates_stopped,
          test_get_token_renews_an_expired_token_and_misses_nothing,
-         test_no_valid_token_shows_no_code]
+         test_no_valid_token_shows_no_code,
+         # last: it gives the system a signing key
+         test_a_signed_ticket_shows_its_signed_code_and_hears_its_plain_one]
 
 if __name__ == "__main__":
     sys.exit(harness.main(TESTS, open_fixtures))

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "signed_code.hpp"
+
 namespace tb {
 namespace {
 
@@ -171,6 +173,44 @@ TEST(DeviceScanParser, AnInvalidTopicLevelCannotBeAnswered) {
   const auto p = tb::parse_device_scan("gate 1", "C1");
   EXPECT_FALSE(p.scan);
   EXPECT_FALSE(p.scanner);
+}
+
+// SPEC.md v1.1: a signed code of up to 512 characters is read as the plain code inside it; a
+// damaged one is malformed, with no code to name.
+TEST(ScanParser, ASignedCodeIsReadAsThePlainCodeInsideIt) {
+  const auto key = tb::SigningKey::generate();
+  tb::CodeClaims c;
+  c.code = "TB7QK2M9XW4R";
+  c.gates = {"north"};
+  const std::string code = key.sign(c);
+  std::string lower = code;
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const auto& sent : {code, lower}) {
+    const auto p = tb::parse_scan(R"({"code":")" + sent + R"(","scanner":"s"})");
+    ASSERT_TRUE(p.scan) << p.error;
+    EXPECT_EQ(p.scan->code, "TB7QK2M9XW4R");
+    EXPECT_EQ(p.scan->signed_code, code);  // canonical: upper case
+    EXPECT_EQ(p.code, "TB7QK2M9XW4R");
+    const auto d = tb::parse_device_scan("gate-1", sent + "\r\n");
+    ASSERT_TRUE(d.scan) << d.error;
+    EXPECT_EQ(d.scan->code, "TB7QK2M9XW4R");
+    EXPECT_EQ(d.scan->signed_code, code);
+  }
+  const auto plain = tb::parse_scan(R"({"code":"TB7QK2M9XW4R","scanner":"s"})");
+  ASSERT_TRUE(plain.scan);
+  EXPECT_FALSE(plain.scan->signed_code);
+
+  const std::vector<std::string> damaged_codes = {code.substr(0, code.size() - 9), "TB1.AAAA",
+                                                  "TB1.0000", "TB1." + std::string(600, 'A')};
+  for (const auto& damaged : damaged_codes) {
+    const auto p = tb::parse_scan(R"({"scan_id":"s:1","code":")" + damaged + R"(","scanner":"s"})");
+    EXPECT_FALSE(p.scan) << damaged;
+    EXPECT_FALSE(p.code);
+    EXPECT_EQ(p.scanner, "s");  // still answerable, as malformed
+    EXPECT_EQ(p.scan_id, "s:1");
+    EXPECT_NE(p.error.find("signed code"), std::string::npos) << p.error;
+    EXPECT_FALSE(tb::parse_device_scan("gate-1", damaged).scan);
+  }
 }
 
 TEST(Presence, JsonAndPlainTextForms) {

@@ -10,6 +10,7 @@
 
 #include "brokers.hpp"
 #include "jwt.hpp"
+#include "signed_code.hpp"
 #include "timeutil.hpp"
 
 namespace {
@@ -196,6 +197,89 @@ TEST_F(Cli, ImportIsAllOrNothing) {
   const json a1 = json::parse(tb({"tickets", "show", "A1"}).out);
   EXPECT_EQ(a1["holder"], "Doe, Jane");
   EXPECT_EQ(a1["gates"], json::array({"north", "south"}));
+}
+
+// SPEC.md v1.1: `keys init` makes the signing key (0600) beside the secret and prints the public
+// key's path; from then on new tickets get signed codes, which every command takes for the plain
+// one. A second `keys init` needs --force and keeps the old public key for the gates.
+TEST_F(Cli, KeysInitThenTicketsGetSignedCodesThatEveryCommandTakes) {
+  auto r = tb({"tickets", "add", "--uid", "42", "--code", "PLAIN1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["signed_code"], nullptr);  // no key yet
+
+  r = tb({"keys", "init"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto key_file = dir_.file("signing-key.pem");
+  const auto pub_file = dir_.file("signing-key.pub.pem");
+  EXPECT_EQ(r.out, std::filesystem::absolute(pub_file).string() + "\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  const auto pub = tb::verify_key_from_pem(tbtest::read_file(pub_file));
+  EXPECT_EQ(pub.key_id, tb::SigningKey::from_pem(tbtest::read_file(key_file)).key_id());
+
+  r = tb({"tickets", "add", "--uid", "42", "--code", "SIGNED1", "--gates", "north", "--valid-until",
+          "2030-01-01T00:00:00Z"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json added = json::parse(r.out);
+  EXPECT_EQ(added["code"], "SIGNED1");
+  ASSERT_TRUE(added["signed_code"].is_string()) << r.out;
+  const std::string signed_code = added["signed_code"];
+  const auto decoded = tb::decode_signed_code(signed_code);
+  ASSERT_TRUE(std::holds_alternative<tb::DecodedCode>(decoded));
+  const auto& d = std::get<tb::DecodedCode>(decoded);
+  EXPECT_TRUE(tb::verify_signed_code(d, {pub}));
+  EXPECT_EQ(d.claims.code, "SIGNED1");
+  EXPECT_EQ(d.claims.gates, std::vector<std::string>{"north"});
+  EXPECT_EQ(d.claims.valid_until, tb::parse_rfc3339("2030-01-01T00:00:00Z"));
+
+  // Every command names the ticket by either form; results name the plain code.
+  r = tb({"tickets", "show", signed_code});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["code"], "SIGNED1");
+  EXPECT_EQ(json::parse(r.out)["signed_code"], signed_code);
+  r = tb({"token", "--uid", "42", "--code", signed_code});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string token = r.out.substr(0, r.out.size() - 1);
+  const auto v = tb::verify_token(token, "cli-test-secret-0123456789abcdef", tb::now_ms() / 1000);
+  ASSERT_TRUE(std::holds_alternative<tb::TokenClaims>(v));
+  EXPECT_EQ(std::get<tb::TokenClaims>(v).code, "SIGNED1");
+  EXPECT_EQ(tb({"tickets", "show", "TB1.AAAA"}).exit_code, 2);  // damaged: a usage error
+  EXPECT_EQ(tb({"tickets", "add", "--uid", "1", "--code", "TB1.MINE"}).exit_code, 2);  // reserved
+
+  // The CSV import signs what it imports, with or without a code in the file.
+  tbtest::write_file(dir_.file("signed.csv"), "code,uid,gates\nCSV1,7,north;south\n,8,\n");
+  r = tb({"tickets", "import", dir_.file("signed.csv")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json csv1 = json::parse(tb({"tickets", "show", "CSV1"}).out);
+  const auto c1 = tb::decode_signed_code(csv1["signed_code"].get<std::string>());
+  ASSERT_TRUE(std::holds_alternative<tb::DecodedCode>(c1));
+  EXPECT_TRUE(tb::verify_signed_code(std::get<tb::DecodedCode>(c1), {pub}));
+  EXPECT_EQ(std::get<tb::DecodedCode>(c1).claims.gates,
+            (std::vector<std::string>{"north", "south"}));
+
+  // Rotation: refused without --force; with it the old public key stays, named by its key id.
+  r = tb({"keys", "init"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  r = tb({"keys", "init", "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> kept;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("signing-key-", 0) == 0) kept.push_back(name);
+  }
+  ASSERT_EQ(kept.size(), 1U);
+  const auto old = tb::verify_key_from_pem(tbtest::read_file(dir_.file(kept[0])));
+  EXPECT_EQ(old.key_id, pub.key_id);
+  EXPECT_NE(tb::verify_key_from_pem(tbtest::read_file(pub_file)).key_id, pub.key_id);
+  // A ticket signed before the rotation still names itself.
+  EXPECT_EQ(tb({"tickets", "show", signed_code}).exit_code, 0);
+
+  // A named key that is missing is an error, never a silent plain code.
+  r = tb({"tickets", "add", "--uid", "1", "--signing-key-file", dir_.file("none.pem")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("keys init"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, ImportRejectsUnknownColumns) {

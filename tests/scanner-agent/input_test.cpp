@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "signed_code.hpp"
+
 namespace sa {
 namespace {
 
@@ -39,6 +41,23 @@ TEST(CheckCode, HostileLines) {
   EXPECT_TRUE(check_code("#"));
   EXPECT_TRUE(check_code("\xff\xfe"));
   EXPECT_TRUE(check_code("\x1b[31mred"));
+}
+
+// A signed code (SPEC.md v1.1) may be up to 512 characters; a damaged one is refused at the gate
+// with a reason, before it is published.
+TEST(CheckCode, SignedCodesPassAndDamagedOnesAreRefused) {
+  const auto key = tb::SigningKey::generate();
+  tb::CodeClaims c;
+  c.code = "TB7QK2M9XW4R";
+  c.gates.assign(8, std::string(20, 'g'));
+  const std::string code = key.sign(c);
+  ASSERT_GT(code.size(), 128U);
+  EXPECT_FALSE(check_code(code));
+  const auto truncated = check_code(code.substr(0, code.size() - 7));
+  ASSERT_TRUE(truncated);
+  EXPECT_NE(truncated->find("signed code"), std::string::npos) << *truncated;
+  EXPECT_TRUE(check_code("TB1." + std::string(600, 'A')));
+  EXPECT_TRUE(check_code("TB1.!!"));
 }
 
 TEST(ParseInput, Specs) {

@@ -1,11 +1,15 @@
 // CPU cost per scan of the checks on untrusted MQTT input: the broker plugin's scan check (the
 // bridge's parser, run on mosquitto's one thread for every publish on tickets/scan) and the
-// bridge's Response Topic rule. `tools/bench.sh checks` runs it; docs/benchmarks.md has results.
+// bridge's Response Topic rule; and what a signed ticket code (SPEC.md v1.1) adds to the parse of a
+// scan, next to the Ed25519 check the bridge does not make online. `tools/bench.sh checks` runs
+// it; docs/benchmarks.md has results.
 #include <chrono>
 #include <cstdio>
 #include <string>
 
 #include "policy.hpp"
+#include "scan.hpp"
+#include "signed_code.hpp"
 #include "topics.hpp"
 
 namespace {
@@ -34,8 +38,28 @@ int main() {
   const double topic = micros_per_call(kCalls, [&] {
     refused += tb::topics::response_topic_refusal("tickets/result/gate-n-1", id).has_value();
   });
+  // The same scan with the ticket's signed code (a 12-character code, a window, two gates).
+  const auto key = tb::SigningKey::generate();
+  tb::CodeClaims claims;
+  claims.code = "TB7QK2M9XW4R";
+  claims.valid_from = 1'796'000'000'000;
+  claims.valid_until = 1'796'030'000'000;
+  claims.gates = {"north", "south"};
+  const std::string signed_code = key.sign(claims);
+  std::string signed_scan = scan;
+  signed_scan.replace(signed_scan.find("TB7QK2M9XW4R"), 12, signed_code);
+  const double parse_plain =
+      micros_per_call(kCalls, [&] { refused += !tb::parse_scan(scan).scan.has_value(); });
+  const double parse_signed =
+      micros_per_call(kCalls, [&] { refused += !tb::parse_scan(signed_scan).scan.has_value(); });
+  const auto decoded = std::get<tb::DecodedCode>(tb::decode_signed_code(signed_code));
+  const std::vector<tb::VerifyKey> keys = {{key.key_id(), key.public_key()}};
+  const double verify =
+      micros_per_call(kCalls / 20, [&] { refused += !tb::verify_signed_code(decoded, keys); });
   std::printf(
-      "{\"plugin_scan_check_us\": %.3f, \"response_topic_check_us\": %.3f, \"refused\": %d}\n",
-      plugin, topic, refused);
+      "{\"plugin_scan_check_us\": %.3f, \"response_topic_check_us\": %.3f, "
+      "\"parse_plain_us\": %.3f, \"parse_signed_us\": %.3f, \"ed25519_verify_us\": %.3f, "
+      "\"refused\": %d}\n",
+      plugin, topic, parse_plain, parse_signed, verify, refused);
   return refused == 0 ? 0 : 1;
 }
