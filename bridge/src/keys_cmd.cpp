@@ -38,13 +38,18 @@ std::string read_file(const std::string& path) {
 }
 
 // Writes `text` to `path` (secrets.hpp's replace_file). Root gives it to `like`'s owner (the
-// service's user, who owns the JWT secret) when that file exists.
+// service's user, who owns the JWT secret) when that file exists, else to the directory's owner.
 void write_file(const std::string& path, const std::string& text, mode_t mode,
                 const std::string& like) {
   ensure_parent_dir(path);
   std::optional<FileOwner> owner;
   struct stat st {};
-  if (::geteuid() == 0 && ::stat(like.c_str(), &st) == 0) owner = FileOwner{st.st_uid, st.st_gid};
+  // Before the first `serve` there is no secret yet: then the directory's owner, when not root.
+  const std::string dir = fs::absolute(path).parent_path().string();
+  if (::geteuid() == 0 &&
+      (::stat(like.c_str(), &st) == 0 || (::stat(dir.c_str(), &st) == 0 && st.st_uid != 0))) {
+    owner = FileOwner{st.st_uid, st.st_gid};
+  }
   replace_file(path, text, mode, owner);
 }
 
@@ -75,7 +80,9 @@ std::string public_key_file(const std::string& private_key_file) {
 std::shared_ptr<const SigningKey> signing_key(const Settings& s) {
   const std::string path = signing_key_file(s);
   std::error_code ec;
-  if (!fs::exists(path, ec)) {
+  const bool exists = fs::exists(path, ec);
+  if (ec) throw std::runtime_error("signing key " + path + ": " + ec.message());
+  if (!exists) {
     if (s.get_opt("signing-key-file")) {
       throw std::runtime_error("no signing key at " + path +
                                " (--signing-key-file; `ticket-bridge keys init` makes one)");

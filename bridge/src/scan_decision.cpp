@@ -137,10 +137,30 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     scan.gate = where->gate;
     if (!scan.direction_named) scan.direction = where->direction;
   }
-  // Without a scan_id, a device's repeat within the window is the same scan.
-  if (device && !scan.scan_id && rules.repeat_window_ms > 0) {
-    if (auto first = store.recent_result(scan.code, scan.scanner, scan.direction,
-                                         now - rules.repeat_window_ms)) {
+  std::optional<Ticket> ticket = store.find_ticket(scan.code);
+  bool mismatch = false;
+  // A signed code counts only as issued (SPEC.md v1.1): one that differs from the ticket's in any
+  // bit (another key, a changed window, a forged signature) is no ticket of ours. The comparison
+  // stands in for a signature check, which would cost far more CPU per scan.
+  if (ticket && scan.signed_code && ticket->signed_code != scan.signed_code) {
+    metrics.scans_signed_mismatch.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("scan from {}: a signed code for {} that is not the one issued", scan.scanner,
+                 scan.code);
+    ticket.reset();
+    mismatch = true;
+  }
+  // Without a scan_id, a device's repeat within the window is the same scan, but never across
+  // signed codes that differ: a copy that is not the issued code is decided (unknown)
+  // rather than given the first answer, and a refusal as unknown is not replayed to a scan of a
+  // ticket that exists.
+  if (device && !scan.scan_id && rules.repeat_window_ms > 0 && !mismatch) {
+    auto first =
+        store.recent_result(scan.code, scan.scanner, scan.direction, now - rules.repeat_window_ms);
+    if (first && ticket) {
+      const auto stored = nlohmann::json::parse(*first, nullptr, false);
+      if (stored.is_object() && stored.value("reason", "") == "unknown") first.reset();
+    }
+    if (first) {
       metrics.scans_repeated.fetch_add(1, std::memory_order_relaxed);
       if (auto* n = note("scan repeated within the window: its first answer again")) {
         n->scanner = scan.scanner;
@@ -153,16 +173,6 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
   }
 
   const Millis at = effective_scan_time(scan, now);
-  std::optional<Ticket> ticket = store.find_ticket(scan.code);
-  // A signed code counts only as issued (SPEC.md v1.1): one that differs from the ticket's in any
-  // bit (another key, a changed window, a forged signature) is no ticket of ours. The comparison
-  // stands in for a signature check, which would cost far more CPU per scan.
-  if (ticket && scan.signed_code && ticket->signed_code != scan.signed_code) {
-    metrics.scans_signed_mismatch.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("scan from {}: a signed code for {} that is not the one issued", scan.scanner,
-                 scan.code);
-    ticket.reset();
-  }
   const Decision d = decide(ticket ? &*ticket : nullptr, scan, at);
   if (d.new_usage) store.save_usage(scan.code, *d.new_usage);
   metrics.count_scan(d.status, d.reason);

@@ -174,7 +174,7 @@ bool looks_signed(std::string_view text) {
 }
 
 std::variant<DecodedCode, std::string> decode_signed_code(std::string_view text) {
-  if (!looks_signed(text)) return std::string("no signed code (it starts with TB1.)");
+  if (!looks_signed(text)) return std::string("no signed code (a signed code starts with TB1.)");
   if (text.size() > kMaxSignedCodeLength) {
     return "a signed code of " + std::to_string(text.size()) + " characters (at most " +
            std::to_string(kMaxSignedCodeLength) + ")";
@@ -257,7 +257,9 @@ SigningKey SigningKey::generate() {
 
 SigningKey SigningKey::from_pem(std::string_view pem) {
   const auto bio = read_bio(pem);
-  Pkey k(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  // A key protected by a passphrase is refused, never prompted for: no command here can answer.
+  const auto no_passphrase = [](char*, int, int, void*) { return 0; };
+  Pkey k(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr), &EVP_PKEY_free);
   if (!k) {
     ERR_clear_error();  // what OpenSSL queued about it must not show up in a later call's check
     throw std::runtime_error("not a PEM private key");
@@ -353,14 +355,13 @@ bool verify_signed_code(const DecodedCode& code, const std::vector<VerifyKey>& k
     Pkey pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, k.key.data(), k.key.size()),
               &EVP_PKEY_free);
     const MdCtx ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    if (!pkey || !ctx ||
-        EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1) {
-      return false;
-    }
-    if (EVP_DigestVerify(ctx.get(), code.signature.data(), code.signature.size(),
+    if (pkey && ctx &&
+        EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) == 1 &&
+        EVP_DigestVerify(ctx.get(), code.signature.data(), code.signature.size(),
                          code.signed_bytes.data(), code.signed_bytes.size()) == 1) {
       return true;
     }
+    ERR_clear_error();  // a key that does not fit is no error of the next call; try the next one
   }
   return false;
 }

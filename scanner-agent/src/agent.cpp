@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "logging.hpp"
+#include "signed_code.hpp"
 #include "timeutil.hpp"
 #include "topics.hpp"
 
@@ -145,6 +147,11 @@ void Agent::handle(Line& in) {
   if (bad) {
     spdlog::warn("scan not sent: {}", *bad);
     return presenter_.refused(line, *bad);
+  }
+  // A signed code read with Caps Lock on is the same code: upper case, so that a double read of
+  // it is one scan.
+  if (tb::looks_signed(line)) {
+    for (auto& c : line) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   if (!debouncer_.accept(line, in.at)) {
     spdlog::info("double read of {} ignored", line);

@@ -200,5 +200,34 @@ TEST_P(ScanDecision, ASignedCodeIsDecidedOnlyWhenItIsTheOneIssued) {
   EXPECT_EQ(answer(6)["code"], "S2");
 }
 
+// The repeat window of a device never replays an answer across signed codes that differ: a copy
+// that is not the issued code, shown right after the real one at the same scanner, is not
+// admitted by replay, and the real one right after a refused copy is decided, not refused again.
+TEST_P(ScanDecision, TheRepeatWindowNeverReplaysAnswersAcrossDifferentSignedCodes) {
+  const auto key = SigningKey::generate();
+  Ticket t;
+  t.code = "S1";
+  t.uid = "42";
+  t.max_entries = 0;
+  sign_ticket(t, key);
+  store_.insert_ticket(t);
+  Ticket copy = t;
+  sign_ticket(copy, SigningKey::generate());
+  const auto device = [](const std::string& scanner, const std::string& code) {
+    InboundScan in;
+    in.payload = code;
+    in.device_scanner = scanner;
+    return in;
+  };
+  process({device("d1", *t.signed_code), device("d1", *copy.signed_code)});
+  process({device("d2", *copy.signed_code), device("d2", *t.signed_code)});
+  ASSERT_EQ(answers_.size(), 4U);
+  EXPECT_EQ(answer(0)["status"], "admitted");
+  EXPECT_EQ(answer(1)["reason"], "unknown") << "the copy was admitted by the repeat window";
+  EXPECT_EQ(answer(2)["reason"], "unknown");
+  EXPECT_EQ(answer(3)["status"], "admitted") << "the real code got the copy's refusal again";
+  EXPECT_EQ(store_.find_ticket("S1")->usage.entries, 2);
+}
+
 }  // namespace
 }  // namespace tb

@@ -1,6 +1,7 @@
 // scanner-agent as a real process: payloads, answers, debounce, hostile lines, stops, hooks,
 // status.
 #include "agent_fixture.hpp"
+#include "signed_code.hpp"
 
 namespace tbtest_agent {
 namespace {
@@ -100,6 +101,25 @@ TEST_F(Agent, DoubleReadsCountOnce) {
     codes.push_back(json::parse(m->payload)["code"]);
   }
   EXPECT_EQ(codes, (std::vector<std::string>{"D1", "D2"}));
+}
+
+// A signed code (SPEC.md v1.1) is sent in upper case, however it was read: Caps Lock on a wedge
+// scanner makes a double read of it one scan.
+TEST_F(Agent, ASignedCodeIsSentInUpperCaseAndItsDoubleReadCountsOnce) {
+  const auto key = tb::SigningKey::generate();
+  tb::CodeClaims c;
+  c.code = "TB7QK2M9XW4R";
+  const std::string code = key.sign(c);
+  std::string lower = code;
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  tbtest::TestClient watcher(broker_->url(), "watcher");
+  watcher.subscribe("tickets/scan");
+  run_agent(lower + "\n" + code + "\n", {"--timeout", "0.2"});
+  std::vector<std::string> codes;
+  while (auto m = watcher.next("tickets/scan", std::chrono::milliseconds(500))) {
+    codes.push_back(json::parse(m->payload)["code"]);
+  }
+  EXPECT_EQ(codes, std::vector<std::string>{code});
 }
 
 TEST_F(Agent, HostileLinesAreRefusedNotSent) {
