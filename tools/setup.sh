@@ -14,6 +14,8 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libssl-dev libsqlite3-dev libcli11-dev libspdlog-dev
   libtomlplusplus-dev libgtest-dev libqrencode-dev
+  # the QR code encoder the ticket page draws rotating codes with (compiled into the bridge)
+  node-qrcode-generator
   # PostgreSQL: the client library of the shared store, and the server its tests start
   libpq-dev postgresql-15
   # the bridge's allocator (docs/benchmarks.md section 10)

@@ -37,9 +37,11 @@ Decision decide_in(const Ticket& t, const Scan& scan, Millis at) {
 
 }  // namespace
 
-Decision decide(const Ticket* ticket, const Scan& scan, Millis at) {
+Decision decide(const Ticket* ticket, const Scan& scan, Millis at, bool code_fresh) {
   if (ticket == nullptr) return reject(Reason::Unknown);
   if (ticket->revoked) return reject(Reason::Revoked);
+  // A copy is refused before anything about the ticket is judged: it uses no entry, in or out.
+  if (!code_fresh) return reject(Reason::StaleCode);
   return scan.direction == Direction::Out ? decide_out(*ticket) : decide_in(*ticket, scan, at);
 }
 
@@ -75,6 +77,8 @@ std::string_view to_string(Reason r) {
       return "not_inside";
     case Reason::Malformed:
       return "malformed";
+    case Reason::StaleCode:
+      return "stale_code";
   }
   return "malformed";
 }

@@ -22,10 +22,11 @@ enum class Reason {
   WrongGate,
   NotInside,
   Malformed,
+  StaleCode,  // SPEC.md v1.1: a ticket that needs a rotating code, shown without a fresh one
 };
 
 inline constexpr std::size_t kStatusCount = 3;
-inline constexpr std::size_t kReasonCount = 9;
+inline constexpr std::size_t kReasonCount = 10;
 
 struct Decision {
   Status status = Status::Rejected;
@@ -35,8 +36,9 @@ struct Decision {
 };
 
 // `ticket` is null when no ticket has the scanned code. `at` is the moment the scan is judged at
-// (see effective_scan_time).
-Decision decide(const Ticket* ticket, const Scan& scan, Millis at);
+// (see effective_scan_time). `code_fresh`: false when the ticket needs a rotating code and the
+// scan carried no fresh value (scan_decision.cpp judges that; it takes the venue's key).
+Decision decide(const Ticket* ticket, const Scan& scan, Millis at, bool code_fresh);
 
 std::string_view to_string(Status s);
 std::string_view to_string(Reason r);

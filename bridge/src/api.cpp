@@ -53,6 +53,7 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
                                                 "/ws",
                                                 "/ticket",
                                                 "/ticket-bridge.js",
+                                                "/qrcode.js",
                                                 "/ticket/data/{code}"};
   if (kRoutes.count(route) == 0) route = "other";
   Responder respond = [this, route, respond_raw = std::move(respond_raw)](HttpResponse r) {
@@ -79,12 +80,14 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
     return respond(error(400, "bad_request", "/ws expects a WebSocket upgrade"));
   }
   if (route == "other") return respond(error(404, "not_found", "no route " + path));
-  if (route == "/ticket" || route == "/ticket-bridge.js") {
+  if (route == "/ticket" || route == "/ticket-bridge.js" || route == "/qrcode.js") {
     if (m != "GET" && m != "HEAD") return respond(method_not_allowed("GET"));
-    return respond(route == "/ticket" ? HttpResponse{200, "text/html; charset=utf-8",
-                                                     std::string(kTicketPageHtml), ""}
-                                      : HttpResponse{200, "text/javascript; charset=utf-8",
-                                                     std::string(kTicketBridgeJs), ""});
+    if (route == "/ticket") {
+      return respond(
+          HttpResponse{200, "text/html; charset=utf-8", std::string(kTicketPageHtml), ""});
+    }
+    const auto& js = route == "/qrcode.js" ? kQrcodeJs : kTicketBridgeJs;
+    return respond(HttpResponse{200, "text/javascript; charset=utf-8", std::string(js), ""});
   }
   if (route == "/ticket/data/{code}") {
     if (m != "GET") return respond(method_not_allowed("GET"));

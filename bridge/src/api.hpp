@@ -22,6 +22,11 @@ struct ApiConfig {
   std::int64_t max_token_ttl_s = 30 * 24 * 3600;
   // When set, new tickets get a signed code (SPEC.md v1.1).
   std::shared_ptr<const SigningKey> signing_key;
+  // New tickets that do not say need a rotating code (the rotating-codes setting).
+  bool rotating_default = false;
+  // The rotating key's id, when there is one: a rotating ticket's page compares it with the id
+  // of the secret it holds.
+  std::string rotating_key_id;
 };
 
 class Api {

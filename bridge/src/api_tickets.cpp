@@ -29,15 +29,16 @@ bool read_field(const json& body, const char* key, std::optional<T>& out, std::s
   return true;
 }
 
-std::variant<Ticket, std::string> ticket_from_json(const json& body, Millis now) {
+std::variant<Ticket, std::string> ticket_from_json(const json& body, Millis now,
+                                                   bool rotating_default) {
   std::string err;
   std::optional<std::string> uid, code, holder, valid_from, valid_until;
   std::optional<std::int64_t> max_entries;
-  std::optional<bool> reentry;
+  std::optional<bool> reentry, rotating;
   if (!read_field(body, "uid", uid, err) || !read_field(body, "code", code, err) ||
       !read_field(body, "holder", holder, err) ||
       !read_field(body, "max_entries", max_entries, err) ||
-      !read_field(body, "reentry", reentry, err) ||
+      !read_field(body, "reentry", reentry, err) || !read_field(body, "rotating", rotating, err) ||
       !read_field(body, "valid_from", valid_from, err) ||
       !read_field(body, "valid_until", valid_until, err)) {
     return err;
@@ -50,6 +51,7 @@ std::variant<Ticket, std::string> ticket_from_json(const json& body, Millis now)
   t.holder = holder;
   if (max_entries) t.max_entries = *max_entries;
   if (reentry) t.reentry = *reentry;
+  t.rotating = rotating.value_or(rotating_default);
   if (valid_from && !(t.valid_from = parse_rfc3339(*valid_from))) {
     return std::string("valid_from must be an RFC 3339 time");
   }
@@ -78,18 +80,14 @@ json ticket_with_scans(const Ticket& t, const std::vector<ScanRecord>& scans) {
 void Api::create_ticket(const HttpRequest& req, const Responder& respond) {
   auto parsed = parse_object(req.body);
   if (auto* r = std::get_if<HttpResponse>(&parsed)) return respond(std::move(*r));
-  auto made = ticket_from_json(std::get<json>(parsed), now_ms());
+  auto made = ticket_from_json(std::get<json>(parsed), now_ms(), config_.rotating_default);
   if (auto* err = std::get_if<std::string>(&made)) return respond(error(422, "invalid", *err));
   const bool code_given =
       std::get<json>(parsed).contains("code") && !std::get<json>(parsed)["code"].is_null();
   auto ticket = std::make_shared<Ticket>(std::get<Ticket>(std::move(made)));
   const auto key = config_.signing_key;
-  if (key) {
-    try {
-      sign_ticket(*ticket, *key);
-    } catch (const std::invalid_argument& e) {
-      return respond(error(422, "invalid", e.what()));
-    }
+  if (auto why = issue_signed_code(*ticket, key.get(), !config_.rotating_key_id.empty())) {
+    return respond(error(422, "invalid", *why));
   }
   auto conflict = std::make_shared<bool>(false);
   writer_.submit(WriteTask{
@@ -144,13 +142,15 @@ void Api::owner_ticket(const HttpRequest& req, const std::string& named, const R
   if (!is_valid_id(code) || (!scope.empty() && scope != code)) {
     return respond(error(404, "not_found", "no such ticket"));
   }
-  reader_.submit([code, uid, respond](Store& store) {
+  reader_.submit([code, uid, respond, key_id = config_.rotating_key_id](Store& store) {
     try {
       const auto t = store.find_ticket(code);
       if (!t || t->uid != uid) return respond(error(404, "not_found", "no such ticket"));
       json out = ticket_json(*t);
       // The QR code shows the signed code when the ticket has one: a gate can check it alone.
+      // A rotating ticket's page draws its own, the signed code and the value of the moment.
       out["qr_svg"] = qr_svg(t->signed_code.value_or(t->code));
+      if (t->rotating) out["rotating_key_id"] = key_id.empty() ? json() : json(key_id);
       respond(json_response(200, out));
     } catch (const std::exception& e) {
       respond(error(503, "unavailable", e.what()));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rotating_code.hpp"
 #include "settings.hpp"
 #include "signed_code.hpp"
 #include "store.hpp"
@@ -39,6 +40,10 @@ std::string jwt_secret(const Settings& s, Create create);
 std::string signing_key_file(const Settings& s);
 std::string public_key_file(const std::string& private_key_file);
 std::shared_ptr<const SigningKey> signing_key(const Settings& s);
+// The venue's rotating key (rotating_code.hpp), `rotating-key` beside the signing key, which
+// `keys init` writes with it. Null when the file is missing; unreadable: throws.
+std::string rotating_key_file(const Settings& s);
+std::shared_ptr<const RotatingKey> rotating_key(const Settings& s);
 int cmd_keys_init(const Settings& s, bool force);
 
 // The plain ticket code a command line names: itself, or the code inside a signed one (SPEC.md

@@ -172,6 +172,8 @@ std::string result_text(const json& any, const TextOptions& options) {
     for (auto& c : words) {
       if (c == '_') c = ' ';
     }
+    // What staff should do about it: the code was a copy of the page, not the live page.
+    if (reason == "stale_code") words = "screenshot - ask for the live ticket";
     append_word(line, words);
     const auto previous = result.value("previous", json());
     if (reason == "already_used" && previous.is_object()) {

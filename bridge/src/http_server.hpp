@@ -16,6 +16,7 @@
 #include "event_hub.hpp"
 #include "jwt.hpp"
 #include "metrics.hpp"
+#include "rotating_code.hpp"
 #include "store.hpp"
 #include "trusted_proxies.hpp"
 
@@ -59,6 +60,9 @@ struct WsServices {
                      const ReplayPage& page, std::function<void(std::optional<Replay>)> done)>
       replay;
   Metrics* metrics = nullptr;
+  // The venue's rotating key (rotating_code.hpp): a ticket page whose hello asks for it gets its
+  // ticket's secret. Null: none is given.
+  std::shared_ptr<const RotatingKey> rotating_key;
 };
 
 struct HttpOptions {

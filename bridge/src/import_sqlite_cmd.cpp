@@ -28,10 +28,11 @@ struct Table {
 constexpr Table kTables[] = {
     {"tickets",
      "code, uid, holder, max_entries, reentry, valid_from, valid_until, gates, revoked, "
-     "created_at, entries, inside, last_in_at, last_in_gate, last_in_scanner, signed_code",
+     "created_at, entries, inside, last_in_at, last_in_gate, last_in_scanner, signed_code, "
+     "rotating",
      "SELECT code, uid, holder, max_entries, reentry, valid_from, valid_until, gates, revoked, "
-     "created_at, entries, inside, last_in_at, last_in_gate, last_in_scanner, signed_code "
-     "FROM tickets ORDER BY code"},
+     "created_at, entries, inside, last_in_at, last_in_gate, last_in_scanner, signed_code, "
+     "rotating FROM tickets ORDER BY code"},
     {"scans",
      "id, scan_id, code, scanner, gate, direction, scanned_at, decided_at, status, reason, "
      "result, claimed_gate",

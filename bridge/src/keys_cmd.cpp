@@ -96,12 +96,50 @@ std::shared_ptr<const SigningKey> signing_key(const Settings& s) {
   }
 }
 
+std::string rotating_key_file(const Settings& s) {
+  return (fs::path(signing_key_file(s)).parent_path() / "rotating-key").string();
+}
+
+std::shared_ptr<const RotatingKey> rotating_key(const Settings& s) {
+  const std::string path = rotating_key_file(s);
+  std::error_code ec;
+  const bool exists = fs::exists(path, ec);
+  if (ec) throw std::runtime_error("rotating key " + path + ": " + ec.message());
+  if (!exists) return nullptr;
+  try {
+    return std::make_shared<const RotatingKey>(rotating_key_from_text(read_file(path)));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("rotating key " + path + ": " + e.what());
+  }
+}
+
+namespace {
+// The rotating key is made once and kept: a new one would make every phone's rotating code
+// stale until the phone is back online (docs/offline.md).
+void ensure_rotating_key(const Settings& s, const std::string& like) {
+  const std::string path = rotating_key_file(s);
+  std::error_code ec;
+  if (fs::exists(path, ec)) return;
+  const auto key = generate_rotating_key();
+  write_file(path, rotating_key_text(key), 0600, like);
+  std::cerr << "ticket-bridge keys init: rotating key " << fs::absolute(path).string()
+            << " (key id " << rotating_key_id(key)
+            << "): tickets that need a rotating code are checked with it\n";
+}
+}  // namespace
+
 int cmd_keys_init(const Settings& s, bool force) {
   const std::string path = signing_key_file(s);
   const std::string pub = public_key_file(path);
   const std::string like = s.get("jwt-secret-file");
   std::error_code ec;
   if (fs::exists(path, ec)) {
+    if (!force && !fs::exists(rotating_key_file(s), ec)) {
+      // A key made before rotating codes existed: only the rotating key is missing.
+      ensure_rotating_key(s, like);
+      std::cout << fs::absolute(pub).string() << "\n";
+      return 0;
+    }
     if (!force) {
       std::cerr << "ticket-bridge keys init: a signing key exists at " << path
                 << ". --force makes a new one: tickets signed so far keep working at the "
@@ -119,6 +157,7 @@ int cmd_keys_init(const Settings& s, bool force) {
   const auto key = SigningKey::generate();
   write_file(path, key.private_pem(), 0600, like);
   write_file(pub, key.public_pem(), 0644, like);
+  ensure_rotating_key(s, like);
   std::cerr << "ticket-bridge keys init: signing key " << fs::absolute(path).string() << " (key id "
             << hex(key.key_id())
             << "): new tickets get signed codes (`serve` after a restart). The public key, "

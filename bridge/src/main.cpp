@@ -14,7 +14,7 @@ namespace {
 
 struct TicketsAddArgs {
   tb::TicketFields fields;
-  bool reentry = false;
+  bool reentry = false, rotating = false, no_rotating = false;
   std::string max_entries, uid, code, holder, valid_from, valid_until, gates;
 };
 
@@ -55,6 +55,12 @@ int main(int argc, char** argv) {
   add->add_option("--max-entries", add_args.max_entries, "entries allowed, 0 = no limit")
       ->default_str("1");
   add->add_flag("--reentry", add_args.reentry, "may come back in after an out scan");
+  auto* rotating = add->add_flag("--rotating", add_args.rotating,
+                                 "needs a rotating code at the gate (the live ticket page, not a "
+                                 "screenshot); default: the rotating-codes setting");
+  add->add_flag("--no-rotating", add_args.no_rotating,
+                "needs no rotating code, whatever the rotating-codes setting says")
+      ->excludes(rotating);
   add->add_option("--valid-from", add_args.valid_from, "RFC 3339 time, inclusive");
   add->add_option("--valid-until", add_args.valid_until, "RFC 3339 time, exclusive");
   add->add_option("--gates", add_args.gates, "allowed gates, separated by ';' (default: all)");
@@ -68,7 +74,7 @@ int main(int argc, char** argv) {
   import
       ->add_option("FILE", import_file,
                    "CSV with a header: code,uid,holder,max_entries,reentry,valid_from,"
-                   "valid_until,gates (uid required; gates separated by ';')")
+                   "valid_until,gates,rotating (uid required; gates separated by ';')")
       ->required();
   import->add_flag("--skip-errors", skip_errors, "import the good rows even when some are bad");
 
@@ -252,6 +258,8 @@ int main(int argc, char** argv) {
     f.holder = given(add_args.holder);
     f.max_entries = given(add_args.max_entries);
     if (add_args.reentry) f.reentry = "true";
+    if (add_args.rotating) f.rotating = "true";
+    if (add_args.no_rotating) f.rotating = "false";
     f.valid_from = given(add_args.valid_from);
     f.valid_until = given(add_args.valid_until);
     f.gates = given(add_args.gates);

@@ -87,7 +87,8 @@ json ticket_json(const Ticket& t) {
               {"inside", t.usage.inside},
               {"last_entry", entry_json(t.usage.last_entry)},
               {"created_at", format_rfc3339(t.created_at)},
-              {"signed_code", opt(t.signed_code)}};
+              {"signed_code", opt(t.signed_code)},
+              {"rotating", t.rotating}};
 }
 
 json scans_json(const std::vector<ScanRecord>& scans) {

@@ -14,8 +14,8 @@ namespace tb {
 namespace {
 
 // 1: the schema of SqliteStore's version 3, in PostgreSQL's types, with events.code stored.
-// 2: tickets.signed_code (SqliteStore's version 4).
-constexpr int kSchemaVersion = 2;
+// 2: tickets.signed_code (SqliteStore's version 4). 3: tickets.rotating (SqliteStore's 5).
+constexpr int kSchemaVersion = 3;
 // Taken by every bridge that migrates, for the length of its migration transaction.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7627010330)";
 
@@ -38,7 +38,8 @@ CREATE TABLE tickets (
   last_in_at      BIGINT,
   last_in_gate    TEXT,
   last_in_scanner TEXT,
-  signed_code     TEXT
+  signed_code     TEXT,
+  rotating        SMALLINT NOT NULL DEFAULT 0
 );
 CREATE INDEX tickets_uid ON tickets(uid);
 
@@ -87,7 +88,8 @@ ALTER TABLE write_probe ALTER COLUMN pad SET STORAGE EXTERNAL;
 
 constexpr const char* kTicketColumns =
     "code, uid, holder, max_entries, reentry, valid_from, valid_until, gates, revoked, "
-    "created_at, entries, inside, last_in_at, last_in_gate, last_in_scanner, signed_code";
+    "created_at, entries, inside, last_in_at, last_in_gate, last_in_scanner, signed_code, "
+    "rotating";
 
 struct Statement {
   const char* name;
@@ -97,8 +99,9 @@ struct Statement {
 std::vector<Statement> statements() {
   const std::string cols = kTicketColumns;
   return {
-      {"insert_ticket", "INSERT INTO tickets (" + cols +
-                            ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)"},
+      {"insert_ticket",
+       "INSERT INTO tickets (" + cols +
+           ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"},
       {"find_ticket", "SELECT " + cols + " FROM tickets WHERE code = $1"},
       {"find_ticket_locked", "SELECT " + cols + " FROM tickets WHERE code = $1 FOR UPDATE"},
       {"save_usage",
@@ -206,6 +209,7 @@ Ticket ticket_row(const pg::Result& r, int row = 0) {
     t.usage.last_entry = EntryRecord{r.int64(row, 12), r.opt_text(row, 13), r.opt_text(row, 14)};
   }
   t.signed_code = r.opt_text(row, 15);
+  t.rotating = r.int64(row, 16) != 0;
   return t;
 }
 
@@ -317,6 +321,8 @@ void PgStore::migrate() {
       c.exec("INSERT INTO tb_schema (version) VALUES (" + std::to_string(kSchemaVersion) + ")");
     } else if (version < kSchemaVersion) {
       if (version < 2) c.exec("ALTER TABLE tickets ADD COLUMN signed_code TEXT");
+      if (version < 3)
+        c.exec("ALTER TABLE tickets ADD COLUMN rotating SMALLINT NOT NULL DEFAULT 0");
       c.exec("UPDATE tb_schema SET version = " + std::to_string(kSchemaVersion));
     }
     c.exec("COMMIT");
@@ -618,7 +624,7 @@ void PgStore::insert_ticket(const Ticket& t) {
   } else {
     p.add_null().add_null().add_null();
   }
-  p.add(t.signed_code);
+  p.add(t.signed_code).add(std::int64_t{t.rotating ? 1 : 0});
   try {
     run("insert_ticket", p);
   } catch (const pg::Error& e) {

@@ -1,6 +1,8 @@
 // Deciding one scan inside the writer's transaction (scan_decision.hpp).
 #include "scan_decision.hpp"
 
+#include <atomic>
+
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +10,7 @@
 #include "admission.hpp"
 #include "logging.hpp"
 #include "messages.hpp"
+#include "rotating_code.hpp"
 #include "scan.hpp"
 #include "topics.hpp"
 
@@ -52,6 +55,27 @@ void log_scan(const ScanNote& note) {
   add("reason", note.reason);
   add("uid", note.uid);
   logging::log(spdlog::level::debug, note.what, fields);
+}
+
+bool rotating_code_fresh(const Ticket& ticket, const Scan& scan, Millis at,
+                         const RotatingKey* key) {
+  if (!ticket.rotating) return true;
+  if (!scan.rotating_value) return false;  // the bare code: printed, typed, or an old screenshot
+  if (key == nullptr) {
+    // Once a minute at most: at a gate this is every scan of such a ticket.
+    static std::atomic<Millis> last_logged{0};
+    const Millis now = now_ms();
+    if (now - last_logged.load(std::memory_order_relaxed) >= 60'000) {
+      last_logged.store(now, std::memory_order_relaxed);
+      spdlog::error(
+          "scan of {} from {}: the ticket needs a rotating code, and this bridge has no "
+          "rotating key to check it with (ticket-bridge keys init); refused as "
+          "stale_code",
+          scan.code, scan.scanner);
+    }
+    return false;
+  }
+  return rotating_value_fresh(ticket_rotating_secret(*key, ticket.code), *scan.rotating_value, at);
 }
 
 ParsedScan parse_inbound(const InboundScan& in) {
@@ -153,12 +177,22 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
   // signed codes that differ: a copy that is not the issued code is decided (unknown)
   // rather than given the first answer, and a refusal as unknown is not replayed to a scan of a
   // ticket that exists.
-  if (device && !scan.scan_id && rules.repeat_window_ms > 0 && !mismatch) {
+  // Nor across rotating values: a copy's stale value is decided (stale_code), and the live code
+  // shown right after a refused copy is decided too, not refused again.
+  const Millis at = effective_scan_time(scan, now);
+  // A scanner's own scan (tickets/scan) is judged at its scanned_at, as an agent delivers a scan
+  // late after an outage. An embedded scanner publishes what it read, and a QR code can be made to
+  // read as a JSON scan with a scanned_at of its choosing: its value is judged at the bridge's
+  // clock.
+  const bool fresh =
+      !ticket || rotating_code_fresh(*ticket, scan, device ? now : at, rules.rotating_key.get());
+  if (device && !scan.scan_id && rules.repeat_window_ms > 0 && !mismatch && fresh) {
     auto first =
         store.recent_result(scan.code, scan.scanner, scan.direction, now - rules.repeat_window_ms);
     if (first && ticket) {
       const auto stored = nlohmann::json::parse(*first, nullptr, false);
-      if (stored.is_object() && stored.value("reason", "") == "unknown") first.reset();
+      const auto reason = stored.is_object() ? stored.value("reason", "") : std::string();
+      if (reason == "unknown" || reason == "stale_code") first.reset();
     }
     if (first) {
       metrics.scans_repeated.fetch_add(1, std::memory_order_relaxed);
@@ -172,8 +206,7 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     }
   }
 
-  const Millis at = effective_scan_time(scan, now);
-  const Decision d = decide(ticket ? &*ticket : nullptr, scan, at);
+  const Decision d = decide(ticket ? &*ticket : nullptr, scan, at, fresh);
   if (d.new_usage) store.save_usage(scan.code, *d.new_usage);
   metrics.count_scan(d.status, d.reason);
 

@@ -12,6 +12,7 @@
 #include "device_answers.hpp"
 #include "envelopes.hpp"
 #include "metrics.hpp"
+#include "rotating_code.hpp"
 #include "store.hpp"
 
 namespace tb {
@@ -40,7 +41,14 @@ struct ScanRules {
   // it holds across a restart and among bridges sharing the store.
   Millis repeat_window_ms = 3000;
   TextOptions text;  // the text line of such scans' answers
+  // The venue's rotating key (rotating_code.hpp), when it has one: scans of tickets that need a
+  // rotating code are checked with it. Without it they are all refused as stale_code.
+  std::shared_ptr<const RotatingKey> rotating_key;
 };
+
+// Whether `scan` of `ticket` passes the rotating-code check (SPEC.md v1.1, `stale_code`): true
+// when the ticket needs none, or the scan carries the value of the step of `at` or one next to it.
+bool rotating_code_fresh(const Ticket& ticket, const Scan& scan, Millis at, const RotatingKey* key);
 
 // `in` is a scan from tickets/scan, or from tickets/scan/<scanner> when in.device_scanner is set.
 // A scanner in the scanner table has its scans decided at the table's gate (and direction, unless

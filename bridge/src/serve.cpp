@@ -97,6 +97,23 @@ int cmd_serve(const Settings& s) {
   if (api_config.signing_key) {
     spdlog::info("new tickets get signed codes (key {})", signing_key_file(s));
   }
+  // Rotating codes (docs/offline.md): the key checks the gates' scans and gives the ticket pages
+  // their secrets.
+  const auto rotation = rotating_key(s);
+  api_config.rotating_default = s.get_bool("rotating-codes");
+  if (rotation) api_config.rotating_key_id = rotating_key_id(*rotation);
+  if (api_config.rotating_default && (!api_config.signing_key || !rotation)) {
+    spdlog::critical(
+        "--rotating-codes needs a signing key and a rotating key (ticket-bridge "
+        "keys init)");
+    return 2;
+  }
+  if (api_config.signing_key && !rotation) {
+    spdlog::warn(
+        "no rotating key at {}: scans of tickets that need a rotating code are refused "
+        "as stale_code (ticket-bridge keys init makes one)",
+        rotating_key_file(s));
+  }
   api_config.api_key =
       load_secret(s.get("api-key-file"), s.source("api-key-file") == "default", "API key");
 
@@ -109,6 +126,7 @@ int cmd_serve(const Settings& s) {
   Outbox outbox;
   WriterOptions po;
   po.scans = rules;
+  po.scans.rotating_key = rotation;
   po.group_commit = group_commit;
   po.periodic.push_back(
       {[retention_events, age_ms = retention_age_s * 1000](Store& st, TaskOutcome&) {
@@ -176,6 +194,7 @@ int cmd_serve(const Settings& s) {
   };
   ws.hub = &hub;
   ws.metrics = &metrics;
+  ws.rotating_key = rotation;
   ws.replay = [&reader](const std::string& uid, std::optional<std::int64_t> since,
                         const ReplayPage& page, std::function<void(std::optional<Replay>)> done) {
     reader.submit([uid, since, page, done = std::move(done)](Store& st) {

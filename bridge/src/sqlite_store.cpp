@@ -15,9 +15,12 @@ namespace tb {
 namespace {
 
 // 1: the first schema. 2: users.mqtt_acked_seq, the outbox's mark (see unacked_events).
-// 3: the scanner table, and scans.claimed_gate. 4: tickets.signed_code.
-constexpr int kSchemaVersion = 4;
+// 3: the scanner table, and scans.claimed_gate. 4: tickets.signed_code. 5: tickets.rotating.
+constexpr int kSchemaVersion = 5;
 
+// tickets.signed_code: the signed code issued for it (SPEC.md v1.1), if any; tickets.rotating:
+// its scans need a fresh rotating value. (No comment among the last columns: the tests of older
+// schemas drop them, and ALTER TABLE DROP COLUMN cannot edit around one.)
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS tickets (
   code            TEXT PRIMARY KEY,
@@ -35,7 +38,8 @@ CREATE TABLE IF NOT EXISTS tickets (
   last_in_at      INTEGER,
   last_in_gate    TEXT,
   last_in_scanner TEXT,
-  signed_code     TEXT                -- the signed code issued for it (SPEC.md v1.1), if any
+  signed_code     TEXT,
+  rotating        INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tickets_uid ON tickets(uid);
 
@@ -88,7 +92,8 @@ CREATE TABLE IF NOT EXISTS scanners (
 
 constexpr const char* kTicketColumns =
     "code, uid, holder, max_entries, reentry, valid_from, valid_until, gates, revoked, "
-    "created_at, entries, inside, last_in_at, last_in_gate, last_in_scanner, signed_code";
+    "created_at, entries, inside, last_in_at, last_in_gate, last_in_scanner, signed_code, "
+    "rotating";
 
 // Root typing `ticket-bridge tickets add` on a host where the service has not made the database
 // yet would create it root's, and the service (its own user) could then not write it. A database
@@ -127,8 +132,9 @@ SqliteStore::SqliteStore(const std::string& path, Durability durability) : db_(p
   savepoint_ = db_.prepare("SAVEPOINT task");
   release_ = db_.prepare("RELEASE task");
   rollback_to_ = db_.prepare("ROLLBACK TO task");
-  insert_ticket_ = db_.prepare(std::string("INSERT INTO tickets (") + kTicketColumns +
-                               ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
+  insert_ticket_ =
+      db_.prepare(std::string("INSERT INTO tickets (") + kTicketColumns +
+                  ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)");
   find_ticket_ =
       db_.prepare(std::string("SELECT ") + kTicketColumns + " FROM tickets WHERE code = ?1");
   save_usage_ = db_.prepare(
@@ -210,6 +216,9 @@ void SqliteStore::migrate() {
         db_.exec("ALTER TABLE scans ADD COLUMN claimed_gate TEXT;");
       }
       if (locked_version < 4) db_.exec("ALTER TABLE tickets ADD COLUMN signed_code TEXT;");
+      if (locked_version < 5) {
+        db_.exec("ALTER TABLE tickets ADD COLUMN rotating INTEGER NOT NULL DEFAULT 0;");
+      }
     }
     db_.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
     db_.exec("COMMIT");
@@ -268,7 +277,7 @@ void SqliteStore::insert_ticket(const Ticket& t) {
   if (u.last_entry) {
     s.bind(13, u.last_entry->at).bind(14, u.last_entry->gate).bind(15, u.last_entry->scanner);
   }
-  s.bind(16, t.signed_code);
+  s.bind(16, t.signed_code).bind(17, std::int64_t{t.rotating ? 1 : 0});
   try {
     s.run();
   } catch (const sql::Error& e) {
@@ -302,6 +311,7 @@ std::optional<Ticket> SqliteStore::find_ticket(const std::string& code) {
   t.usage.inside = s.int64(11) != 0;
   if (!s.is_null(12)) t.usage.last_entry = EntryRecord{s.int64(12), s.opt_text(13), s.opt_text(14)};
   t.signed_code = s.opt_text(15);
+  t.rotating = s.int64(16) != 0;
   s.reset();
   return t;
 }

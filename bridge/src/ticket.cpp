@@ -14,12 +14,30 @@ namespace tb {
 void sign_ticket(Ticket& t, const SigningKey& key) {
   CodeClaims c;
   c.code = t.code;
+  c.rotating = t.rotating;
   c.max_entries = t.max_entries;
   c.reentry = t.reentry;
   c.valid_from = t.valid_from;
   c.valid_until = t.valid_until;
   c.gates = t.gates;
   t.signed_code = key.sign(c);
+}
+
+std::optional<std::string> issue_signed_code(Ticket& t, const SigningKey* key, bool rotating_key) {
+  if (t.rotating && (key == nullptr || !rotating_key)) {
+    return std::string(key == nullptr ? "a rotating code needs a signed code, and no signing key "
+                                        "is configured (ticket-bridge keys init)"
+                                      : "a rotating code needs the venue's rotating key, and "
+                                        "there is none beside the signing key (ticket-bridge "
+                                        "keys init adds it)");
+  }
+  if (key == nullptr) return std::nullopt;
+  try {
+    sign_ticket(t, *key);
+  } catch (const std::invalid_argument& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
 }
 
 std::string random_ticket_code() {

@@ -40,6 +40,10 @@ struct Ticket {
   // The signed code issued for it (SPEC.md v1.1, signed_code.hpp), when a signing key was
   // configured then. A scan of a signed code is decided only when it is exactly this one.
   std::optional<std::string> signed_code;
+  // Its scans must carry a fresh rotating value (SPEC.md v1.1, rotating_code.hpp), else they are
+  // refused as stale_code. Only a ticket with a signed code can be rotating; the signed code says
+  // so too, for a gate that decides alone.
+  bool rotating = false;
   TicketUsage usage;
 };
 
@@ -56,6 +60,10 @@ class SigningKey;
 // Gives `t` the signed code of its fields as they are now (signed_code.hpp). Throws
 // std::invalid_argument when they do not fit in one (gates too long).
 void sign_ticket(Ticket& t, const SigningKey& key);
+// Gives a new ticket its signed code when a `key` is configured (null: none). Why the ticket
+// cannot be issued: it is rotating and there is no signing key or no rotating key (`rotating_key`:
+// whether the venue has one), or its fields do not fit a signed code.
+std::optional<std::string> issue_signed_code(Ticket& t, const SigningKey* key, bool rotating_key);
 
 // A fresh random ticket code: 12 characters from an alphabet without look-alikes (0/O, 1/I).
 std::string random_ticket_code();

@@ -59,9 +59,11 @@ std::optional<std::string> check_ticket(const Ticket& t) {
   return std::nullopt;
 }
 
-std::variant<Ticket, std::string> ticket_from_fields(const TicketFields& f, Millis now) {
+std::variant<Ticket, std::string> ticket_from_fields(const TicketFields& f, Millis now,
+                                                     bool rotating_default) {
   Ticket t;
   t.created_at = now;
+  t.rotating = rotating_default;
   if (!given(f.uid)) return std::string("uid is required");
   t.uid = *f.uid;
   t.code = given(f.code) ? *f.code : random_ticket_code();
@@ -81,6 +83,11 @@ std::variant<Ticket, std::string> ticket_from_fields(const TicketFields& f, Mill
     const auto b = parse_bool(*f.reentry);
     if (!b) return "reentry must be true or false, not '" + *f.reentry + "'";
     t.reentry = *b;
+  }
+  if (given(f.rotating)) {
+    const auto b = parse_bool(*f.rotating);
+    if (!b) return "rotating must be true or false, not '" + *f.rotating + "'";
+    t.rotating = *b;
   }
   if (given(f.valid_from)) {
     t.valid_from = parse_rfc3339(*f.valid_from);

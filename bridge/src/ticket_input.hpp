@@ -20,10 +20,13 @@ struct TicketFields {
   std::optional<std::string> valid_from;   // RFC 3339
   std::optional<std::string> valid_until;  // RFC 3339
   std::optional<std::string> gates;        // "north;south"
+  std::optional<std::string> rotating;     // true/false..., default: the bridge's rotating-codes
 };
 
-// The ticket, or a message naming the offending field.
-std::variant<Ticket, std::string> ticket_from_fields(const TicketFields& f, Millis now);
+// The ticket, or a message naming the offending field. `rotating_default`: whether a ticket that
+// does not say needs a rotating code (the rotating-codes setting).
+std::variant<Ticket, std::string> ticket_from_fields(const TicketFields& f, Millis now,
+                                                     bool rotating_default);
 
 // Checks a ticket built elsewhere (the HTTP API) against the same rules.
 std::optional<std::string> check_ticket(const Ticket& t);

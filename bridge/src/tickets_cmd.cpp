@@ -15,6 +15,7 @@
 #include "logging.hpp"
 #include "messages.hpp"
 #include "pg.hpp"
+#include "rotating_code.hpp"
 #include "secrets.hpp"
 #include "signed_code.hpp"
 
@@ -35,6 +36,10 @@ void add_common_settings(Settings& s) {
   s.add("signing-key-file",
         "the Ed25519 key new tickets' signed codes are made with (`keys init` writes it); "
         "default: signing-key.pem beside --jwt-secret-file, used when it exists");
+  s.add("rotating-codes",
+        "true: new tickets need a rotating code at the gate (the live ticket page, not a "
+        "screenshot), unless they say otherwise; needs a signing key",
+        "false");
   s.add("log-level", "trace, debug, info, warn, error or off", "info");
   s.add("log-format",
         "text (for people) or json (one object per line, with fields such as scan_id, scanner, "
@@ -98,15 +103,11 @@ std::string jwt_secret(const Settings& s, Create create) {
 }
 
 int cmd_tickets_add(const Settings& s, const TicketFields& fields) {
-  auto parsed = ticket_from_fields(fields, now_ms());
+  auto parsed = ticket_from_fields(fields, now_ms(), s.get_bool("rotating-codes"));
   if (auto* err = std::get_if<std::string>(&parsed)) throw UsageError(*err);
   auto& ticket = std::get<Ticket>(parsed);
-  if (const auto key = signing_key(s)) {
-    try {
-      sign_ticket(ticket, *key);
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(e.what());
-    }
+  if (auto why = issue_signed_code(ticket, signing_key(s).get(), rotating_key(s) != nullptr)) {
+    throw UsageError(*why);
   }
   auto store = open_store(s, Create::OnlyNamed);
   try {
@@ -121,8 +122,9 @@ int cmd_tickets_add(const Settings& s, const TicketFields& fields) {
 
 namespace {
 
-const std::set<std::string> kCsvColumns = {"code",    "uid",        "holder",      "max_entries",
-                                           "reentry", "valid_from", "valid_until", "gates"};
+const std::set<std::string> kCsvColumns = {"code",        "uid",         "holder",
+                                           "max_entries", "reentry",     "valid_from",
+                                           "gates",       "valid_until", "rotating"};
 
 std::optional<std::string>* field_of(TicketFields& f, const std::string& column) {
   static const std::map<std::string, std::optional<std::string> TicketFields::*> kMembers = {
@@ -133,7 +135,8 @@ std::optional<std::string>* field_of(TicketFields& f, const std::string& column)
       {"reentry", &TicketFields::reentry},
       {"valid_from", &TicketFields::valid_from},
       {"valid_until", &TicketFields::valid_until},
-      {"gates", &TicketFields::gates}};
+      {"gates", &TicketFields::gates},
+      {"rotating", &TicketFields::rotating}};
   return &(f.*kMembers.at(column));
 }
 
@@ -157,7 +160,8 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
     if (columns.empty() && name.rfind("\xEF\xBB\xBF", 0) == 0) name.erase(0, 3);  // UTF-8 BOM
     if (kCsvColumns.count(name) == 0) {
       std::cerr << "ticket-bridge: " << file << " line 1: unknown column '" << name
-                << "' (known: code,uid,holder,max_entries,reentry,valid_from,valid_until,gates)\n";
+                << "' (known: code,uid,holder,max_entries,reentry,valid_from,valid_until,gates,"
+                   "rotating)\n";
       return 1;
     }
     columns.push_back(name);
@@ -169,6 +173,8 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
 
   auto store = open_store(s, Create::OnlyNamed);
   const auto key = signing_key(s);
+  const bool rotating_default = s.get_bool("rotating-codes");
+  const bool has_rotating_key = rotating_key(s) != nullptr;
   const Millis now = now_ms();
   std::vector<std::string> errors;
   std::vector<Ticket> tickets;
@@ -183,19 +189,15 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
     }
     TicketFields f;
     for (std::size_t i = 0; i < columns.size(); ++i) *field_of(f, columns[i]) = row->fields[i];
-    auto parsed = ticket_from_fields(f, now);
+    auto parsed = ticket_from_fields(f, now, rotating_default);
     if (auto* err = std::get_if<std::string>(&parsed)) {
       errors.push_back(where + *err);
       continue;
     }
     auto& t = std::get<Ticket>(parsed);
-    if (key) {
-      try {
-        sign_ticket(t, *key);
-      } catch (const std::invalid_argument& e) {
-        errors.push_back(where + e.what());
-        continue;
-      }
+    if (auto why = issue_signed_code(t, key.get(), has_rotating_key)) {
+      errors.push_back(where + *why);
+      continue;
     }
     if (!codes_in_file.insert(t.code).second) {
       errors.push_back(where + "code " + t.code + " appears twice in the file");
@@ -229,7 +231,8 @@ int cmd_tickets_import(const Settings& s, const std::string& file, bool skip_err
 std::string named_ticket_code(const std::string& text) {
   auto plain = plain_code_of(text);
   if (!plain)
-    throw UsageError("a damaged signed code: " + std::get<std::string>(decode_signed_code(text)));
+    throw UsageError("a damaged signed code: " +
+                     std::get<std::string>(decode_scanned_signed_code(text)));
   return std::move(*plain);
 }
 

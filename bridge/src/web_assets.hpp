@@ -7,5 +7,6 @@ namespace tb {
 
 extern const std::string_view kTicketBridgeJs;  // GET /ticket-bridge.js
 extern const std::string_view kTicketPageHtml;  // GET /ticket
+extern const std::string_view kQrcodeJs;        // GET /qrcode.js (node-qrcode-generator)
 
 }  // namespace tb

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "signed_code.hpp"
 #include "ws_hello.hpp"
 
 namespace tb {
@@ -143,6 +144,7 @@ void WebSocketSession::on_hello(const std::string& text) {
   subscribed_ = true;
   state_ = State::Replaying;
   since_ = hello.since;
+  wants_secret_ = hello.rotating_secret;
   arm_expiry();
   arm_timer(opts_.ping_interval);  // a client that stops reading during a replay is found too
   if (since_) metrics().ws_replays.fetch_add(1);
@@ -210,6 +212,7 @@ void WebSocketSession::on_page(std::optional<Replay> r) {
     nlohmann::json welcome = {
         {"type", "welcome"}, {"uid", uid_}, {"seq", r->last_seq}, {"recovered", r->recovered}};
     send(std::make_shared<const std::string>(welcome.dump()), false);
+    if (wants_secret_) send_rotating_secret();
   }
   // The page's size is bounded by the read: it goes into the queue whatever the queue's bound.
   for (auto& text : merger_.on_page(*r, since_)) send(std::move(text), true, true);
@@ -218,6 +221,27 @@ void WebSocketSession::on_page(std::optional<Replay> r) {
   } else if (queue_.empty() && !writing_) {
     read_page();
   }  // else on_write asks for the next page when the queue has drained
+}
+
+// The secret a ticket page computes its rotating code with (rotating_code.hpp), to a token scoped
+// to that ticket only: the token names the ticket, so the secret is derived, never read from the
+// store. The page keeps it, and asks again only when it has none or the key id changed.
+void WebSocketSession::send_rotating_secret() {
+  const auto& key = server_->ws.rotating_key;
+  if (scope_.empty() || !key) {
+    spdlog::info("websocket client of uid '{}' at {} asked for a rotating secret: {}", uid_,
+                 client_, scope_.empty() ? "its token names no ticket" : "no rotating key here");
+    return;
+  }
+  const auto secret = ticket_rotating_secret(*key, scope_);
+  const nlohmann::json msg = {{"type", "rotating_secret"},
+                              {"code", scope_},
+                              {"secret", base32_encode(secret.data(), secret.size())},
+                              {"key_id", rotating_key_id(*key)},
+                              {"algorithm", "HMAC-SHA256"},
+                              {"digits", kRotatingDigits},
+                              {"step", kRotatingStepMs / 1000}};
+  send(std::make_shared<const std::string>(msg.dump()), false);
 }
 
 void WebSocketSession::on_event(const std::shared_ptr<const StoredEvent>& e) {

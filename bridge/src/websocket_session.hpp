@@ -47,6 +47,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   void unauthorized(const std::string& why);
   void read_page();
   void on_page(std::optional<Replay> r);
+  void send_rotating_secret();
   void arm_expiry();
   void on_event(const std::shared_ptr<const StoredEvent>& e);
   void on_hint(std::optional<std::int64_t> seq);
@@ -80,6 +81,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   std::string scope_;  // a ticket-scoped token's ticket: only its events and the pushes
   std::int64_t exp_s_ = 0;
   std::optional<std::int64_t> since_;
+  bool wants_secret_ = false;  // the hello asked for the ticket's rotating secret
   bool welcomed_ = false;      // the first page came, and the welcome went out
   bool page_pending_ = false;  // a replay page is being read
   ReplayMerger merger_;

@@ -12,7 +12,11 @@ std::variant<Hello, std::string> parse_hello(std::string_view text) {
     return std::string("first message is not a hello");
   }
   if (!hello.contains("token") || !hello["token"].is_string()) return std::string("no token");
-  Hello out{hello["token"].get<std::string>(), std::nullopt};
+  Hello out{hello["token"].get<std::string>(), std::nullopt, false};
+  if (const auto it = hello.find("rotating_secret"); it != hello.end() && !it->is_null()) {
+    if (!it->is_boolean()) return std::string("rotating_secret must be true or false");
+    out.rotating_secret = it->get<bool>();
+  }
   if (hello.contains("since") && !hello["since"].is_null()) {
     const auto& since = hello["since"];
     // A number past INT64_MAX reads as negative here: refused too.

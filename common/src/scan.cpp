@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ids.hpp"
+#include "rotating_code.hpp"
 #include "signed_code.hpp"
 
 namespace tb {
@@ -60,11 +61,12 @@ constexpr const char* kBadCode =
 // plain code inside it, with its canonical form in `signed_code`. Why it is neither, otherwise.
 std::optional<std::string> read_code(std::string_view text, Scan& scan) {
   if (looks_signed(text)) {
-    auto decoded = decode_signed_code(text);
+    auto decoded = decode_scanned_signed_code(text);
     if (auto* why = std::get_if<std::string>(&decoded)) return std::move(*why);
-    auto& d = std::get<DecodedCode>(decoded);
-    scan.code = std::move(d.claims.code);
-    scan.signed_code = std::move(d.canonical);
+    auto& d = std::get<ScannedSignedCode>(decoded);
+    scan.code = std::move(d.code.claims.code);
+    scan.signed_code = std::move(d.code.canonical);
+    scan.rotating_value = std::move(d.rotating_value);
     return std::nullopt;
   }
   if (!utf8_length(text)) return std::string("the code is not valid UTF-8");

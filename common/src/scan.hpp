@@ -22,6 +22,8 @@ struct Scan {
   // When a signed code was scanned (SPEC.md v1.1): its canonical form. `code` is the plain code in
   // it, and the scan is decided only when the ticket was issued exactly this signed code.
   std::optional<std::string> signed_code = std::nullopt;
+  // The rotating value that followed the signed code (rotating_code.hpp), if any.
+  std::optional<std::string> rotating_value = std::nullopt;
 };
 
 // A gate's name: 1 to this many characters of free text (is_valid_label).

@@ -12,13 +12,14 @@
 #include <stdexcept>
 
 #include "ids.hpp"
+#include "rotating_code.hpp"
 
 namespace tb {
 namespace {
 
 constexpr std::string_view kDomain = "tb-signed-code-v1";
 constexpr std::size_t kSignatureSize = 64;
-constexpr std::uint8_t kReentry = 1, kHasFrom = 2, kHasUntil = 4, kKnownFlags = 7;
+constexpr std::uint8_t kReentry = 1, kHasFrom = 2, kHasUntil = 4, kRotating = 8, kKnownFlags = 15;
 constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 using Pkey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
@@ -98,6 +99,7 @@ std::vector<std::uint8_t> payload_of(const KeyId& kid, const CodeClaims& c) {
   if (c.reentry) flags |= kReentry;
   if (c.valid_from) flags |= kHasFrom;
   if (c.valid_until) flags |= kHasUntil;
+  if (c.rotating) flags |= kRotating;
   out.push_back(flags);
   put_varint(out, static_cast<std::uint64_t>(c.max_entries));
   for (const auto& t : {c.valid_from, c.valid_until}) {
@@ -199,6 +201,7 @@ std::variant<DecodedCode, std::string> decode_signed_code(std::string_view text)
   auto& c = d.claims;
   c.max_entries = static_cast<std::int64_t>(max_entries);
   c.reentry = (flags & kReentry) != 0;
+  c.rotating = (flags & kRotating) != 0;
   const std::pair<std::uint8_t, std::optional<Millis>*> times[] = {{kHasFrom, &c.valid_from},
                                                                    {kHasUntil, &c.valid_until}};
   for (const auto& [flag, field] : times) {
@@ -229,8 +232,9 @@ std::variant<DecodedCode, std::string> decode_signed_code(std::string_view text)
 
 std::optional<std::string> plain_code_of(std::string_view text) {
   if (!looks_signed(text)) return std::string(text);
-  auto d = decode_signed_code(text);
-  if (auto* code = std::get_if<DecodedCode>(&d)) return std::move(code->claims.code);
+  // A rotating code as scanned names its ticket too (rotating_code.hpp).
+  auto d = decode_scanned_signed_code(text);
+  if (auto* code = std::get_if<ScannedSignedCode>(&d)) return std::move(code->code.claims.code);
   return std::nullopt;
 }
 
@@ -316,9 +320,11 @@ std::string SigningKey::sign(const CodeClaims& claims) const {
   }
   bytes.insert(bytes.end(), sig.begin(), sig.end());
   std::string code = std::string(kSignedCodePrefix) + base32_encode(bytes.data(), bytes.size());
-  if (code.size() > kMaxSignedCodeLength) {
+  // A rotating code's value follows it in the same scan (rotating_code.hpp): both must fit.
+  const std::size_t most = kMaxSignedCodeLength - (claims.rotating ? kRotatingSuffixLength : 0);
+  if (code.size() > most) {
     throw std::invalid_argument("the ticket's signed code would be " + std::to_string(code.size()) +
-                                " characters (at most " + std::to_string(kMaxSignedCodeLength) +
+                                " characters (at most " + std::to_string(most) +
                                 "): fewer or shorter gates");
   }
   return code;

@@ -9,7 +9,8 @@
 // Caps Lock on sends lower case); the canonical form is upper case. The payload:
 //
 //   key id      4 bytes   the first 4 bytes of SHA-256 of the raw 32-byte public key
-//   flags       1 byte    bit 0 reentry, bit 1 valid_from given, bit 2 valid_until given
+//   flags       1 byte    bit 0 reentry, bit 1 valid_from given, bit 2 valid_until given,
+//                         bit 3 rotating (a scan must carry a fresh rotating value)
 //   max_entries varint    unsigned LEB128; 0 = no limit
 //   valid_from  varint    ms since the epoch, when flagged
 //   valid_until varint    ms since the epoch, when flagged
@@ -43,6 +44,7 @@ struct CodeClaims {
   std::string code;  // the plain ticket code
   std::int64_t max_entries = 1;
   bool reentry = false;
+  bool rotating = false;  // a scan must carry a fresh rotating value (rotating_code.hpp)
   std::optional<Millis> valid_from;
   std::optional<Millis> valid_until;
   std::vector<std::string> gates;
@@ -65,7 +67,8 @@ bool looks_signed(std::string_view text);
 std::variant<DecodedCode, std::string> decode_signed_code(std::string_view text);
 
 // The plain ticket code that `text` names: itself when it is no signed code, the code inside when
-// it is a well-formed signed one, nothing when it is a damaged signed one.
+// it is a well-formed signed one (with or without its rotating value), nothing when it is a
+// damaged signed one.
 std::optional<std::string> plain_code_of(std::string_view text);
 
 // An Ed25519 key pair held in memory (OpenSSL). Move-only.

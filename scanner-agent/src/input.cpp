@@ -14,7 +14,7 @@
 
 #include "ids.hpp"
 #include "keymap.hpp"
-#include "signed_code.hpp"
+#include "rotating_code.hpp"
 
 namespace sa {
 
@@ -22,7 +22,7 @@ std::optional<std::string> check_code(std::string_view code) {
   if (tb::looks_signed(code)) {
     // A signed code (SPEC.md v1.1) is checked for its shape here; its signature is the bridge's
     // business online.
-    auto decoded = tb::decode_signed_code(code);
+    auto decoded = tb::decode_scanned_signed_code(code);
     if (auto* why = std::get_if<std::string>(&decoded)) return "not a valid signed code: " + *why;
     return std::nullopt;
   }

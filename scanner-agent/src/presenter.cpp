@@ -50,6 +50,7 @@ std::string reason_words(const json& a) {
   if (reason == "wrong_gate") return "wrong gate";
   if (reason == "not_inside") return "not inside: no entry recorded";
   if (reason == "malformed") return "unreadable scan";
+  if (reason == "stale_code") return "screenshot - ask for the live ticket";
   if (reason == "already_used") {
     const auto prev = a.find("previous");
     if (prev != a.end() && prev->is_object()) {

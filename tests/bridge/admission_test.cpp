@@ -124,7 +124,7 @@ TEST(Admission, TableOfCases) {
     scan.scanner = "s2";
     scan.gate = c.gate;
     scan.direction = c.direction;
-    const Decision d = decide(c.known ? &c.ticket : nullptr, scan, c.at);
+    const Decision d = decide(c.known ? &c.ticket : nullptr, scan, c.at, true);
     EXPECT_EQ(to_string(d.status), to_string(c.status));
     EXPECT_EQ(to_string(d.reason), to_string(c.reason));
     const TicketUsage after = d.new_usage ? *d.new_usage : c.ticket.usage;
@@ -151,11 +151,30 @@ TEST(Admission, SequenceSingleEntryWithReentry) {
       {&in, Reason::Ok},         {&in, Reason::AlreadyUsed}, {&out, Reason::Ok},
       {&out, Reason::NotInside}, {&in, Reason::Ok},          {&in, Reason::AlreadyUsed}};
   for (const auto& [scan, reason] : steps) {
-    const Decision d = decide(&t, *scan, kT0);
+    const Decision d = decide(&t, *scan, kT0, true);
     EXPECT_EQ(to_string(d.reason), to_string(reason));
     if (d.new_usage) t.usage = *d.new_usage;
   }
   EXPECT_EQ(t.usage.entries, 1);
+}
+
+// SPEC.md v1.1: a code that is not fresh is refused as stale_code before anything else about the
+// ticket, in and out, and uses nothing; unknown and revoked still say so first.
+TEST(Admission, AStaleCodeIsRefusedAndUsesNothing) {
+  Ticket t = base();
+  t.usage = {0, false, std::nullopt};
+  Scan in{std::nullopt, "C1", "s", "north", Direction::In, std::nullopt};
+  Scan out = in;
+  out.direction = Direction::Out;
+  for (const Scan* s : {&in, &out}) {
+    const Decision d = decide(&t, *s, kT0, false);
+    EXPECT_EQ(to_string(d.reason), "stale_code");
+    EXPECT_EQ(d.status, Status::Rejected);
+    EXPECT_FALSE(d.new_usage);
+  }
+  EXPECT_EQ(to_string(decide(nullptr, in, kT0, false).reason), "unknown");
+  t.revoked = true;
+  EXPECT_EQ(to_string(decide(&t, in, kT0, false).reason), "revoked");
 }
 
 }  // namespace

@@ -126,7 +126,8 @@ TEST(Outbox, ADatabaseOfSchema1CountsItsEventsAsPublished) {
                          "WITHOUT ROWID; INSERT INTO users1 SELECT uid, last_seq FROM users; "
                          "DROP TABLE users; ALTER TABLE users1 RENAME TO users; "
                          "DROP TABLE scanners; ALTER TABLE scans DROP COLUMN claimed_gate; "
-                         "ALTER TABLE tickets DROP COLUMN signed_code; PRAGMA user_version = 1;",
+                         "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP "
+                         "COLUMN rotating; PRAGMA user_version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

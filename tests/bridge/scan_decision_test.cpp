@@ -3,6 +3,7 @@
 #include <map>
 
 #include "pg_store.hpp"
+#include "rotating_code.hpp"
 #include "signed_code.hpp"
 #include "writer_fixture.hpp"
 
@@ -227,6 +228,66 @@ TEST_P(ScanDecision, TheRepeatWindowNeverReplaysAnswersAcrossDifferentSignedCode
   EXPECT_EQ(answer(2)["reason"], "unknown");
   EXPECT_EQ(answer(3)["status"], "admitted") << "the real code got the copy's refusal again";
   EXPECT_EQ(store_.find_ticket("S1")->usage.entries, 2);
+}
+
+// SPEC.md v1.1: a rotating ticket is admitted only with the value of the moment it is judged at
+// (its scanned_at), one step either side; a stale or missing value, the bare signed code and the
+// plain code are refused as stale_code, use nothing, and tell the owner.
+TEST_P(ScanDecision, ARotatingTicketNeedsAFreshValue) {
+  const auto key = SigningKey::generate();
+  const auto rotation = std::make_shared<const RotatingKey>(generate_rotating_key());
+  Ticket t;
+  t.code = "R1";
+  t.uid = "42";
+  t.max_entries = 0;
+  t.rotating = true;
+  sign_ticket(t, key);
+  store_.insert_ticket(t);
+  ASSERT_TRUE(store_.find_ticket("R1")->rotating);
+  const auto secret = ticket_rotating_secret(*rotation, "R1");
+  const Millis now = now_ms();
+  const auto value_at = [&](Millis at) { return rotating_value(secret, rotating_step(at)); };
+  const auto at = [&](const std::string& code, const char* id, Millis scanned) {
+    return scan({{"scan_id", id},
+                 {"code", code},
+                 {"scanner", "g"},
+                 {"scanned_at", format_rfc3339(scanned)}});
+  };
+  const std::string& signed_code = *t.signed_code;
+  ScanRules rules;
+  rules.rotating_key = rotation;
+  process_with(rules, {at(signed_code + "." + value_at(now), "r:1", now),
+                       at(signed_code + "." + value_at(now - 40'000), "r:2", now),  // a screenshot
+                       at(signed_code, "r:3", now), at("R1", "r:4", now),
+                       // Judged at its scanned_at: delivered late, a value of its time is fresh.
+                       at(signed_code + "." + value_at(now - 600'000), "r:5", now - 600'000),
+                       at(signed_code + "." + value_at(now) + "0", "r:6", now)});
+  ASSERT_EQ(answers_.size(), 6U);
+  EXPECT_EQ(answer(0)["status"], "admitted");
+  for (const std::size_t i : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {
+    EXPECT_EQ(answer(i)["reason"], "stale_code") << i;
+    EXPECT_EQ(answer(i)["code"], "R1") << i;
+  }
+  EXPECT_EQ(answer(4)["status"], "admitted");
+  EXPECT_EQ(answer(5)["reason"], "malformed");  // nine digits
+  EXPECT_EQ(store_.find_ticket("R1")->usage.entries, 2);
+  ASSERT_EQ(events_.size(), 5U);  // two admissions, three refusals; none for the malformed scan
+  EXPECT_EQ(json::parse(events_[1]->body)["reason"], "stale_code");
+
+  // An embedded scanner reads a QR code as it is: a code made to look like a JSON scan cannot
+  // date itself back to when its value was fresh. A device's scan is judged at the bridge's clock.
+  InboundScan forged;
+  forged.device_scanner = "d1";
+  forged.payload = json{{"code", signed_code + "." + value_at(now - 600'000)},
+                        {"scanned_at", format_rfc3339(now - 600'000)}}
+                       .dump();
+  process_with(rules, {forged});
+  EXPECT_EQ(answer(6)["reason"], "stale_code") << "a screenshot dated itself back";
+  answers_.erase(answers_.begin() + 6);
+
+  // A bridge without the rotating key cannot tell a live code from a copy: it refuses both.
+  process({at(signed_code + "." + value_at(now), "r:7", now)});
+  EXPECT_EQ(answer(6)["reason"], "stale_code");
 }
 
 }  // namespace

@@ -270,7 +270,8 @@ TEST(SqliteStoreSchema, ADatabaseOfSchema2GainsTheScannerTable) {
     s.record_scan(r);
     s.db().exec(
         "DROP TABLE scanners; ALTER TABLE scans DROP COLUMN claimed_gate; "
-        "ALTER TABLE tickets DROP COLUMN signed_code; PRAGMA user_version = 2;");
+        "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP COLUMN rotating; "
+        "PRAGMA user_version = 2;");
   }
   SqliteStore s(path);
   EXPECT_EQ(s.find_result("old:1"), "{}");
@@ -282,31 +283,58 @@ TEST(SqliteStoreSchema, ADatabaseOfSchema2GainsTheScannerTable) {
   EXPECT_EQ(s.recent_scans("C1", 1).at(0).claimed_gate, "south");
 }
 
-// After a migration to tickets.signed_code: OLD1, stored before it, has none; a new ticket keeps
-// its own.
+// After a migration to tickets.signed_code and tickets.rotating: OLD1, stored before them, has no
+// signed code and needs no rotating one; a new ticket keeps its own.
 void expect_signed_codes_after_migration(Store& s) {
   const auto old = s.find_ticket("OLD1");
   ASSERT_TRUE(old);
   EXPECT_FALSE(old->signed_code);
+  EXPECT_FALSE(old->rotating);
   Ticket t;
   t.code = "NEW1";
   t.uid = "42";
   t.signed_code = "TB1.SIGNED";
+  t.rotating = true;
   s.insert_ticket(t);
   EXPECT_EQ(s.find_ticket("NEW1")->signed_code, "TB1.SIGNED");
+  EXPECT_TRUE(s.find_ticket("NEW1")->rotating);
+}
+
+// The ticket OLD1, stored before a migration.
+void insert_old_ticket(Store& s) {
+  Ticket t;
+  t.code = "OLD1";
+  t.uid = "42";
+  s.insert_ticket(t);
+}
+
+// A SQLite file holding the ticket OLD1, then made older by `downgrade`.
+void old_database_with_a_ticket(const std::string& path, const char* downgrade) {
+  SqliteStore s(path);
+  insert_old_ticket(s);
+  s.db().exec(downgrade);
+}
+
+// Schema 4 had signed codes and no rotating ones.
+TEST(SqliteStoreSchema, ADatabaseOfSchema4GainsRotatingCodes) {
+  tbtest::TempDir dir;
+  const auto path = dir.file("v4.db");
+  old_database_with_a_ticket(path,
+                             "ALTER TABLE tickets DROP COLUMN rotating; PRAGMA user_version = 4;");
+  SqliteStore s(path);
+  auto version = s.db().prepare("PRAGMA user_version");
+  ASSERT_TRUE(version.step());
+  EXPECT_EQ(version.int64(0), 5);
+  expect_signed_codes_after_migration(s);
 }
 
 TEST(SqliteStoreSchema, ADatabaseOfSchema3GainsSignedCodes) {
   tbtest::TempDir dir;
   const auto path = dir.file("v3.db");
-  {
-    SqliteStore s(path);
-    Ticket t;
-    t.code = "OLD1";
-    t.uid = "42";
-    s.insert_ticket(t);
-    s.db().exec("ALTER TABLE tickets DROP COLUMN signed_code; PRAGMA user_version = 3;");
-  }
+  old_database_with_a_ticket(
+      path,
+      "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP COLUMN rotating; "
+      "PRAGMA user_version = 3;");
   SqliteStore s(path);
   expect_signed_codes_after_migration(s);
 }
@@ -486,15 +514,25 @@ TEST(PgStoreSchema, ADatabaseOfSchema1GainsSignedCodes) {
   const auto url = postgres().create_database();
   {
     PgStore s(url);
-    Ticket t;
-    t.code = "OLD1";
-    t.uid = "42";
-    s.insert_ticket(t);
+    insert_old_ticket(s);
   }
   pg::Conn(url).exec(
-      "ALTER TABLE tickets DROP COLUMN signed_code; UPDATE tb_schema SET version = 1");
+      "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP COLUMN rotating; "
+      "UPDATE tb_schema SET version = 1");
   PgStore s(url);
-  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 2);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 3);
+  expect_signed_codes_after_migration(s);
+}
+
+TEST(PgStoreSchema, ADatabaseOfSchema2GainsRotatingCodes) {
+  const auto url = postgres().create_database();
+  {
+    PgStore s(url);
+    insert_old_ticket(s);
+  }
+  pg::Conn(url).exec("ALTER TABLE tickets DROP COLUMN rotating; UPDATE tb_schema SET version = 2");
+  PgStore s(url);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 3);
   expect_signed_codes_after_migration(s);
 }
 

@@ -16,7 +16,7 @@ TEST(TicketInput, AllFields) {
   f.valid_from = "2026-11-25T18:00:00Z";
   f.valid_until = "2026-11-26T02:00:00Z";
   f.gates = "north; south ;";
-  const auto r = ticket_from_fields(f, 7);
+  const auto r = ticket_from_fields(f, 7, false);
   ASSERT_TRUE(std::holds_alternative<Ticket>(r)) << std::get<std::string>(r);
   const auto& t = std::get<Ticket>(r);
   EXPECT_EQ(t.code, "TB7QK2M9XW4R");
@@ -29,7 +29,7 @@ TEST(TicketInput, AllFields) {
 TEST(TicketInput, DefaultsAndRandomCode) {
   TicketFields f;
   f.uid = "42";
-  const auto r = ticket_from_fields(f, 0);
+  const auto r = ticket_from_fields(f, 0, false);
   ASSERT_TRUE(std::holds_alternative<Ticket>(r));
   const auto& t = std::get<Ticket>(r);
   EXPECT_EQ(t.code.size(), 12U);
@@ -37,7 +37,18 @@ TEST(TicketInput, DefaultsAndRandomCode) {
   EXPECT_EQ(t.max_entries, 1);
   EXPECT_FALSE(t.reentry);
   EXPECT_TRUE(t.gates.empty());
-  EXPECT_NE(std::get<Ticket>(ticket_from_fields(f, 0)).code, t.code);
+  EXPECT_NE(std::get<Ticket>(ticket_from_fields(f, 0, false)).code, t.code);
+}
+
+TEST(TicketInput, RotatingIsTheSettingUnlessTheTicketSays) {
+  TicketFields f;
+  f.uid = "42";
+  EXPECT_FALSE(std::get<Ticket>(ticket_from_fields(f, 0, false)).rotating);
+  EXPECT_TRUE(std::get<Ticket>(ticket_from_fields(f, 0, true)).rotating);
+  f.rotating = "no";
+  EXPECT_FALSE(std::get<Ticket>(ticket_from_fields(f, 0, true)).rotating);
+  f.rotating = "true";
+  EXPECT_TRUE(std::get<Ticket>(ticket_from_fields(f, 0, false)).rotating);
 }
 
 TEST(TicketInput, Errors) {
@@ -45,7 +56,7 @@ TEST(TicketInput, Errors) {
     TicketFields f;
     f.uid = "42";
     mutate(f);
-    const auto r = ticket_from_fields(f, 0);
+    const auto r = ticket_from_fields(f, 0, false);
     return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : std::string();
   };
   EXPECT_NE(err([](TicketFields& f) { f.uid.reset(); }), "");
@@ -56,6 +67,7 @@ TEST(TicketInput, Errors) {
   EXPECT_NE(err([](TicketFields& f) { f.max_entries = "two"; }), "");
   EXPECT_NE(err([](TicketFields& f) { f.max_entries = "2x"; }), "");
   EXPECT_NE(err([](TicketFields& f) { f.reentry = "maybe"; }), "");
+  EXPECT_NE(err([](TicketFields& f) { f.rotating = "sometimes"; }), "");
   EXPECT_NE(err([](TicketFields& f) { f.valid_from = "tomorrow"; }), "");
   EXPECT_NE(err([](TicketFields& f) {
               f.valid_from = "2026-11-26T00:00:00Z";

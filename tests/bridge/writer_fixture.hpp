@@ -50,6 +50,20 @@ class WriterTest : public ::testing::TestWithParam<std::string> {
 
   void process(std::vector<InboundScan> batch) { writer_.process(batch); }
 
+  // A batch decided by a writer of these rules, answering into the same answers_ and events_.
+  void process_with(const ScanRules& rules, std::vector<InboundScan> batch) {
+    WriterOptions options;
+    options.scans = rules;
+    Writer writer(
+        store_, metrics_, health_, [this](Answer a) { answers_.push_back(std::move(a)); },
+        [this](const std::shared_ptr<const StoredEvent>& e) {
+          events_.push_back(e);
+          return std::size_t{2};
+        },
+        options);
+    writer.process(batch);
+  }
+
   json answer(std::size_t i) const { return json::parse(answers_.at(i).payload); }
 
   tbtest::TempDir dir_;

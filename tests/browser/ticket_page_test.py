@@ -4,10 +4,13 @@ and shows nothing without a valid token. Screenshots go to the artifacts directo
 
 Usage: ticket_page_test.py --bridge BIN --source DIR --artifacts DIR"""
 
+import hashlib
+import hmac
 import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -275,6 +278,74 @@ def test_a_signed_ticket_shows_its_signed_code_and_hears_its_plain_one(system, b
     assert not browser.eval(QR_VISIBLE), "the QR code is still shown after admission"
 
 
+CLOCK = """(() => { const real = Date.now.bind(Date); window.tbClockOffset = 0;
+  Date.now = () => real() + window.tbClockOffset; })();"""
+
+
+def expected_value(key_hex, code, step):
+    """The rotating value of `step`, computed here from the venue's key (RFC 6238 with SHA-256,
+    8 digits): a second implementation, against the page's."""
+    secret = hmac.new(bytes.fromhex(key_hex), b"tb-rotating-v1\0" + code.encode(), hashlib.sha256)
+    mac = hmac.new(secret.digest(), struct.pack(">Q", step), hashlib.sha256).digest()
+    o = mac[-1] & 0x0F
+    return "%08d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 100000000)
+
+
+def test_a_rotating_ticket_rotates_offline_and_its_screenshot_is_stale(system, browser, artifacts):
+    # Issue #17: the page draws the signed code and the value of the moment; a copy read 40 s
+    # earlier is refused as stale_code; with the bridge gone the page keeps rotating.
+    pub = system.cli("keys", "init")
+    key_hex = open(os.path.join(os.path.dirname(pub), "rotating-key")).read().strip()
+    system.stop_bridge()
+    system.start_bridge()
+    t = json.loads(system.cli("tickets", "add", "--uid", "45", "--rotating"))
+    signed, plain = t["signed_code"], t["code"]
+    assert t["rotating"] is True, t
+    token = system.cli("token", "--uid", "45", "--code", plain)
+    browser.call("Page.addScriptToEvaluateOnNewDocument", {"source": CLOCK})
+    browser.goto(f"http://127.0.0.1:{system.http_port}/ticket#code={plain}&token={token}")
+    browser.wait_for("document.body.dataset.rotating === 'live'")
+    browser.wait_for(QR_VISIBLE)
+
+    def shown(name):
+        """The code the page shows now, read from a screenshot, checked against the step the page
+        says it drew."""
+        step = int(browser.eval("document.getElementById('qr').dataset.step"))
+        shot = os.path.join(artifacts, name)
+        browser.screenshot(shot)
+        text = read_qr(shot)
+        assert text == signed + "." + expected_value(key_hex, plain, step), (text, step)
+        return text, step
+
+    def move_clock(offset_ms, after_step):
+        browser.eval(f"window.tbClockOffset = {offset_ms}")
+        browser.wait_for(f"Number(document.getElementById('qr').dataset.step) !== {after_step}",
+                         timeout=5)
+
+    live, step = shown("ticket-rotating.png")
+    move_clock(-40_000, step)  # what a screenshot taken 40 s ago shows
+    copy, copy_step = shown("ticket-rotating-40s-ago.png")
+    assert copy != live and copy_step < step - 1
+    move_clock(0, copy_step)
+    system.scan("browser:rot:1", copy)
+    browser.wait_for(f"{STATE} === 'rejected'", timeout=5)
+    warning = browser.eval("document.getElementById('warning').textContent")
+    assert "copy of your ticket" in warning, warning
+    assert browser.eval(QR_VISIBLE), "the live code must stay after a copy was refused"
+
+    # The network goes: the page keeps drawing the next step's code from the secret it holds.
+    system.stop_bridge()
+    browser.wait_for(f"{STATUS} !== 'online'")
+    _, now_step = shown("ticket-rotating-now.png")
+    move_clock(15_000, now_step)
+    ahead, ahead_step = shown("ticket-rotating-offline.png")
+    assert ahead_step > now_step
+    # Back online, the code drawn offline (one step ahead of the bridge's clock) gets in.
+    system.start_bridge()
+    system.scan("browser:rot:2", ahead)
+    browser.wait_for(f"{STATE} === 'admitted'", timeout=45)
+
+
 def open_fixtures(args, fixtures):
     fixtures.append(System(args.bridge, args.source))
     fixtures.append(Browser())
@@ -285,7 +356,8 @@ TESTS = [test_qr_closes_on_admission, test_reconnects_after_a_bridge_restart,
          test_get_token_renews_an_expired_token_and_misses_nothing,
          test_no_valid_token_shows_no_code,
          # last: it gives the system a signing key
-         test_a_signed_ticket_shows_its_signed_code_and_hears_its_plain_one]
+         test_a_signed_ticket_shows_its_signed_code_and_hears_its_plain_one,
+         test_a_rotating_ticket_rotates_offline_and_its_screenshot_is_stale]
 
 if __name__ == "__main__":
     sys.exit(harness.main(TESTS, open_fixtures))

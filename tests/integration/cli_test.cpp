@@ -10,6 +10,7 @@
 
 #include "brokers.hpp"
 #include "jwt.hpp"
+#include "rotating_code.hpp"
 #include "signed_code.hpp"
 #include "timeutil.hpp"
 
@@ -197,6 +198,38 @@ TEST_F(Cli, ImportIsAllOrNothing) {
   const json a1 = json::parse(tb({"tickets", "show", "A1"}).out);
   EXPECT_EQ(a1["holder"], "Doe, Jane");
   EXPECT_EQ(a1["gates"], json::array({"north", "south"}));
+}
+
+// `keys init` writes the rotating key beside the signing key (0600), keeps it on --force, and on a
+// host whose signing key came before rotating codes adds only the missing rotating key.
+TEST_F(Cli, KeysInitWritesTheRotatingKeyAndKeepsIt) {
+  ASSERT_EQ(tb({"keys", "init"}).exit_code, 0);
+  const auto rotating = dir_.file("rotating-key");
+  struct stat st {};
+  ASSERT_EQ(::stat(rotating.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  const std::string first = tbtest::read_file(rotating);
+  EXPECT_NO_THROW(tb::rotating_key_from_text(first));
+  ASSERT_EQ(tb({"keys", "init", "--force"}).exit_code, 0);
+  EXPECT_EQ(tbtest::read_file(rotating), first);  // phones keep their secrets
+  EXPECT_EQ(tb({"keys", "init"}).exit_code, 1);   // both exist: refused, as before
+
+  std::filesystem::remove(rotating);
+  const std::string signing = tbtest::read_file(dir_.file("signing-key.pem"));
+  const auto r = tb({"keys", "init"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, std::filesystem::absolute(dir_.file("signing-key.pub.pem")).string() + "\n");
+  EXPECT_EQ(tbtest::read_file(dir_.file("signing-key.pem")), signing);  // not replaced
+  EXPECT_NE(tbtest::read_file(rotating), first);
+
+  // A rotating ticket by default, and one that says otherwise.
+  auto add = tb({"tickets", "add", "--uid", "42", "--rotating-codes", "true"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_EQ(json::parse(add.out)["rotating"], true);
+  add = tb({"tickets", "add", "--uid", "42", "--rotating-codes", "true", "--no-rotating"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_EQ(json::parse(add.out)["rotating"], false);
+  EXPECT_EQ(tb({"tickets", "add", "--uid", "42", "--rotating", "--no-rotating"}).exit_code, 2);
 }
 
 // SPEC.md v1.1: `keys init` makes the signing key (0600) beside the secret and prints the public

@@ -7,6 +7,7 @@
 
 #include "http_fixture.hpp"
 #include "jwt.hpp"
+#include "rotating_code.hpp"
 #include "signed_code.hpp"
 
 namespace {
@@ -323,6 +324,98 @@ TEST_F(SignedCodes, TheApiIssuesThemAndAScanOfOneIsDecidedAsItsTicket) {
   EXPECT_EQ(json::parse(e->payload)["code"], code);
   EXPECT_EQ(bridge_->metric("ticket_bridge_scans_signed_mismatch_total"),
             results[0]["reason"] == "unknown" ? 2 : 1);
+}
+
+// Rotating codes (SPEC.md v1.1, docs/offline.md): the API, the command line and the CSV import
+// issue rotating tickets; the owner's page learns the rotating key's id; a scan is admitted only
+// with the value of the moment, and a screenshot's value is refused as stale_code, with the owner
+// told and the gate's text line saying what to do.
+class RotatingCodes : public SignedCodes {
+ protected:
+  void SetUp() override {
+    tbtest::write_file(dir_.file("rotating-key"), tb::rotating_key_text(rotation_));
+    SignedCodes::SetUp();
+  }
+  tb::RotatingKey rotation_ = tb::generate_rotating_key();
+};
+
+TEST_F(RotatingCodes, OnlyTheValueOfTheMomentGetsIn) {
+  auto r = call("POST", "/api/v1/tickets", R"({"uid":"42","rotating":true})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json t = body(r);
+  EXPECT_EQ(t["rotating"], true);
+  const std::string code = t["code"], signed_code = t["signed_code"];
+  auto d = tb::decode_signed_code(signed_code);
+  ASSERT_TRUE(std::holds_alternative<tb::DecodedCode>(d));
+  EXPECT_TRUE(std::get<tb::DecodedCode>(d).claims.rotating);  // a gate alone knows it too
+  EXPECT_EQ(body(call("GET", "/api/v1/tickets/" + code))["rotating"], true);
+  EXPECT_EQ(body(call("POST", "/api/v1/tickets", R"({"uid":"42"})"))["rotating"], false);
+  EXPECT_EQ(call("POST", "/api/v1/tickets", R"({"uid":"42","rotating":"yes"})").status, 422);
+
+  r = call("POST", "/api/v1/tokens", json{{"uid", "42"}, {"code", code}}.dump());
+  const std::string token = body(r)["token"];
+  r = tbtest::http_request(bridge_->http_port(), "GET", "/ticket/data/" + code, {},
+                           "Authorization: Bearer " + token + "\r\n");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body(r)["rotating_key_id"], tb::rotating_key_id(rotation_));
+
+  tbtest::TestClient app(broker_->url(), "app");
+  app.subscribe("users/42/events");
+  tbtest::TestClient gate(broker_->url(), "scanner-d1");
+  gate.subscribe("tickets/result/d1/#");
+  const auto secret = tb::ticket_rotating_secret(rotation_, code);
+  const tb::Millis now = tb::now_ms();
+  const auto shown = [&](tb::Millis at) {
+    return signed_code + "." + tb::rotating_value(secret, tb::rotating_step(at));
+  };
+  ASSERT_EQ(gate.publish("tickets/scan/d1", shown(now - 40'000)), 0);  // a screenshot
+  const auto text = gate.next("tickets/result/d1/text");
+  ASSERT_TRUE(text) << bridge_->log();
+  EXPECT_EQ(text->payload, "REJECT screenshot - ask for the live ticket");
+  auto e = app.next("users/42/events");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(json::parse(e->payload)["reason"], "stale_code");
+  EXPECT_EQ(json::parse(e->payload)["code"], code);
+
+  ASSERT_EQ(gate.publish("tickets/scan/d1", shown(now)), 0);
+  const auto admitted = gate.next("tickets/result/d1/text");
+  ASSERT_TRUE(admitted);
+  EXPECT_EQ(admitted->payload.rfind("ADMIT", 0), 0U) << admitted->payload;
+  e = app.next("users/42/events");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(json::parse(e->payload)["type"], "ticket.admitted");
+  EXPECT_EQ(bridge_->metric("ticket_bridge_scans_total{status=\"rejected\",reason=\"stale_code\"}"),
+            1);
+
+  // The command line and the CSV import, into the same store.
+  auto add = bridge_->cli({"tickets", "add", "--uid", "43", "--rotating"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_EQ(json::parse(add.out)["rotating"], true);
+  const auto csv = dir_.file("rotating.csv");
+  tbtest::write_file(csv, "uid,code,rotating\n44,CSV-R1,true\n44,CSV-R2,false\n");
+  const auto imported = bridge_->cli({"tickets", "import", csv});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_EQ(body(call("GET", "/api/v1/tickets/CSV-R1"))["rotating"], true);
+  EXPECT_EQ(body(call("GET", "/api/v1/tickets/CSV-R2"))["rotating"], false);
+}
+
+// A signing key without the rotating key: no rotating ticket either, since no bridge could check
+// its codes.
+TEST_F(SignedCodes, ARotatingTicketNeedsTheRotatingKey) {
+  const auto r = call("POST", "/api/v1/tickets", R"({"uid":"42","rotating":true})");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(r.body.find("rotating key"), std::string::npos) << r.body;
+  EXPECT_EQ(call("POST", "/api/v1/tickets", R"({"uid":"42"})").status, 201);
+}
+
+// Without a signing key no ticket can be rotating: refused, with the way out named.
+TEST_F(HttpApi, ARotatingTicketNeedsASigningKey) {
+  const auto r = call("POST", "/api/v1/tickets", R"({"uid":"42","rotating":true})");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(r.body.find("keys init"), std::string::npos) << r.body;
+  const auto add = bridge_->cli({"tickets", "add", "--uid", "43", "--rotating"});
+  EXPECT_EQ(add.exit_code, 2);
+  EXPECT_NE(add.err.find("keys init"), std::string::npos) << add.err;
 }
 
 }  // namespace

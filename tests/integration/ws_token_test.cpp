@@ -1,5 +1,10 @@
 // The token of a WebSocket: it ends the stream at its `exp`, and a token scoped to one ticket
 // hears only that ticket's events and the uid's pushes (SPEC.md v1.1).
+#include <fstream>
+#include <sstream>
+
+#include "rotating_code.hpp"
+#include "signed_code.hpp"
 #include "ws_fixture.hpp"
 
 namespace tbtest_ws {
@@ -74,4 +79,47 @@ TEST_F(Ws, AnOperatorTokenIsRefused) {
 }
 
 }  // namespace
+// A rotating ticket's page asks for its secret in the hello (docs/protocol.md) and gets it once,
+// after the welcome, only with a token scoped to that ticket: the secret of that ticket and no
+// other, the one the gates check with.
+TEST_F(Ws, ARotatingSecretGoesOnlyToATokenScopedToItsTicket) {
+  ASSERT_EQ(bridge_->cli({"keys", "init"}).exit_code, 0);
+  restart({});
+  const auto add = bridge_->cli({"tickets", "add", "--uid", "77", "--code", "ROT1", "--rotating"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  std::ifstream in(dir_.file("rotating-key"));
+  std::stringstream key_text;
+  key_text << in.rdbuf();
+  const auto key = tb::rotating_key_from_text(key_text.str());
+  const auto secret = tb::ticket_rotating_secret(key, "ROT1");
+  const std::string scoped =
+      tb::sign_token("77", 3600, Bridge::kSecret, tb::now_ms() / 1000, "ROT1");
+  const auto hello = [](const std::string& token, const json& ask) {
+    return json{{"type", "hello"}, {"token", token}, {"rotating_secret", ask}}.dump();
+  };
+
+  auto c = connect();
+  c->send(hello(scoped, true));
+  ASSERT_EQ(next_json(*c)["type"], "welcome");
+  const json m = next_json(*c);
+  EXPECT_EQ(m["type"], "rotating_secret");
+  EXPECT_EQ(m["code"], "ROT1");
+  EXPECT_EQ(m["secret"], tb::base32_encode(secret.data(), secret.size()));
+  EXPECT_EQ(m["key_id"], tb::rotating_key_id(key));
+  EXPECT_EQ(m["digits"], 8);
+  EXPECT_EQ(m["step"], 15);
+
+  // Not asked, or asked with a token of the whole uid: no secret.
+  for (const auto& [token, ask] :
+       {std::pair{scoped, json(false)}, std::pair{token_for("77"), json(true)}}) {
+    auto other = connect();
+    other->send(hello(token, ask));
+    ASSERT_EQ(next_json(*other)["type"], "welcome");
+    EXPECT_FALSE(other->next(std::chrono::milliseconds(300))) << ask;
+  }
+  auto bad = connect();
+  bad->send(hello(scoped, "please"));
+  EXPECT_EQ(next_json(*bad)["reason"], "unauthorized");
+}
+
 }  // namespace tbtest_ws
