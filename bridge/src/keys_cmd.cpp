@@ -20,13 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string hex(const KeyId& id) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const auto b : id) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+  return hex_encode(id.data(), id.size());
 }
 
 std::string read_file(const std::string& path) {
@@ -35,6 +29,24 @@ std::string read_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Whether the key file `path` exists; an error finding out is an error.
+bool key_file_exists(const std::string& path, const char* what) {
+  std::error_code ec;
+  const bool exists = fs::exists(path, ec);
+  if (ec) throw std::runtime_error(std::string(what) + " " + path + ": " + ec.message());
+  return exists;
+}
+
+// The key `parse` reads from the file's text; any error names the file.
+template <typename Parse>
+auto read_key_file(const std::string& path, const char* what, Parse parse) {
+  try {
+    return parse(read_file(path));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string(what) + " " + path + ": " + e.what());
+  }
 }
 
 // Writes `text` to `path` (secrets.hpp's replace_file). Root gives it to `like`'s owner (the
@@ -79,21 +91,16 @@ std::string public_key_file(const std::string& private_key_file) {
 
 std::shared_ptr<const SigningKey> signing_key(const Settings& s) {
   const std::string path = signing_key_file(s);
-  std::error_code ec;
-  const bool exists = fs::exists(path, ec);
-  if (ec) throw std::runtime_error("signing key " + path + ": " + ec.message());
-  if (!exists) {
+  if (!key_file_exists(path, "signing key")) {
     if (s.get_opt("signing-key-file")) {
       throw std::runtime_error("no signing key at " + path +
                                " (--signing-key-file; `ticket-bridge keys init` makes one)");
     }
     return nullptr;  // no key beside the secret: tickets get plain codes only
   }
-  try {
-    return std::make_shared<const SigningKey>(SigningKey::from_pem(read_file(path)));
-  } catch (const std::exception& e) {
-    throw std::runtime_error("signing key " + path + ": " + e.what());
-  }
+  return read_key_file(path, "signing key", [](const std::string& text) {
+    return std::make_shared<const SigningKey>(SigningKey::from_pem(text));
+  });
 }
 
 std::string rotating_key_file(const Settings& s) {
@@ -102,15 +109,10 @@ std::string rotating_key_file(const Settings& s) {
 
 std::shared_ptr<const RotatingKey> rotating_key(const Settings& s) {
   const std::string path = rotating_key_file(s);
-  std::error_code ec;
-  const bool exists = fs::exists(path, ec);
-  if (ec) throw std::runtime_error("rotating key " + path + ": " + ec.message());
-  if (!exists) return nullptr;
-  try {
-    return std::make_shared<const RotatingKey>(rotating_key_from_text(read_file(path)));
-  } catch (const std::exception& e) {
-    throw std::runtime_error("rotating key " + path + ": " + e.what());
-  }
+  if (!key_file_exists(path, "rotating key")) return nullptr;
+  return read_key_file(path, "rotating key", [](const std::string& text) {
+    return std::make_shared<const RotatingKey>(rotating_key_from_text(text));
+  });
 }
 
 namespace {

@@ -39,24 +39,8 @@ DeviceLines device_lines(const std::string& scanner, const nlohmann::json& resul
                      topics::result_light(scanner), std::string(result_light(result))};
 }
 
-}  // namespace
-
-void log_scan(const ScanNote& note) {
-  std::vector<logging::Field> fields;
-  fields.reserve(7);
-  const auto add = [&](std::string_view key, const std::optional<std::string>& value) {
-    if (value) fields.push_back({key, std::string_view(*value)});
-  };
-  add("scan_id", note.scan_id);
-  add("scanner", note.scanner);
-  add("gate", note.gate);
-  add("code", note.code);
-  add("status", note.status);
-  add("reason", note.reason);
-  add("uid", note.uid);
-  logging::log(spdlog::level::debug, note.what, fields);
-}
-
+// Whether `scan` of `ticket` passes the rotating-code check (SPEC.md v1.1, `stale_code`): true
+// when the ticket needs none, or the scan carries the value of the step of `at` or one next to it.
 bool rotating_code_fresh(const Ticket& ticket, const Scan& scan, Millis at,
                          const RotatingKey* key) {
   if (!ticket.rotating) return true;
@@ -76,6 +60,24 @@ bool rotating_code_fresh(const Ticket& ticket, const Scan& scan, Millis at,
     return false;
   }
   return rotating_value_fresh(ticket_rotating_secret(*key, ticket.code), *scan.rotating_value, at);
+}
+
+}  // namespace
+
+void log_scan(const ScanNote& note) {
+  std::vector<logging::Field> fields;
+  fields.reserve(7);
+  const auto add = [&](std::string_view key, const std::optional<std::string>& value) {
+    if (value) fields.push_back({key, std::string_view(*value)});
+  };
+  add("scan_id", note.scan_id);
+  add("scanner", note.scanner);
+  add("gate", note.gate);
+  add("code", note.code);
+  add("status", note.status);
+  add("reason", note.reason);
+  add("uid", note.uid);
+  logging::log(spdlog::level::debug, note.what, fields);
 }
 
 ParsedScan parse_inbound(const InboundScan& in) {

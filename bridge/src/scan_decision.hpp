@@ -46,10 +46,6 @@ struct ScanRules {
   std::shared_ptr<const RotatingKey> rotating_key;
 };
 
-// Whether `scan` of `ticket` passes the rotating-code check (SPEC.md v1.1, `stale_code`): true
-// when the ticket needs none, or the scan carries the value of the step of `at` or one next to it.
-bool rotating_code_fresh(const Ticket& ticket, const Scan& scan, Millis at, const RotatingKey* key);
-
 // `in` is a scan from tickets/scan, or from tickets/scan/<scanner> when in.device_scanner is set.
 // A scanner in the scanner table has its scans decided at the table's gate (and direction, unless
 // the scan names one).

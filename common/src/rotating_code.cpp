@@ -15,7 +15,6 @@ namespace tb {
 namespace {
 
 constexpr std::string_view kSecretDomain = "tb-rotating-v1";
-constexpr std::string_view kHex = "0123456789abcdef";
 
 std::array<std::uint8_t, 32> hmac_sha256(const std::uint8_t* key, std::size_t key_size,
                                          const std::uint8_t* data, std::size_t size) {
@@ -47,14 +46,7 @@ RotatingKey generate_rotating_key() {
 }
 
 std::string rotating_key_text(const RotatingKey& key) {
-  std::string out;
-  out.reserve(key.size() * 2 + 1);
-  for (const auto b : key) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  out.push_back('\n');
-  return out;
+  return hex_encode(key.data(), key.size()) + "\n";
 }
 
 RotatingKey rotating_key_from_text(std::string_view text) {
@@ -78,12 +70,7 @@ RotatingKey rotating_key_from_text(std::string_view text) {
 std::string rotating_key_id(const RotatingKey& key) {
   std::array<std::uint8_t, SHA256_DIGEST_LENGTH> digest{};
   SHA256(key.data(), key.size(), digest.data());
-  std::string id;
-  for (int i = 0; i < 4; ++i) {
-    id.push_back(kHex[digest[i] >> 4]);
-    id.push_back(kHex[digest[i] & 15]);
-  }
-  return id;
+  return hex_encode(digest.data(), 4);
 }
 
 RotatingSecret ticket_rotating_secret(const RotatingKey& key, std::string_view plain_code) {

@@ -124,6 +124,17 @@ std::vector<std::uint8_t> with_domain(const std::uint8_t* payload, std::size_t s
 
 }  // namespace
 
+std::string hex_encode(const std::uint8_t* data, std::size_t size) {
+  static constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 15]);
+  }
+  return out;
+}
+
 std::string base32_encode(const std::uint8_t* data, std::size_t size) {
   std::string out;
   out.reserve((size * 8 + 4) / 5);

@@ -115,6 +115,8 @@ bool verify_signed_code(const DecodedCode& code, const std::vector<VerifyKey>& k
 // RFC 4648 base32, upper case, without padding; decoding accepts either case and refuses
 // padding, other characters and non-zero trailing bits.
 std::string base32_encode(const std::uint8_t* data, std::size_t size);
+// Lower-case hex, two digits a byte (key ids, the rotating key's file).
+std::string hex_encode(const std::uint8_t* data, std::size_t size);
 std::optional<std::vector<std::uint8_t>> base32_decode(std::string_view text);
 
 }  // namespace tb
