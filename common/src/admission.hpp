@@ -1,12 +1,12 @@
 // The admission rules: a pure function from (ticket, scan, time) to a decision. No I/O here;
-// the store and the MQTT adapter call it inside a transaction.
+// the bridge calls it inside a transaction, the scanner agent when it decides alone.
 #pragma once
 
 #include <optional>
 #include <string_view>
 
 #include "scan.hpp"
-#include "ticket.hpp"
+#include "ticket_record.hpp"
 
 namespace tb {
 

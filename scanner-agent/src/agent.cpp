@@ -183,6 +183,69 @@ void Agent::handle(Line& in) {
                     {"gate", opt_.gate},
                     {"direction", opt_.direction}});
   queue_.add(*q, Clock::now());
+  // With the broker unreachable there is no answer to wait for.
+  if (!connected_ && opt_.offline) decide_offline(q->scan_id, q->code, q->payload);
+}
+
+bool Agent::decide_offline(const std::string& scan_id, const std::string& code,
+                           const std::string& payload) {
+  tb::Scan scan;
+  scan.code = code;
+  scan.scanner = opt_.id;
+  scan.gate = opt_.gate;
+  scan.direction = opt_.direction == "out" ? tb::Direction::Out : tb::Direction::In;
+  const auto decided =
+      sa::decide_offline(*opt_.offline, code, scan, tb::now_ms(),
+                         [this](const std::string& c) { return journal_.known(c); });
+  if (const auto* why = std::get_if<std::string>(&decided)) {
+    spdlog::info("scan {} cannot be decided offline: {}", scan_id, *why);
+    return false;
+  }
+  const auto& v = std::get<OfflineVerdict>(decided);
+  json p = json::parse(payload);
+  p["offline"] = verdict_record(v);
+  std::string sent = p.dump();
+  try {
+    journal_.decided_offline(scan_id, sent, v.code, v.decision.new_usage);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot record the offline decision of {}: {}", scan_id, e.what());
+    return false;
+  }
+  const std::string status(tb::to_string(v.decision.status));
+  queue_.decided_offline(scan_id, std::move(sent), status);
+  const json a = verdict_answer(v);
+  tb::logging::log(spdlog::level::info, "scan decided offline",
+                   {{"scan_id", scan_id},
+                    {"code", v.code},
+                    {"status", status},
+                    {"reason", std::string(tb::to_string(v.decision.reason))}});
+  presenter_.answer(scan_id, a, false);
+  hooks_.run(v.decision.status == tb::Status::Rejected ? opt_.on_reject : opt_.on_admit,
+             {{"TB_SCAN_ID", scan_id},
+              {"TB_CODE", v.code},
+              {"TB_STATUS", status},
+              {"TB_REASON", std::string(tb::to_string(v.decision.reason))},
+              {"TB_HOLDER", ""},
+              {"TB_MESSAGE", reason_words(a)},
+              {"TB_LATE", "0"},
+              {"TB_OFFLINE", "1"}});
+  return true;
+}
+
+std::optional<tb::TicketUsage> Agent::usage_of(const std::string& scanned, const json& a) {
+  if (!opt_.offline || !tb::looks_signed(scanned)) return std::nullopt;
+  const std::string status = text_field(a, "status");
+  if (status != "admitted" && status != "exited") return std::nullopt;
+  const auto entries = a.find("entries");
+  if (entries == a.end() || !entries->is_number_integer()) return std::nullopt;
+  tb::TicketUsage u;
+  u.entries = entries->get<std::int64_t>();
+  u.inside = status == "admitted";
+  if (u.inside) {
+    u.last_entry = tb::EntryRecord{
+        tb::parse_rfc3339(text_field(a, "decided_at")).value_or(tb::now_ms()), opt_.gate, opt_.id};
+  }
+  return u;
 }
 
 void Agent::handle(AnswerMessage& m) {
@@ -198,13 +261,25 @@ void Agent::handle(AnswerMessage& m) {
     spdlog::debug("answer for {} ignored (already answered or not ours)", scan_id);
     return;
   }
+  const std::string status = text_field(a, "status");
   try {
-    journal_.remove(scan_id);
+    journal_.answered(scan_id, text_field(a, "code"), usage_of(answered->code, a));
   } catch (const std::exception& e) {
     spdlog::error("cannot remove scan {} from the journal: {}", scan_id, e.what());
   }
+  if (answered->offline) {
+    // Staff saw the offline decision; the bridge's is shown only when it differs.
+    const bool same = status == answered->offline_status && !a.value("conflict", false);
+    tb::logging::log(same ? spdlog::level::info : spdlog::level::warn,
+                     same ? "the bridge's answer agrees with the offline decision"
+                          : "the bridge's answer differs from the offline decision",
+                     {{"scan_id", scan_id},
+                      {"offline_status", answered->offline_status},
+                      {"status", status},
+                      {"reason", text_field(a, "reason")}});
+    if (same) return;
+  }
   presenter_.answer(scan_id, a, answered->late);
-  const std::string status = text_field(a, "status");
   if (spdlog::should_log(spdlog::level::debug)) {
     const std::string reason = text_field(a, "reason");
     tb::logging::log(spdlog::level::debug, "answer shown",
@@ -221,12 +296,14 @@ void Agent::handle(AnswerMessage& m) {
               {"TB_REASON", text_field(a, "reason")},
               {"TB_HOLDER", text_field(a, "holder")},
               {"TB_MESSAGE", reason_words(a)},
-              {"TB_LATE", answered->late ? "1" : "0"}});
+              {"TB_LATE", answered->late ? "1" : "0"},
+              {"TB_OFFLINE", "0"}});
 }
 
 // NO ANSWER for scans of this run whose answer is late.
 void Agent::show_timeouts(Clock::time_point now) {
   for (const auto& t : queue_.take_timeouts(now)) {
+    if (opt_.offline && decide_offline(t.scan_id, t.code, t.payload)) continue;
     presenter_.no_answer(t.scan_id, t.code);
     hooks_.run(opt_.on_timeout, {{"TB_SCAN_ID", t.scan_id},
                                  {"TB_CODE", t.code},
@@ -234,7 +311,8 @@ void Agent::show_timeouts(Clock::time_point now) {
                                  {"TB_REASON", "timeout"},
                                  {"TB_HOLDER", ""},
                                  {"TB_MESSAGE", "NO ANSWER - check manually"},
-                                 {"TB_LATE", "0"}});
+                                 {"TB_LATE", "0"},
+                                 {"TB_OFFLINE", "0"}});
   }
 }
 

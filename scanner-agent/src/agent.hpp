@@ -23,6 +23,7 @@
 #include "input.hpp"
 #include "journal.hpp"
 #include "mqtt_session.hpp"
+#include "offline_gate.hpp"
 #include "presenter.hpp"
 #include "scan_queue.hpp"
 #include "tls_settings.hpp"
@@ -46,6 +47,9 @@ struct AgentOptions {
   std::optional<std::string> username, password;
   tb::TlsSettings tls;  // for ssl:// and mqtts:// brokers
   std::optional<std::string> on_admit, on_reject, on_timeout;
+  // Set (--offline-key): a signed code the bridge does not answer within `answer_timeout`, or
+  // scanned while the broker is unreachable, is decided here (offline_gate.hpp).
+  std::optional<OfflineKeys> offline;
 };
 
 class Agent {
@@ -82,6 +86,11 @@ class Agent {
   void handle(AnswerMessage& answer);
   void send_due(Clock::time_point now);
   void show_timeouts(Clock::time_point now);
+  // Decides a waiting scan at the gate; false when it cannot be decided alone.
+  bool decide_offline(const std::string& scan_id, const std::string& code,
+                      const std::string& payload);
+  // What an online answer says this gate's ticket has used, for the offline record.
+  std::optional<tb::TicketUsage> usage_of(const std::string& scanned, const nlohmann::json& a);
 
   AgentOptions opt_;
   Presenter presenter_;

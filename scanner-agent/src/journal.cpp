@@ -21,6 +21,15 @@ Journal::Journal(const std::string& path) : db_(path, true) {
       payload    TEXT NOT NULL,
       created_at INTEGER NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS known (
+      code         TEXT PRIMARY KEY,
+      entries      INTEGER NOT NULL,
+      inside       INTEGER NOT NULL,
+      revoked      INTEGER NOT NULL DEFAULT 0,
+      last_at      INTEGER,
+      last_gate    TEXT,
+      last_scanner TEXT
+    );
   )sql");
   // A random nonce per journal keeps scan ids unique even if two machines share a scanner id.
   auto get = db_.prepare("SELECT value FROM meta WHERE key = 'nonce'");
@@ -74,6 +83,81 @@ std::optional<QueuedScan> Journal::add_impl(
 bool Journal::remove(const std::string& scan_id) {
   db_.prepare("DELETE FROM queue WHERE scan_id = ?1").bind(1, scan_id).run();
   return db_.changes() > 0;
+}
+
+// Entries only grow; `inside` and the last entry follow the newest news.
+void Journal::record_usage(const std::string& code, const tb::TicketUsage& u) {
+  auto s = db_.prepare(R"sql(
+    INSERT INTO known (code, entries, inside, last_at, last_gate, last_scanner)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    ON CONFLICT (code) DO UPDATE SET
+      entries = max(entries, excluded.entries), inside = excluded.inside,
+      last_at = coalesce(excluded.last_at, last_at),
+      last_gate = CASE WHEN excluded.last_at IS NULL THEN last_gate ELSE excluded.last_gate END,
+      last_scanner =
+        CASE WHEN excluded.last_at IS NULL THEN last_scanner ELSE excluded.last_scanner END
+  )sql");
+  s.bind(1, code).bind(2, u.entries).bind(3, std::int64_t{u.inside ? 1 : 0});
+  if (u.last_entry) {
+    s.bind(4, u.last_entry->at);
+    if (u.last_entry->gate) s.bind(5, *u.last_entry->gate);
+    if (u.last_entry->scanner) s.bind(6, *u.last_entry->scanner);
+  }
+  s.run();
+}
+
+void Journal::answered(const std::string& scan_id, const std::string& code,
+                       const std::optional<tb::TicketUsage>& usage) {
+  if (!usage) {
+    remove(scan_id);
+    return;
+  }
+  db_.exec("BEGIN IMMEDIATE");
+  try {
+    remove(scan_id);
+    record_usage(code, *usage);
+    db_.exec("COMMIT");
+  } catch (...) {
+    db_.exec("ROLLBACK");
+    throw;
+  }
+}
+
+void Journal::decided_offline(const std::string& scan_id, const std::string& payload,
+                              const std::string& code,
+                              const std::optional<tb::TicketUsage>& usage) {
+  db_.exec("BEGIN IMMEDIATE");
+  try {
+    db_.prepare("UPDATE queue SET payload = ?2 WHERE scan_id = ?1")
+        .bind(1, scan_id)
+        .bind(2, payload)
+        .run();
+    if (usage) record_usage(code, *usage);
+    db_.exec("COMMIT");
+  } catch (...) {
+    db_.exec("ROLLBACK");
+    throw;
+  }
+}
+
+std::optional<KnownUsage> Journal::known(const std::string& code) {
+  auto s = db_.prepare(
+      "SELECT entries, inside, revoked, last_at, last_gate, last_scanner FROM known "
+      "WHERE code = ?1");
+  s.bind(1, code);
+  if (!s.step()) return std::nullopt;
+  KnownUsage k;
+  k.usage.entries = s.int64(0);
+  k.usage.inside = s.int64(1) != 0;
+  k.revoked = s.int64(2) != 0;
+  if (!s.is_null(3)) {
+    tb::EntryRecord e;
+    e.at = s.int64(3);
+    if (!s.is_null(4)) e.gate = s.text(4);
+    if (!s.is_null(5)) e.scanner = s.text(5);
+    k.usage.last_entry = e;
+  }
+  return k;
 }
 
 std::vector<QueuedScan> Journal::all() {

@@ -1,6 +1,10 @@
 // The agent's on-disk queue (SQLite, synchronous=FULL): every scan is written here before it is
 // published, and removed only when the gate's answer for it arrives. Scans therefore survive a
 // broker outage, an agent restart and a reboot, and are re-sent in order.
+//
+// With offline decisions on (offline_gate.hpp), the same file keeps the gate's record of what
+// each signed ticket has used: its own offline decisions and the bridge's answers here, so that a
+// ticket does not go in twice at this gate while the bridge is away.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "offline_gate.hpp"
 #include "sqlite.hpp"
 #include "timeutil.hpp"
 
@@ -33,13 +38,24 @@ class Journal {
                                 std::size_t limit, F make_payload);
 
   bool remove(const std::string& scan_id);  // true when it was queued
-  std::vector<QueuedScan> all();            // in journal order
+  // Removes an answered scan and, in the same transaction, records what the answer says the
+  // ticket `code` has used (`usage`: nothing when the answer changed nothing).
+  void answered(const std::string& scan_id, const std::string& code,
+                const std::optional<tb::TicketUsage>& usage);
+  // A scan decided offline: its payload now carries the verdict (sent so on every retry), and
+  // the ticket's new usage is recorded, in one transaction.
+  void decided_offline(const std::string& scan_id, const std::string& payload,
+                       const std::string& code, const std::optional<tb::TicketUsage>& usage);
+  // What this gate knows of ticket `code`.
+  std::optional<KnownUsage> known(const std::string& code);
+  std::vector<QueuedScan> all();  // in journal order
   std::size_t size();
 
  private:
   std::optional<QueuedScan> add_impl(const std::string& scanner, const std::string& code,
                                      std::size_t limit,
                                      const std::function<std::string(const std::string&)>& make);
+  void record_usage(const std::string& code, const tb::TicketUsage& u);
   tb::sql::Db db_;
   std::string nonce_;
 };

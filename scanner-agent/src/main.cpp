@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   std::string input = "stdin", log_level = "info", log_format = "text", color = "auto",
               password_file;
   double timeout_s = 1.5, debounce_s = 1.5, retry_s = 5.0;
+  std::vector<std::string> offline_keys;
+  std::string rotating_key;
   std::string username, cafile, certfile, keyfile, on_admit, on_reject, on_timeout;
   app.add_option("--broker", o.broker, "broker URL (mqtt://host:port, ssl://host:8883)")
       ->envname("SCANNER_AGENT_BROKER")
@@ -77,6 +79,17 @@ int main(int argc, char** argv) {
   app.add_option("--journal", o.journal_path,
                  "journal file of unanswered scans (default var/scanner-<id>.journal)")
       ->envname("SCANNER_AGENT_JOURNAL");
+  app.add_option("--offline-key", offline_keys,
+                 "the venue's public key (PEM, from ticket-bridge keys init; repeat for old keys): "
+                 "signed codes are decided here when the bridge does not answer within --timeout "
+                 "or the broker is unreachable")
+      ->envname("SCANNER_AGENT_OFFLINE_KEY")
+      ->check(CLI::ExistingFile);
+  app.add_option("--rotating-key", rotating_key,
+                 "the venue's rotating key (ticket-bridge's rotating-key file), to decide rotating "
+                 "tickets offline")
+      ->envname("SCANNER_AGENT_ROTATING_KEY")
+      ->check(CLI::ExistingFile);
   app.add_option("--username", username, "broker user name")->envname("SCANNER_AGENT_USERNAME");
   app.add_option("--password-file", password_file, "file holding the broker password")
       ->envname("SCANNER_AGENT_PASSWORD_FILE");
@@ -163,6 +176,18 @@ int main(int argc, char** argv) {
   if (!on_reject.empty()) o.on_reject = on_reject;
   if (!on_timeout.empty()) o.on_timeout = on_timeout;
   if (o.journal_path.empty()) o.journal_path = "var/scanner-" + o.id + ".journal";
+  if (!rotating_key.empty() && offline_keys.empty()) {
+    std::cerr << "scanner-agent: --rotating-key needs --offline-key\n";
+    return 2;
+  }
+  if (!offline_keys.empty()) {
+    try {
+      o.offline = sa::load_offline_keys(offline_keys, rotating_key);
+    } catch (const std::exception& e) {
+      std::cerr << "scanner-agent: " << e.what() << "\n";
+      return 2;
+    }
+  }
 
   // Hooks are reaped by the kernel; SIGINT/SIGTERM are taken by a thread below.
   signal(SIGCHLD, SIG_IGN);

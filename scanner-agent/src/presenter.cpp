@@ -84,6 +84,10 @@ std::string answer_line(const json& a, bool color, bool late) {
     line += " (entry " + std::to_string(entries->get<long long>()) + " of " +
             std::to_string(a["max_entries"].get<long long>()) + ")";
   }
+  const auto offline = a.find("offline");
+  if (offline != a.end() && offline->is_boolean() && offline->get<bool>()) {
+    line += "  [OFFLINE decision: no answer from the gate system]";
+  }
   if (late) line += "  [late answer]";
   return line;
 }
@@ -121,8 +125,11 @@ void Presenter::queue_full(const std::string& code, std::size_t limit) {
 
 void Presenter::answer(const std::string& scan_id, const json& a, bool late) {
   if (!json_) return print(answer_line(a, color_, late));
-  json line = {
-      {"event", "answer"}, {"scan_id", scan_id}, {"late", late}, {"message", reason_words(a)}};
+  json line = {{"event", "answer"},
+               {"scan_id", scan_id},
+               {"late", late},
+               {"message", reason_words(a)},
+               {"offline", a.value("offline", false)}};
   for (const char* k :
        {"code", "status", "reason", "holder", "entries", "max_entries", "previous", "decided_at"}) {
     line[k] = a.value(k, json());

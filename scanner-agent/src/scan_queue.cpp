@@ -30,10 +30,21 @@ void ScanQueue::restore(const QueuedScan& q, Clock::time_point now) {
 std::optional<ScanQueue::Answered> ScanQueue::answer(const std::string& scan_id) {
   const auto it = by_id_.find(scan_id);
   if (it == by_id_.end()) return std::nullopt;
-  Answered a{it->second.code, it->second.timed_out};
+  Answered a{it->second.code, it->second.timed_out, it->second.offline, it->second.offline_status};
   order_.erase(it->second.seq);
   by_id_.erase(it);
   return a;
+}
+
+bool ScanQueue::decided_offline(const std::string& scan_id, std::string payload,
+                                std::string status) {
+  const auto it = by_id_.find(scan_id);
+  if (it == by_id_.end()) return false;
+  it->second.payload = std::move(payload);
+  it->second.timed_out = true;
+  it->second.offline = true;
+  it->second.offline_status = std::move(status);
+  return true;
 }
 
 std::vector<ScanQueue::Item> ScanQueue::take_timeouts(Clock::time_point now) {

@@ -33,10 +33,16 @@ class ScanQueue {
 
   struct Answered {
     std::string code;
-    bool late = false;  // NO ANSWER was shown for it
+    bool late = false;     // NO ANSWER or an offline decision was shown for it
+    bool offline = false;  // decided offline (offline_gate.hpp): the bridge's answer comes after
+    std::string offline_status;  // what the gate decided then
   };
   // Takes the scan out; nothing when it is not waiting (answered already, or not ours).
   std::optional<Answered> answer(const std::string& scan_id);
+
+  // The scan was decided at the gate: it is sent from now on with `payload` (which carries the
+  // verdict), and no NO ANSWER is shown for it. False when it is not waiting.
+  bool decided_offline(const std::string& scan_id, std::string payload, std::string status);
 
   struct Item {
     std::string scan_id;
@@ -66,6 +72,8 @@ class ScanQueue {
     std::int64_t seq = 0;
     Clock::time_point deadline;  // NO ANSWER
     bool timed_out = false;
+    bool offline = false;
+    std::string offline_status;
     int sends = 0;
     Clock::time_point next_send;
   };

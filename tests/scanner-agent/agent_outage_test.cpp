@@ -100,3 +100,72 @@ TEST_F(Agent, AFullQueueRefusesNewScansLoudly) {
 
 }  // namespace
 }  // namespace tbtest_agent
+
+namespace tbtest_agent {
+namespace {
+
+// With the venue's public key, the gate decides signed codes alone while the broker is down: a
+// valid one goes in once, its second scan and a ticket let in here before the outage are
+// refused, and staff are told the decision was offline. Back online, every scan reaches the
+// bridge once, and the bridge agrees.
+TEST_F(Agent, WithTheBrokerDownSignedTicketsAreDecidedAtTheGateOnce) {
+  broker_ = std::make_unique<tbtest::Mosquitto>(dir_, tbtest::persistent_broker_config(dir_));
+  start_bridge();
+  const auto keys = bridge_->cli({"keys", "init"});
+  ASSERT_EQ(keys.exit_code, 0) << keys.err;
+  std::string pub = keys.out;
+  while (!pub.empty() && (pub.back() == '\n' || pub.back() == ' ')) pub.pop_back();
+  std::map<std::string, std::string> signed_codes;
+  for (const std::string code : {"OFFA", "OFFB"}) {
+    const auto r = bridge_->cli({"tickets", "add", "--uid", "42", "--code", code});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    signed_codes[code] = json::parse(r.out)["signed_code"];
+  }
+  auto agent =
+      spawn_agent({"--timeout", "0.3", "--retry", "0.5", "--debounce", "0", "--offline-key", pub});
+  ASSERT_TRUE(
+      tbtest::wait_until([&] { return agent.log().find("connected to") != std::string::npos; },
+                         std::chrono::seconds(10)));
+  agent.write_stdin(signed_codes["OFFB"] + "\n");  // let in online, before the outage
+  ASSERT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "ADMIT   OFFB") == 1; },
+                                 std::chrono::seconds(10)))
+      << agent.log();
+  broker_->stop();
+  for (const std::string code : {"OFFA", "OFFA", "OFFB"}) {
+    agent.write_stdin(signed_codes[code] + "\n");
+  }
+  ASSERT_TRUE(tbtest::wait_until([&] { return count(agent.log(), "[OFFLINE decision") == 3; },
+                                 std::chrono::seconds(10)))
+      << agent.log();
+  const std::string offline = agent.log();
+  EXPECT_EQ(count(offline, "ADMIT   OFFA"), 1U) << offline;
+  EXPECT_EQ(count(offline, "REJECT  OFFA  already used at north"), 1U) << offline;
+  EXPECT_EQ(count(offline, "REJECT  OFFB  already used at north"), 1U) << offline;
+  EXPECT_EQ(count(offline, "NO ANSWER"), 0U) << offline;
+
+  broker_->start();
+  ASSERT_TRUE(tbtest::wait_until(
+      [&] { return count(agent.log(), "agrees with the offline decision") == 3; },
+      std::chrono::seconds(30)))
+      << agent.log();
+  EXPECT_EQ(count(agent.log(), "differs from the offline decision"), 0U) << agent.log();
+  agent.close_stdin();
+  EXPECT_EQ(tbtest::exit_code_of(agent.wait_exit(std::chrono::seconds(10)).value_or(-1)), 0);
+  const json a = json::parse(bridge_->cli({"tickets", "show", "OFFA"}).out);
+  EXPECT_EQ(a["entries"], 1);
+  EXPECT_EQ(a["last_scans"].size(), 2U);  // both scans audited, the second refused
+  const json b = json::parse(bridge_->cli({"tickets", "show", "OFFB"}).out);
+  EXPECT_EQ(b["entries"], 1);
+}
+
+// A gate given a key file that is no public key refuses to start, naming the file.
+TEST_F(Agent, ABadOfflineKeyStopsTheAgent) {
+  const std::string bad = dir_.file("bad.pem");
+  tbtest::write_file(bad, "not a key\n");
+  const auto r = run_agent("", {"--offline-key", bad});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad.pem"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace tbtest_agent
