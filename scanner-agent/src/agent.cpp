@@ -220,16 +220,20 @@ bool Agent::decide_offline(const std::string& scan_id, const std::string& code,
                     {"status", status},
                     {"reason", std::string(tb::to_string(v.decision.reason))}});
   presenter_.answer(scan_id, a, false);
-  hooks_.run(v.decision.status == tb::Status::Rejected ? opt_.on_reject : opt_.on_admit,
-             {{"TB_SCAN_ID", scan_id},
-              {"TB_CODE", v.code},
-              {"TB_STATUS", status},
-              {"TB_REASON", std::string(tb::to_string(v.decision.reason))},
-              {"TB_HOLDER", ""},
-              {"TB_MESSAGE", reason_words(a)},
-              {"TB_LATE", "0"},
-              {"TB_OFFLINE", "1"}});
+  run_answer_hooks(scan_id, a, false);
   return true;
+}
+
+void Agent::run_answer_hooks(const std::string& scan_id, const json& a, bool late) {
+  hooks_.run(text_field(a, "status") == "rejected" ? opt_.on_reject : opt_.on_admit,
+             {{"TB_SCAN_ID", scan_id},
+              {"TB_CODE", text_field(a, "code")},
+              {"TB_STATUS", text_field(a, "status")},
+              {"TB_REASON", text_field(a, "reason")},
+              {"TB_HOLDER", text_field(a, "holder")},
+              {"TB_MESSAGE", reason_words(a)},
+              {"TB_LATE", late ? "1" : "0"},
+              {"TB_OFFLINE", flag_field(a, "offline") ? "1" : "0"}});
 }
 
 std::optional<tb::TicketUsage> Agent::usage_of(const std::string& scanned, const json& a) {
@@ -269,7 +273,7 @@ void Agent::handle(AnswerMessage& m) {
   }
   if (answered->offline) {
     // Staff saw the offline decision; the bridge's is shown only when it differs.
-    const bool same = status == answered->offline_status && !a.value("conflict", false);
+    const bool same = status == answered->offline_status && !flag_field(a, "conflict");
     tb::logging::log(same ? spdlog::level::info : spdlog::level::warn,
                      same ? "the bridge's answer agrees with the offline decision"
                           : "the bridge's answer differs from the offline decision",
@@ -289,15 +293,7 @@ void Agent::handle(AnswerMessage& m) {
                       {"reason", reason},
                       {"late", std::int64_t{answered->late ? 1 : 0}}});
   }
-  hooks_.run(status == "rejected" ? opt_.on_reject : opt_.on_admit,
-             {{"TB_SCAN_ID", scan_id},
-              {"TB_CODE", text_field(a, "code")},
-              {"TB_STATUS", status},
-              {"TB_REASON", text_field(a, "reason")},
-              {"TB_HOLDER", text_field(a, "holder")},
-              {"TB_MESSAGE", reason_words(a)},
-              {"TB_LATE", answered->late ? "1" : "0"},
-              {"TB_OFFLINE", "0"}});
+  run_answer_hooks(scan_id, a, answered->late);
 }
 
 // NO ANSWER for scans of this run whose answer is late.

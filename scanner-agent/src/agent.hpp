@@ -89,6 +89,8 @@ class Agent {
   // Decides a waiting scan at the gate; false when it cannot be decided alone.
   bool decide_offline(const std::string& scan_id, const std::string& code,
                       const std::string& payload);
+  // The admit or reject hook for an answer (the bridge's, or an offline verdict's).
+  void run_answer_hooks(const std::string& scan_id, const nlohmann::json& a, bool late);
   // What an online answer says this gate's ticket has used, for the offline record.
   std::optional<tb::TicketUsage> usage_of(const std::string& scanned, const nlohmann::json& a);
 

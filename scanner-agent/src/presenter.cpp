@@ -29,6 +29,11 @@ std::string text_field(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+bool flag_field(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
 std::string local_clock(const std::string& rfc3339) {
   const auto t = tb::parse_rfc3339(rfc3339);
   if (!t) return rfc3339;
@@ -84,8 +89,7 @@ std::string answer_line(const json& a, bool color, bool late) {
     line += " (entry " + std::to_string(entries->get<long long>()) + " of " +
             std::to_string(a["max_entries"].get<long long>()) + ")";
   }
-  const auto offline = a.find("offline");
-  if (offline != a.end() && offline->is_boolean() && offline->get<bool>()) {
+  if (flag_field(a, "offline")) {
     line += "  [OFFLINE decision: no answer from the gate system]";
   }
   if (late) line += "  [late answer]";
@@ -129,7 +133,7 @@ void Presenter::answer(const std::string& scan_id, const json& a, bool late) {
                {"scan_id", scan_id},
                {"late", late},
                {"message", reason_words(a)},
-               {"offline", a.value("offline", false)}};
+               {"offline", flag_field(a, "offline")}};
   for (const char* k :
        {"code", "status", "reason", "holder", "entries", "max_entries", "previous", "decided_at"}) {
     line[k] = a.value(k, json());

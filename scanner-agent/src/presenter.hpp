@@ -12,6 +12,8 @@ namespace sa {
 
 // The string at `key`, or "" when it is absent or not a string (answers are untrusted input).
 std::string text_field(const nlohmann::json& j, const char* key);
+// Whether `key` is the boolean true (false when absent or of another type).
+bool flag_field(const nlohmann::json& j, const char* key);
 
 // The reason of an answer in words, e.g. "already used at north, 19:02:11".
 std::string reason_words(const nlohmann::json& answer);

@@ -68,3 +68,20 @@ TEST(Presenter, TextLinesAreColouredOnlyWhenAsked) {
 
 }  // namespace
 }  // namespace sa
+
+namespace sa {
+namespace {
+
+// Answers are untrusted input: a field of the wrong type is not what the answer says, never a
+// crash of the agent.
+TEST(Presenter, AnOfflineFieldOfTheWrongTypeIsNotOffline) {
+  std::ostringstream out;
+  Presenter json_lines(out, true, false);
+  const json a = {{"code", "TB1"}, {"status", "admitted"}, {"reason", "ok"}, {"offline", "yes"}};
+  EXPECT_NO_THROW(json_lines.answer("g:1", a, false));
+  EXPECT_EQ(json::parse(out.str())["offline"], false);
+  EXPECT_EQ(answer_line(a, false).find("OFFLINE"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sa
