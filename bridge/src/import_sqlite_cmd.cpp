@@ -35,9 +35,9 @@ constexpr Table kTables[] = {
      "rotating FROM tickets ORDER BY code"},
     {"scans",
      "id, scan_id, code, scanner, gate, direction, scanned_at, decided_at, status, reason, "
-     "result, claimed_gate",
+     "result, claimed_gate, offline, conflict",
      "SELECT id, scan_id, code, scanner, gate, direction, scanned_at, decided_at, status, "
-     "reason, result, claimed_gate FROM scans ORDER BY id",
+     "reason, result, claimed_gate, offline, conflict FROM scans ORDER BY id",
      " OVERRIDING SYSTEM VALUE"},
     {"users", "uid, last_seq, mqtt_acked_seq",
      "SELECT uid, last_seq, mqtt_acked_seq FROM users ORDER BY uid"},

@@ -73,6 +73,25 @@ std::optional<json> make_scan_event(const Scan& scan, const Decision& d, const T
   return e;
 }
 
+json gate_verdict_json(const GateVerdict& v) {
+  return json{{"status", to_string(v.status)},
+              {"reason", to_string(v.reason)},
+              {"decided_at", format_rfc3339(v.decided_at)}};
+}
+
+json make_conflict_event(const Scan& scan, Status status, Reason reason, const Ticket& ticket,
+                         Millis at) {
+  json e{{"type", "ticket.conflict"},
+         {"at", format_rfc3339(at)},
+         {"code", ticket.code},
+         {"gate", opt(scan.gate)},
+         {"status", to_string(status)},
+         {"reason", to_string(reason)},
+         {"offline", scan.offline ? gate_verdict_json(*scan.offline) : json(nullptr)}};
+  if (reason == Reason::AlreadyUsed) e["previous"] = entry_json(ticket.usage.last_entry);
+  return e;
+}
+
 json ticket_json(const Ticket& t) {
   return json{{"code", t.code},
               {"uid", t.uid},
@@ -102,7 +121,9 @@ json scans_json(const std::vector<ScanRecord>& scans) {
                    {"scanned_at", opt_time(r.scanned_at)},
                    {"decided_at", format_rfc3339(r.decided_at)},
                    {"status", r.status},
-                   {"reason", r.reason}});
+                   {"reason", r.reason},
+                   {"offline", r.offline ? json::parse(*r.offline, nullptr, false) : json()},
+                   {"conflict", r.conflict}});
   }
   return out;
 }

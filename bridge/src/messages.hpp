@@ -22,6 +22,17 @@ nlohmann::json make_result(const std::optional<std::string>& scan_id,
 std::optional<nlohmann::json> make_scan_event(const Scan& scan, const Decision& d,
                                               const Ticket& ticket, Millis at);
 
+// A gate's offline verdict as the scan carried it and the audit log keeps it: status, reason,
+// decided_at.
+nlohmann::json gate_verdict_json(const GateVerdict& v);
+
+// The owner's one event when a gate's offline verdict on a scan of their ticket conflicts with
+// the bridge's (docs/protocol.md, `ticket.conflict`): `status` and `reason` are what the bridge
+// recorded, `offline` what the gate decided. `previous` is the ticket's entry before, on
+// already_used.
+nlohmann::json make_conflict_event(const Scan& scan, Status status, Reason reason,
+                                   const Ticket& ticket, Millis at);
+
 nlohmann::json entry_json(const std::optional<EntryRecord>& e);
 
 // The ticket as the API and `tickets show` present it.

@@ -86,6 +86,17 @@ std::string Metrics::render(const Health& health) const {
          "Scans of a signed code that names a known ticket but is not the code issued for it "
          "(another key, changed fields, a forged signature); decided unknown.",
          static_cast<double>(scans_signed_mismatch.load()));
+  header(out, "ticket_bridge_offline_verdicts_total", "counter",
+         "Scans a gate decided offline, recorded once each, by the gate's status.");
+  for (std::size_t s = 0; s < kStatusCount; ++s) {
+    out += "ticket_bridge_offline_verdicts_total{status=\"";
+    out += to_string(static_cast<Status>(s));
+    out += "\"} " + std::to_string(offline_verdicts[s].load(std::memory_order_relaxed)) + "\n";
+  }
+  scalar(out, "ticket_bridge_offline_conflicts_total", "counter",
+         "Offline verdicts of gates that differ from the bridge's decision (another gate let the "
+         "ticket in first, an answer lost on the way back); audited as conflicts.",
+         static_cast<double>(offline_conflicts.load()));
   scalar(out, "ticket_bridge_scanners_online", "gauge",
          "Scanners whose scanners/<id>/status says online.",
          static_cast<double>(scanners_online.load()));

@@ -40,6 +40,10 @@ struct Metrics {
   std::atomic<std::uint64_t> scan_gate_mismatches{0};
   // Signed codes of a known ticket that are not the one issued for it (decided `unknown`).
   std::atomic<std::uint64_t> scans_signed_mismatch{0};
+  // Gates' offline verdicts recorded (SPEC.md v1.1), by the gate's status; and those that
+  // conflict with the bridge's decision (docs/offline.md). Each scan counts once.
+  std::array<std::atomic<std::uint64_t>, kStatusCount> offline_verdicts{};
+  std::atomic<std::uint64_t> offline_conflicts{0};
   std::atomic<std::int64_t> scanners_online{0};  // by their scanners/<id>/status
   std::atomic<std::uint64_t> events_published{0};
   std::atomic<std::uint64_t> events_republished{0};  // by the outbox, after a connect

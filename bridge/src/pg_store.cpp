@@ -15,7 +15,8 @@ namespace {
 
 // 1: the schema of SqliteStore's version 3, in PostgreSQL's types, with events.code stored.
 // 2: tickets.signed_code (SqliteStore's version 4). 3: tickets.rotating (SqliteStore's 5).
-constexpr int kSchemaVersion = 3;
+// 4: scans.offline and scans.conflict (SqliteStore's 6).
+constexpr int kSchemaVersion = 4;
 // Taken by every bridge that migrates, for the length of its migration transaction.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7627010330)";
 
@@ -55,7 +56,9 @@ CREATE TABLE scans (
   status       TEXT NOT NULL,
   reason       TEXT NOT NULL,
   result       TEXT NOT NULL,
-  claimed_gate TEXT
+  claimed_gate TEXT,
+  offline      TEXT,
+  conflict     SMALLINT NOT NULL DEFAULT 0
 );
 CREATE INDEX scans_code ON scans(code, id);
 
@@ -111,10 +114,15 @@ std::vector<Statement> statements() {
       {"find_result", "SELECT result FROM scans WHERE scan_id = $1"},
       {"record_scan",
        "INSERT INTO scans (scan_id, code, scanner, gate, direction, scanned_at, decided_at, "
-       "status, reason, result, claimed_gate) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"},
+       "status, reason, result, claimed_gate, offline, conflict) "
+       "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"},
+      {"record_offline",
+       "UPDATE scans SET offline = $2, conflict = $3, result = $4 "
+       "WHERE scan_id = $1 AND offline IS NULL"},
       {"recent_scans",
        "SELECT scan_id, code, scanner, gate, direction, scanned_at, decided_at, status, reason, "
-       "result, claimed_gate FROM scans WHERE code = $1 ORDER BY id DESC LIMIT $2"},
+       "result, claimed_gate, offline, conflict FROM scans WHERE code = $1 ORDER BY id DESC "
+       "LIMIT $2"},
       {"recent_result",
        "SELECT result FROM (SELECT id, scanner, direction, decided_at, result FROM scans "
        "WHERE code = $1 ORDER BY id DESC LIMIT $5) r "
@@ -162,10 +170,12 @@ std::vector<Statement> statements() {
        "gate, scanner) WHERE t.code = u.code"},
       {"write_scans",
        "INSERT INTO scans (scan_id, code, scanner, gate, direction, scanned_at, decided_at, "
-       "status, reason, result, claimed_gate) SELECT a, b, c, d, e, f, g, h, i, j, k FROM "
+       "status, reason, result, claimed_gate, offline, conflict) "
+       "SELECT a, b, c, d, e, f, g, h, i, j, k, l, m FROM "
        "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
-       "$7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY "
-       "AS r(a, b, c, d, e, f, g, h, i, j, k, n) ORDER BY n"},
+       "$7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
+       "$13::smallint[]) WITH ORDINALITY AS r(a, b, c, d, e, f, g, h, i, j, k, l, m, n) "
+       "ORDER BY n"},
       {"write_seqs",
        "UPDATE users u SET last_seq = s.seq FROM unnest($1::text[], $2::bigint[]) AS s(uid, seq) "
        "WHERE u.uid = s.uid"},
@@ -275,7 +285,7 @@ struct PgStore::Batch {
   Undo undo;  // restores the maps when a task's savepoint is rolled back, newest first
 
   std::map<std::string, TicketUsage> usage;  // by code; the last wins
-  std::array<pg::ArrayParam, 11> scans;
+  std::array<pg::ArrayParam, 13> scans;
   std::map<std::string, std::int64_t> last_seqs;
   std::array<pg::ArrayParam, 5> events;
 
@@ -323,6 +333,11 @@ void PgStore::migrate() {
       if (version < 2) c.exec("ALTER TABLE tickets ADD COLUMN signed_code TEXT");
       if (version < 3)
         c.exec("ALTER TABLE tickets ADD COLUMN rotating SMALLINT NOT NULL DEFAULT 0");
+      if (version < 4) {
+        c.exec(
+            "ALTER TABLE scans ADD COLUMN offline TEXT, "
+            "ADD COLUMN conflict SMALLINT NOT NULL DEFAULT 0");
+      }
       c.exec("UPDATE tb_schema SET version = " + std::to_string(kSchemaVersion));
     }
     c.exec("COMMIT");
@@ -719,6 +734,8 @@ void PgStore::record_scan(const ScanRecord& s) {
     c[8].add(std::string_view(s.reason));
     c[9].add(std::string_view(s.result));
     c[10].add(s.claimed_gate);
+    c[11].add(s.offline);
+    c[12].add(std::int64_t{s.conflict ? 1 : 0});
     if (s.scan_id) set_undoable(batch_->undo, batch_->results, *s.scan_id, s.result);
     if (s.code) {
       if (auto it = batch_->recent.find(*s.code); it != batch_->recent.end()) {
@@ -732,8 +749,20 @@ void PgStore::record_scan(const ScanRecord& s) {
   pg::Params p;
   p.add(s.scan_id).add(s.code).add(s.scanner).add(s.gate).add(s.direction);
   p.add(s.scanned_at).add(s.decided_at).add(s.status).add(s.reason).add(s.result);
-  p.add(s.claimed_gate);
+  p.add(s.claimed_gate).add(s.offline).add(std::int64_t{s.conflict ? 1 : 0});
   run("record_scan", p);
+}
+
+bool PgStore::record_offline(const std::string& scan_id, const std::string& offline, bool conflict,
+                             const std::string& result) {
+  // Rare (a lost answer, then the gate's verdict): a round trip of its own. The batch's rows
+  // held so far go first, so a scan recorded earlier in the batch is there to update.
+  const auto r =
+      run("record_offline",
+          pg::Params().add(scan_id).add(offline).add(std::int64_t{conflict ? 1 : 0}).add(result));
+  const bool done = r.changed() > 0;
+  if (done && batch_) set_undoable(batch_->undo, batch_->results, scan_id, result);
+  return done;
 }
 
 std::vector<ScanRecord> PgStore::recent_scans(const std::string& code, int limit) {
@@ -742,7 +771,8 @@ std::vector<ScanRecord> PgStore::recent_scans(const std::string& code, int limit
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back(ScanRecord{r.opt_text(i, 0), r.opt_text(i, 1), r.opt_text(i, 2), r.opt_text(i, 3),
                              r.opt_text(i, 4), r.opt_int64(i, 5), r.int64(i, 6), r.text(i, 7),
-                             r.text(i, 8), r.text(i, 9), r.opt_text(i, 10)});
+                             r.text(i, 8), r.text(i, 9), r.opt_text(i, 10), r.opt_text(i, 11),
+                             r.int64(i, 12) != 0});
   }
   return out;
 }

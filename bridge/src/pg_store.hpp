@@ -49,6 +49,8 @@ class PgStore final : public Store {
 
   std::optional<std::string> find_result(const std::string& scan_id) override;
   void record_scan(const ScanRecord& r) override;
+  bool record_offline(const std::string& scan_id, const std::string& offline, bool conflict,
+                      const std::string& result) override;
   std::vector<ScanRecord> recent_scans(const std::string& code, int limit) override;
   std::optional<std::string> recent_result(const std::string& code, const std::string& scanner,
                                            Direction direction, Millis since) override;

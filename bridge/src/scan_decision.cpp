@@ -62,6 +62,60 @@ bool rotating_code_fresh(const Ticket& ticket, const Scan& scan, Millis at,
   return rotating_value_fresh(ticket_rotating_secret(*key, ticket.code), *scan.rotating_value, at);
 }
 
+void count_verdict(Metrics& metrics, const GateVerdict& v, bool conflict) {
+  metrics.offline_verdicts[static_cast<std::size_t>(v.status)].fetch_add(1,
+                                                                         std::memory_order_relaxed);
+  if (conflict) metrics.offline_conflicts.fetch_add(1, std::memory_order_relaxed);
+}
+
+void warn_conflict(const Scan& scan, Status status, Reason reason) {
+  spdlog::warn(
+      "scan {} of {} from {}: the gate decided {} ({}) offline, the bridge {} ({}): a conflict",
+      scan.scan_id.value_or("without a scan_id"), scan.code, scan.scanner,
+      to_string(scan.offline->status), to_string(scan.offline->reason), to_string(status),
+      to_string(reason));
+}
+
+std::optional<std::string> text_of(const nlohmann::json& obj, const char* key) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+// The gate's offline verdict on a scan_id the bridge had decided already (the answer was lost on
+// the way back, so the gate decided alone): recorded beside the bridge's decision, which stands,
+// once; a conflict when the two statuses differ, told to the owner. Returns the answer for the
+// scan_id from now on, when this call recorded the verdict.
+std::optional<std::string> record_verdict_beside(Store& store, Metrics& metrics, Scan& scan,
+                                                 const std::string& stored, Millis now,
+                                                 Decided& out) {
+  auto result = nlohmann::json::parse(stored, nullptr, false);
+  if (!result.is_object()) return std::nullopt;
+  const auto code = text_of(result, "code");
+  const auto status = status_from_string(text_of(result, "status").value_or(""));
+  const auto reason = reason_from_string(text_of(result, "reason").value_or(""));
+  // A scan_id of another ticket's scan is not this scan's: a plain repeat.
+  if (!status || !reason || code != scan.code) return std::nullopt;
+  const GateVerdict& verdict = *scan.offline;
+  const bool conflict = *status != verdict.status;
+  result["conflict"] = conflict;
+  std::string amended = result.dump();
+  if (!store.record_offline(*scan.scan_id, gate_verdict_json(verdict).dump(), conflict, amended)) {
+    return std::nullopt;  // recorded before: the stored answer says so already
+  }
+  count_verdict(metrics, verdict, conflict);
+  if (conflict) {
+    warn_conflict(scan, *status, *reason);
+    if (auto where = store.find_scanner(scan.scanner)) scan.gate = where->gate;
+    if (auto ticket = store.find_ticket(scan.code)) {
+      const Millis at = effective_scan_time(scan, now);
+      auto event = make_conflict_event(scan, *status, *reason, *ticket, at);
+      out.event = std::make_shared<const StoredEvent>(store.append_event(ticket->uid, at, event));
+    }
+  }
+  return amended;
+}
+
 }  // namespace
 
 void log_scan(const ScanNote& note) {
@@ -119,6 +173,10 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
   if (parsed.scan_id) {
     if (auto stored = store.find_result(*parsed.scan_id)) {
       metrics.scans_duplicate.fetch_add(1, std::memory_order_relaxed);
+      if (parsed.scan && parsed.scan->offline) {
+        auto amended = record_verdict_beside(store, metrics, *parsed.scan, *stored, now, out);
+        if (amended) stored = std::move(amended);
+      }
       note("scan_id seen before: its first answer again");
       answer(std::move(*stored), nullptr);
       return out;
@@ -208,7 +266,19 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     }
   }
 
-  const Decision d = decide(ticket ? &*ticket : nullptr, scan, at, fresh);
+  Decision d = decide(ticket ? &*ticket : nullptr, scan, at, fresh);
+  // A scan the gate decided offline (docs/offline.md): the bridge's own decision stands and the
+  // gate's verdict is recorded beside it, a conflict when the statuses differ, except that a holder
+  // the gate turned away is not admitted afterwards: the gate's refusal is recorded.
+  bool conflict = false;
+  if (scan.offline) {
+    conflict = scan.offline->status != d.status;
+    if (conflict && scan.offline->status == Status::Rejected) {
+      d = Decision{Status::Rejected, scan.offline->reason, std::nullopt};
+    }
+    count_verdict(metrics, *scan.offline, conflict);
+    if (conflict) warn_conflict(scan, d.status, d.reason);
+  }
   if (d.new_usage) store.save_usage(scan.code, *d.new_usage);
   metrics.count_scan(d.status, d.reason);
 
@@ -219,10 +289,15 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
   rec.scanned_at = scan.scanned_at;
   rec.status = to_string(d.status);
   rec.reason = to_string(d.reason);
-  const auto result = make_result(scan.scan_id, scan.code, d, ticket ? &*ticket : nullptr, now);
+  auto result = make_result(scan.scan_id, scan.code, d, ticket ? &*ticket : nullptr, now);
+  if (scan.offline) {
+    result["conflict"] = conflict;
+    rec.offline = gate_verdict_json(*scan.offline).dump();
+    rec.conflict = conflict;
+  }
   rec.result = result.dump();
   store.record_scan(rec);
-  if (auto* n = note("scan decided")) {
+  if (auto* n = note(scan.offline ? "offline scan recorded" : "scan decided")) {
     n->scanner = scan.scanner;
     n->code = scan.code;
     n->gate = scan.gate;
@@ -231,7 +306,10 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     if (ticket) n->uid = ticket->uid;
   }
 
-  if (ticket) {
+  if (ticket && conflict) {
+    auto event = make_conflict_event(scan, d.status, d.reason, *ticket, at);
+    out.event = std::make_shared<const StoredEvent>(store.append_event(ticket->uid, at, event));
+  } else if (ticket) {
     if (auto event = make_scan_event(scan, d, *ticket, at)) {
       out.event = std::make_shared<const StoredEvent>(store.append_event(ticket->uid, at, *event));
     }

@@ -16,7 +16,8 @@ namespace {
 
 // 1: the first schema. 2: users.mqtt_acked_seq, the outbox's mark (see unacked_events).
 // 3: the scanner table, and scans.claimed_gate. 4: tickets.signed_code. 5: tickets.rotating.
-constexpr int kSchemaVersion = 5;
+// 6: scans.offline and scans.conflict.
+constexpr int kSchemaVersion = 6;
 
 // tickets.signed_code: the signed code issued for it (SPEC.md v1.1), if any; tickets.rotating:
 // its scans need a fresh rotating value. (No comment among the last columns: the tests of older
@@ -44,7 +45,9 @@ CREATE TABLE IF NOT EXISTS tickets (
 CREATE INDEX IF NOT EXISTS tickets_uid ON tickets(uid);
 
 -- The audit log: every scan, decided or malformed. scan_id is unique, which makes a redelivered
--- scan find its first result instead of being decided again.
+-- scan find its first result instead of being decided again. claimed_gate: the payload's gate,
+-- when the scanner table decided at another. offline: the gate's own verdict as JSON, when it
+-- decided the scan offline; conflict: 1 when that verdict differs from the bridge's.
 CREATE TABLE IF NOT EXISTS scans (
   id         INTEGER PRIMARY KEY,
   scan_id    TEXT UNIQUE,
@@ -57,7 +60,9 @@ CREATE TABLE IF NOT EXISTS scans (
   status     TEXT NOT NULL,
   reason     TEXT NOT NULL,
   result     TEXT NOT NULL,
-  claimed_gate TEXT         -- the payload's gate, when the scanner table decided at another
+  claimed_gate TEXT,
+  offline    TEXT,
+  conflict   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS scans_code ON scans(code, id);
 
@@ -144,10 +149,15 @@ SqliteStore::SqliteStore(const std::string& path, Durability durability) : db_(p
   find_result_ = db_.prepare("SELECT result FROM scans WHERE scan_id = ?1");
   record_scan_ = db_.prepare(
       "INSERT INTO scans (scan_id, code, scanner, gate, direction, scanned_at, decided_at, "
-      "status, reason, result, claimed_gate) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
+      "status, reason, result, claimed_gate, offline, conflict) "
+      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+  record_offline_ = db_.prepare(
+      "UPDATE scans SET offline = ?2, conflict = ?3, result = ?4 "
+      "WHERE scan_id = ?1 AND offline IS NULL");
   recent_scans_ = db_.prepare(
       "SELECT scan_id, code, scanner, gate, direction, scanned_at, decided_at, status, reason, "
-      "result, claimed_gate FROM scans WHERE code = ?1 ORDER BY id DESC LIMIT ?2");
+      "result, claimed_gate, offline, conflict FROM scans WHERE code = ?1 ORDER BY id DESC "
+      "LIMIT ?2");
   // By the (code, id) index, newest first, so that a ticket scanned thousands of times costs
   // the same few rows.
   recent_result_ = db_.prepare(
@@ -218,6 +228,11 @@ void SqliteStore::migrate() {
       if (locked_version < 4) db_.exec("ALTER TABLE tickets ADD COLUMN signed_code TEXT;");
       if (locked_version < 5) {
         db_.exec("ALTER TABLE tickets ADD COLUMN rotating INTEGER NOT NULL DEFAULT 0;");
+      }
+      if (locked_version < 6) {
+        db_.exec(
+            "ALTER TABLE scans ADD COLUMN offline TEXT;"
+            "ALTER TABLE scans ADD COLUMN conflict INTEGER NOT NULL DEFAULT 0;");
       }
     }
     db_.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());

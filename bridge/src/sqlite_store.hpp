@@ -19,6 +19,8 @@ class SqliteStore final : public Store {
 
   std::optional<std::string> find_result(const std::string& scan_id) override;
   void record_scan(const ScanRecord& r) override;
+  bool record_offline(const std::string& scan_id, const std::string& offline, bool conflict,
+                      const std::string& result) override;
   std::vector<ScanRecord> recent_scans(const std::string& code, int limit) override;
   std::optional<std::string> recent_result(const std::string& code, const std::string& scanner,
                                            Direction direction, Millis since) override;
@@ -66,7 +68,7 @@ class SqliteStore final : public Store {
   sql::Stmt begin_, commit_, rollback_;
   sql::Stmt savepoint_, release_, rollback_to_;
   sql::Stmt insert_ticket_, find_ticket_, save_usage_, revoke_;
-  sql::Stmt find_result_, record_scan_, recent_scans_, recent_result_;
+  sql::Stmt find_result_, record_scan_, record_offline_, recent_scans_, recent_result_;
   sql::Stmt find_scanner_, set_scanner_, remove_scanner_, list_scanners_;
   sql::Stmt next_seq_, insert_event_, last_seq_, events_after_;
   sql::Stmt ping_, set_acked_, unacked_;

@@ -17,8 +17,17 @@ void SqliteStore::record_scan(const ScanRecord& r) {
   auto& s = record_scan_;
   s.bind(1, r.scan_id).bind(2, r.code).bind(3, r.scanner).bind(4, r.gate).bind(5, r.direction);
   s.bind(6, r.scanned_at).bind(7, r.decided_at).bind(8, r.status).bind(9, r.reason);
-  s.bind(10, r.result).bind(11, r.claimed_gate);
+  s.bind(10, r.result).bind(11, r.claimed_gate).bind(12, r.offline);
+  s.bind(13, std::int64_t{r.conflict ? 1 : 0});
   s.run();
+}
+
+bool SqliteStore::record_offline(const std::string& scan_id, const std::string& offline,
+                                 bool conflict, const std::string& result) {
+  auto& s = record_offline_;
+  s.bind(1, scan_id).bind(2, offline).bind(3, std::int64_t{conflict ? 1 : 0}).bind(4, result);
+  s.run();
+  return db_.changes() > 0;
 }
 
 std::vector<ScanRecord> SqliteStore::recent_scans(const std::string& code, int limit) {
@@ -28,7 +37,7 @@ std::vector<ScanRecord> SqliteStore::recent_scans(const std::string& code, int l
   while (s.step()) {
     out.push_back(ScanRecord{s.opt_text(0), s.opt_text(1), s.opt_text(2), s.opt_text(3),
                              s.opt_text(4), s.opt_int64(5), s.int64(6), s.text(7), s.text(8),
-                             s.text(9), s.opt_text(10)});
+                             s.text(9), s.opt_text(10), s.opt_text(11), s.int64(12) != 0});
   }
   s.reset();
   return out;

@@ -39,6 +39,10 @@ struct ScanRecord {
   std::string result;  // the JSON answer sent to the scanner
   // The gate the payload named when the scanner table decided the scan at another one.
   std::optional<std::string> claimed_gate = {};
+  // The gate's own verdict when it decided the scan offline (SPEC.md v1.1), as JSON: status,
+  // reason, decided_at. `conflict`: it differs from the bridge's (docs/offline.md).
+  std::optional<std::string> offline = {};
+  bool conflict = false;
 };
 
 // A row of the scanner table (`ticket-bridge scanners set`): where a scanner stands. Its scans
@@ -106,6 +110,11 @@ class Store {
   // Audit log and exactly-once.
   virtual std::optional<std::string> find_result(const std::string& scan_id) = 0;
   virtual void record_scan(const ScanRecord& r) = 0;
+  // The gate's offline verdict (ScanRecord::offline) on a scan recorded before without one: set
+  // beside the bridge's decision, with `conflict` and `result`, the answer now given for the
+  // scan_id. False, and nothing changed, when the scan has a verdict already or is not there.
+  virtual bool record_offline(const std::string& scan_id, const std::string& offline, bool conflict,
+                              const std::string& result) = 0;
   virtual std::vector<ScanRecord> recent_scans(const std::string& code, int limit) = 0;
   // The answer to the newest scan of `code` by `scanner` in `direction` decided at or after
   // `since`, looked for among the code's last few scans (kRepeatLookback): the repeat window of

@@ -83,4 +83,19 @@ std::string_view to_string(Reason r) {
   return "malformed";
 }
 
+std::optional<Status> status_from_string(std::string_view s) {
+  for (const Status v : {Status::Admitted, Status::Exited, Status::Rejected}) {
+    if (to_string(v) == s) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<Reason> reason_from_string(std::string_view s) {
+  for (std::size_t i = 0; i < kReasonCount; ++i) {
+    const auto v = static_cast<Reason>(i);
+    if (to_string(v) == s) return v;
+  }
+  return std::nullopt;
+}
+
 }  // namespace tb

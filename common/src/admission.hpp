@@ -42,5 +42,8 @@ Decision decide(const Ticket* ticket, const Scan& scan, Millis at, bool code_fre
 
 std::string_view to_string(Status s);
 std::string_view to_string(Reason r);
+// The names above read back; nothing for any other text.
+std::optional<Status> status_from_string(std::string_view s);
+std::optional<Reason> reason_from_string(std::string_view s);
 
 }  // namespace tb

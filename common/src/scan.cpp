@@ -6,6 +6,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "admission.hpp"
 #include "ids.hpp"
 #include "rotating_code.hpp"
 #include "signed_code.hpp"
@@ -52,6 +53,26 @@ std::string_view trim(std::string_view s) {
 }
 
 ParsedScan read_scan_object(const json& doc);
+
+// The scan's `offline` object: a status, a reason that fits it (ok for an admission or an exit,
+// any other but malformed for a rejection) and decided_at.
+std::optional<GateVerdict> read_gate_verdict(const json& v) {
+  if (!v.is_object()) return std::nullopt;
+  const auto status = string_field(v, "status");
+  const auto reason = string_field(v, "reason");
+  const auto at = string_field(v, "decided_at");
+  if (!status || !reason || !at) return std::nullopt;
+  GateVerdict out;
+  const auto s = status_from_string(*status);
+  const auto r = reason_from_string(*reason);
+  const auto t = parse_rfc3339(*at);
+  if (!s || !r || !t || *r == Reason::Malformed) return std::nullopt;
+  if ((*s == Status::Rejected) == (*r == Reason::Ok)) return std::nullopt;
+  out.status = *s;
+  out.reason = *r;
+  out.decided_at = *t;
+  return out;
+}
 
 constexpr const char* kBadCode =
     "the code must be 1-128 characters without / + # whitespace or control characters, or a "
@@ -103,6 +124,8 @@ ParsedScan parse_device_scan(std::string_view scanner, std::string_view payload)
     auto doc = parse_object(text, out.error);
     if (!doc) return out;
     (*doc)["scanner"] = *out.scanner;  // the topic names the scanner, proven by the broker's ACL
+    // An embedded scanner decides nothing alone, and the JSON may be a QR code's own.
+    doc->erase("offline");
     return read_scan_object(*doc);
   }
   Scan scan;
@@ -196,6 +219,15 @@ ParsedScan read_scan_object(const json& doc) {
     const auto t = text ? parse_rfc3339(*text) : std::nullopt;
     if (!t) return fail("scanned_at must be an RFC 3339 time");
     scan.scanned_at = t;
+  }
+
+  if (const auto it = doc.find("offline"); it != doc.end() && !it->is_null()) {
+    scan.offline = read_gate_verdict(*it);
+    if (!scan.offline) {
+      return fail(
+          "offline must be an object of status, a reason that fits it and decided_at (RFC "
+          "3339)");
+    }
   }
 
   out.scan = std::move(scan);

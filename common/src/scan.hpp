@@ -11,6 +11,17 @@ namespace tb {
 
 enum class Direction { In, Out };
 
+enum class Status;  // admission.hpp
+enum class Reason;
+
+// What a scanner agent decided alone when the bridge did not answer (SPEC.md v1.1: the scan's
+// `offline` object; docs/offline.md, "Reconciliation").
+struct GateVerdict {
+  Status status{};
+  Reason reason{};
+  Millis decided_at = 0;
+};
+
 struct Scan {
   std::optional<std::string> scan_id;  // absent: decided every time
   std::string code;                    // the plain ticket code
@@ -24,6 +35,9 @@ struct Scan {
   std::optional<std::string> signed_code = std::nullopt;
   // The rotating value that followed the signed code (rotating_code.hpp), if any.
   std::optional<std::string> rotating_value = std::nullopt;
+  // The gate's own verdict, when it decided the scan offline before sending it. Read only from
+  // tickets/scan: an embedded scanner decides nothing (parse_device_scan drops it).
+  std::optional<GateVerdict> offline = std::nullopt;
 };
 
 // A gate's name: 1 to this many characters of free text (is_valid_label).
@@ -46,7 +60,8 @@ ParsedScan parse_scan(std::string_view payload);
 
 // A scan on tickets/scan/<scanner> (SPEC.md v1.1): the payload is the code as plain text, trimmed
 // of whitespace (a trailing CR/LF included); a payload that starts with `{` is the JSON object of
-// tickets/scan, whose `scanner` is always `scanner`, the topic's, whatever the payload says.
+// tickets/scan, whose `scanner` is always `scanner`, the topic's, whatever the payload says, and
+// whose `offline` is ignored.
 // `scanner` is the topic's level: when it is no valid id, the scan is malformed and unanswerable.
 ParsedScan parse_device_scan(std::string_view scanner, std::string_view payload);
 

@@ -92,6 +92,9 @@ std::string answer_line(const json& a, bool color, bool late) {
   if (flag_field(a, "offline")) {
     line += "  [OFFLINE decision: no answer from the gate system]";
   }
+  if (flag_field(a, "conflict")) {
+    line += "  [CONFLICT with the offline decision: tell the supervisor]";
+  }
   if (late) line += "  [late answer]";
   return line;
 }
@@ -133,7 +136,8 @@ void Presenter::answer(const std::string& scan_id, const json& a, bool late) {
                {"scan_id", scan_id},
                {"late", late},
                {"message", reason_words(a)},
-               {"offline", flag_field(a, "offline")}};
+               {"offline", flag_field(a, "offline")},
+               {"conflict", flag_field(a, "conflict")}};
   for (const char* k :
        {"code", "status", "reason", "holder", "entries", "max_entries", "previous", "decided_at"}) {
     line[k] = a.value(k, json());

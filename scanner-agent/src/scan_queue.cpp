@@ -2,6 +2,7 @@
 #include "scan_queue.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace sa {
 
@@ -19,11 +20,31 @@ void ScanQueue::add(const QueuedScan& q, Clock::time_point now) {
   insert(q, std::move(e));
 }
 
+namespace {
+
+// The gate's status in a payload that carries an offline verdict (offline_gate.hpp), if any.
+std::optional<std::string> offline_status_of(const std::string& payload) {
+  const auto p = nlohmann::json::parse(payload, nullptr, false);
+  if (!p.is_object()) return std::nullopt;
+  const auto v = p.find("offline");
+  if (v == p.end() || !v->is_object()) return std::nullopt;
+  const auto s = v->find("status");
+  if (s == v->end() || !s->is_string()) return std::nullopt;
+  return s->get<std::string>();
+}
+
+}  // namespace
+
 void ScanQueue::restore(const QueuedScan& q, Clock::time_point now) {
   Entry e;
   e.deadline = now;
   e.timed_out = true;
   e.next_send = now;
+  // Decided at the gate before the restart: the bridge's answer is compared with that verdict.
+  if (auto status = offline_status_of(q.payload)) {
+    e.offline = true;
+    e.offline_status = std::move(*status);
+  }
   insert(q, std::move(e));
 }
 

@@ -127,7 +127,8 @@ TEST(Outbox, ADatabaseOfSchema1CountsItsEventsAsPublished) {
                          "DROP TABLE users; ALTER TABLE users1 RENAME TO users; "
                          "DROP TABLE scanners; ALTER TABLE scans DROP COLUMN claimed_gate; "
                          "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP "
-                         "COLUMN rotating; PRAGMA user_version = 1;",
+                         "COLUMN rotating; ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE "
+                         "scans DROP COLUMN offline; PRAGMA user_version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

@@ -290,5 +290,157 @@ TEST_P(ScanDecision, ARotatingTicketNeedsAFreshValue) {
   EXPECT_EQ(answer(6)["reason"], "stale_code");
 }
 
+// Scans a gate decided offline (SPEC.md v1.1, docs/offline.md "Reconciliation").
+json offline_scan(const std::string& scan_id, const std::string& code, const std::string& gate,
+                  const std::string& status, const std::string& reason) {
+  return {{"scan_id", scan_id},
+          {"code", code},
+          {"scanner", "gate-" + gate},
+          {"gate", gate},
+          {"scanned_at", "2026-11-25T19:00:00Z"},
+          {"offline",
+           {{"status", status}, {"reason", reason}, {"decided_at", "2026-11-25T19:00:01Z"}}}};
+}
+
+std::uint64_t verdicts(const Metrics& m, Status s) {
+  return m.offline_verdicts[static_cast<std::size_t>(s)].load();
+}
+
+std::uint64_t scans_decided(const Metrics& m) {
+  std::uint64_t n = 0;
+  for (const auto& by_reason : m.scans) {
+    for (const auto& c : by_reason) n += c.load();
+  }
+  return n;
+}
+
+TEST_P(ScanDecision, AnOfflineAdmissionTheBridgeAgreesWithIsRecordedOnce) {
+  add("C1", "42");
+  const auto p = offline_scan("s:1", "C1", "north", "admitted", "ok");
+  process({scan(p)});
+  process({scan(p), scan(p)});  // the agent's re-send, and a QoS 1 duplicate
+  ASSERT_EQ(answers_.size(), 3U);
+  const json a = answer(0);
+  EXPECT_EQ(a["status"], "admitted");
+  EXPECT_EQ(a["conflict"], false);
+  EXPECT_EQ(answers_[1].payload, answers_[0].payload);
+  EXPECT_EQ(answers_[2].payload, answers_[0].payload);
+  EXPECT_EQ(store_.find_ticket("C1")->usage.entries, 1);
+  ASSERT_EQ(events_.size(), 1U);
+  EXPECT_EQ(json::parse(events_[0]->body)["type"], "ticket.admitted");
+  const auto audit = store_.recent_scans("C1", 10);
+  ASSERT_EQ(audit.size(), 1U);
+  ASSERT_TRUE(audit[0].offline);
+  EXPECT_EQ(json::parse(*audit[0].offline)["status"], "admitted");
+  EXPECT_EQ(json::parse(*audit[0].offline)["decided_at"], "2026-11-25T19:00:01.000Z");
+  EXPECT_FALSE(audit[0].conflict);
+  EXPECT_EQ(verdicts(metrics_, Status::Admitted), 1U);
+  EXPECT_EQ(metrics_.offline_conflicts.load(), 0U);
+}
+
+// Two gates let one single-entry ticket in: one online, one offline. The offline one is audited
+// and counted as a conflict, the ticket counts one entry, and the owner hears of it once.
+TEST_P(ScanDecision, AnOfflineAdmissionAfterAnotherGateLetTheTicketInIsAConflict) {
+  add("C1", "42");
+  process(
+      {scan({{"scan_id", "s:1"}, {"code", "C1"}, {"scanner", "gate-south"}, {"gate", "south"}})});
+  const auto p = offline_scan("s:2", "C1", "north", "admitted", "ok");
+  process({scan(p)});
+  process({scan(p)});
+  ASSERT_EQ(answers_.size(), 3U);
+  const json a = answer(1);
+  EXPECT_EQ(a["status"], "rejected");
+  EXPECT_EQ(a["reason"], "already_used");
+  EXPECT_EQ(a["conflict"], true);
+  EXPECT_EQ(answers_[2].payload, answers_[1].payload);
+  EXPECT_EQ(store_.find_ticket("C1")->usage.entries, 1);
+  ASSERT_EQ(events_.size(), 2U);
+  const json e = json::parse(events_[1]->body);
+  EXPECT_EQ(e["type"], "ticket.conflict");
+  EXPECT_EQ(e["seq"], 2);
+  EXPECT_EQ(e["gate"], "north");
+  EXPECT_EQ(e["status"], "rejected");
+  EXPECT_EQ(e["reason"], "already_used");
+  EXPECT_EQ(e["offline"]["status"], "admitted");
+  EXPECT_EQ(e["previous"]["gate"], "south");
+  EXPECT_EQ(e["at"], "2026-11-25T19:00:00.000Z");  // when it happened at the gate
+  const auto audit = store_.recent_scans("C1", 10);
+  ASSERT_EQ(audit.size(), 2U);
+  EXPECT_TRUE(audit[0].conflict);
+  EXPECT_FALSE(audit[1].offline);
+  EXPECT_EQ(verdicts(metrics_, Status::Admitted), 1U);
+  EXPECT_EQ(metrics_.offline_conflicts.load(), 1U);
+}
+
+// The gate turned the holder away (its clock said the ticket was not valid yet): the bridge, whose
+// rules admit, records the refusal, so the holder's next scan is let in rather than already_used.
+TEST_P(ScanDecision, AHolderTheGateTurnedAwayIsNotAdmittedAfterwards) {
+  add("C1", "42");
+  process({scan(offline_scan("s:1", "C1", "north", "rejected", "not_yet_valid"))});
+  ASSERT_EQ(answers_.size(), 1U);
+  EXPECT_EQ(answer(0)["status"], "rejected");
+  EXPECT_EQ(answer(0)["reason"], "not_yet_valid");
+  EXPECT_EQ(answer(0)["conflict"], true);
+  EXPECT_EQ(store_.find_ticket("C1")->usage.entries, 0);
+  process({scan({{"scan_id", "s:2"}, {"code", "C1"}, {"scanner", "gate-north"}})});
+  EXPECT_EQ(answer(1)["status"], "admitted");
+  ASSERT_EQ(events_.size(), 2U);
+  EXPECT_EQ(json::parse(events_[0]->body)["type"], "ticket.conflict");
+  EXPECT_EQ(json::parse(events_[1]->body)["type"], "ticket.admitted");
+  EXPECT_EQ(verdicts(metrics_, Status::Rejected), 1U);
+}
+
+// The bridge admitted s:1 but its answer never reached the gate, which then decided alone. The
+// bridge's decision stands; the gate's verdict is recorded beside it, once.
+TEST_P(ScanDecision, AnOfflineVerdictOnAScanDecidedBeforeIsRecordedBesideIt) {
+  add("C1", "42");
+  add("C2", "42");
+  process({scan({{"scan_id", "s:1"}, {"code", "C1"}, {"scanner", "gate-north"}}),
+           scan({{"scan_id", "s:2"}, {"code", "C2"}, {"scanner", "gate-north"}})});
+  const auto differs = offline_scan("s:1", "C1", "north", "rejected", "already_used");
+  const auto agrees = offline_scan("s:2", "C2", "north", "admitted", "ok");
+  process({scan(differs), scan(agrees)});
+  process({scan(differs), scan(agrees)});
+  ASSERT_EQ(answers_.size(), 6U);
+  EXPECT_EQ(answer(2)["status"], "admitted");
+  EXPECT_EQ(answer(2)["conflict"], true);
+  EXPECT_EQ(answer(2)["decided_at"], answer(0)["decided_at"]);  // the first decision
+  EXPECT_EQ(answer(3)["status"], "admitted");
+  EXPECT_EQ(answer(3)["conflict"], false);
+  EXPECT_EQ(answers_[4].payload, answers_[2].payload);
+  EXPECT_EQ(answers_[5].payload, answers_[3].payload);
+  EXPECT_EQ(store_.find_ticket("C1")->usage.entries, 1);
+  EXPECT_EQ(store_.find_ticket("C2")->usage.entries, 1);
+  ASSERT_EQ(events_.size(), 3U);  // two admissions, one conflict
+  const json e = json::parse(events_[2]->body);
+  EXPECT_EQ(e["type"], "ticket.conflict");
+  EXPECT_EQ(e["code"], "C1");
+  EXPECT_EQ(e["status"], "admitted");
+  EXPECT_EQ(e["offline"]["reason"], "already_used");
+  EXPECT_EQ(e["seq"], 3);
+  const auto audit = store_.recent_scans("C1", 10);
+  ASSERT_EQ(audit.size(), 1U);
+  EXPECT_TRUE(audit[0].conflict);
+  EXPECT_EQ(audit[0].status, "admitted");
+  EXPECT_EQ(json::parse(*audit[0].offline)["status"], "rejected");
+  EXPECT_EQ(verdicts(metrics_, Status::Rejected), 1U);
+  EXPECT_EQ(verdicts(metrics_, Status::Admitted), 1U);
+  EXPECT_EQ(metrics_.offline_conflicts.load(), 1U);
+  EXPECT_EQ(scans_decided(metrics_), 2U);  // two scans decided, whatever was re-sent
+}
+
+// A verdict under a scan_id the bridge decided for another ticket is not recorded on it.
+TEST_P(ScanDecision, AnOfflineVerdictUnderAnotherTicketsScanIdChangesNothing) {
+  add("C1", "42");
+  add("C2", "43");
+  process({scan({{"scan_id", "s:1"}, {"code", "C1"}, {"scanner", "gate-north"}})});
+  process({scan(offline_scan("s:1", "C2", "north", "rejected", "revoked"))});
+  ASSERT_EQ(answers_.size(), 2U);
+  EXPECT_EQ(answers_[1].payload, answers_[0].payload);
+  EXPECT_FALSE(store_.recent_scans("C1", 1).at(0).offline);
+  EXPECT_EQ(events_.size(), 1U);
+  EXPECT_EQ(metrics_.offline_conflicts.load(), 0U);
+}
+
 }  // namespace
 }  // namespace tb

@@ -137,6 +137,34 @@ TEST_P(StoreTest, ScanIdIsUniqueAndFindsItsResult) {
   EXPECT_EQ(s.recent_scans("C1", 10).size(), 3U);
 }
 
+// A gate's offline verdict: stored with the scan, or set once beside a scan stored without one.
+TEST_P(StoreTest, AnOfflineVerdictIsKeptWithItsScanAndSetOnce) {
+  auto store = open();
+  Store& s = *store;
+  ScanRecord with = admitted_row("C1", 1, "{}");
+  with.scan_id = "s:1";
+  with.offline = R"({"status":"admitted"})";
+  s.record_scan(with);
+  ScanRecord without = admitted_row("C1", 2, R"({"n":2})");
+  without.scan_id = "s:2";
+  s.record_scan(without);
+  EXPECT_FALSE(s.record_offline("s:1", R"({"status":"rejected"})", true, "{}"));
+  EXPECT_FALSE(s.record_offline("s:9", R"({"status":"rejected"})", true, "{}"));
+  {
+    Store::Transaction tx(s);
+    EXPECT_TRUE(s.record_offline("s:2", R"({"status":"rejected"})", true, R"({"n":3})"));
+    EXPECT_FALSE(s.record_offline("s:2", R"({"status":"admitted"})", false, "{}"));
+    tx.commit();
+  }
+  const auto scans = s.recent_scans("C1", 10);
+  ASSERT_EQ(scans.size(), 2U);
+  EXPECT_EQ(scans[0].offline, R"({"status":"rejected"})");
+  EXPECT_TRUE(scans[0].conflict);
+  EXPECT_EQ(scans[1].offline, R"({"status":"admitted"})");
+  EXPECT_FALSE(scans[1].conflict);
+  EXPECT_EQ(s.find_result("s:2"), R"({"n":3})");
+}
+
 TEST_P(StoreTest, TheScannerTableSetsListsAndRemoves) {
   auto store = open();
   Store& s = *store;
@@ -271,6 +299,7 @@ TEST(SqliteStoreSchema, ADatabaseOfSchema2GainsTheScannerTable) {
     s.db().exec(
         "DROP TABLE scanners; ALTER TABLE scans DROP COLUMN claimed_gate; "
         "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP COLUMN rotating; "
+        "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
         "PRAGMA user_version = 2;");
   }
   SqliteStore s(path);
@@ -300,6 +329,21 @@ void expect_signed_codes_after_migration(Store& s) {
   EXPECT_TRUE(s.find_ticket("NEW1")->rotating);
 }
 
+// After a migration to scans.offline and scans.conflict: the scan old:1 of C1, stored before
+// them, has no verdict and takes one, once.
+void expect_offline_verdicts_after_migration(Store& s) {
+  const auto old = s.recent_scans("C1", 1);
+  ASSERT_EQ(old.size(), 1U);
+  EXPECT_FALSE(old[0].offline);
+  EXPECT_FALSE(old[0].conflict);
+  EXPECT_TRUE(s.record_offline("old:1", R"({"status":"rejected"})", true, R"({"conflict":true})"));
+  EXPECT_FALSE(s.record_offline("old:1", R"({"status":"admitted"})", false, "{}"));
+  const auto now = s.recent_scans("C1", 1).at(0);
+  EXPECT_EQ(now.offline, R"({"status":"rejected"})");
+  EXPECT_TRUE(now.conflict);
+  EXPECT_EQ(s.find_result("old:1"), R"({"conflict":true})");
+}
+
 // The ticket OLD1, stored before a migration.
 void insert_old_ticket(Store& s) {
   Ticket t;
@@ -319,12 +363,15 @@ void old_database_with_a_ticket(const std::string& path, const char* downgrade) 
 TEST(SqliteStoreSchema, ADatabaseOfSchema4GainsRotatingCodes) {
   tbtest::TempDir dir;
   const auto path = dir.file("v4.db");
-  old_database_with_a_ticket(path,
-                             "ALTER TABLE tickets DROP COLUMN rotating; PRAGMA user_version = 4;");
+  old_database_with_a_ticket(
+      path,
+      "ALTER TABLE tickets DROP COLUMN rotating; "
+      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
+      "PRAGMA user_version = 4;");
   SqliteStore s(path);
   auto version = s.db().prepare("PRAGMA user_version");
   ASSERT_TRUE(version.step());
-  EXPECT_EQ(version.int64(0), 5);
+  EXPECT_EQ(version.int64(0), 6);
   expect_signed_codes_after_migration(s);
 }
 
@@ -334,9 +381,26 @@ TEST(SqliteStoreSchema, ADatabaseOfSchema3GainsSignedCodes) {
   old_database_with_a_ticket(
       path,
       "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP COLUMN rotating; "
+      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
       "PRAGMA user_version = 3;");
   SqliteStore s(path);
   expect_signed_codes_after_migration(s);
+}
+
+TEST(SqliteStoreSchema, ADatabaseOfSchema5GainsOfflineVerdicts) {
+  tbtest::TempDir dir;
+  const auto path = dir.file("v5.db");
+  {
+    SqliteStore s(path);
+    ScanRecord r = admitted_row("C1", 1, "{}");
+    r.scan_id = "old:1";
+    s.record_scan(r);
+    s.db().exec(
+        "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
+        "PRAGMA user_version = 5;");
+  }
+  SqliteStore s(path);
+  expect_offline_verdicts_after_migration(s);
 }
 
 TEST_P(StoreTest, SequencesPerUidSurviveReopenAndPruning) {
@@ -518,9 +582,10 @@ TEST(PgStoreSchema, ADatabaseOfSchema1GainsSignedCodes) {
   }
   pg::Conn(url).exec(
       "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP COLUMN rotating; "
+      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
       "UPDATE tb_schema SET version = 1");
   PgStore s(url);
-  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 3);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 4);
   expect_signed_codes_after_migration(s);
 }
 
@@ -530,10 +595,29 @@ TEST(PgStoreSchema, ADatabaseOfSchema2GainsRotatingCodes) {
     PgStore s(url);
     insert_old_ticket(s);
   }
-  pg::Conn(url).exec("ALTER TABLE tickets DROP COLUMN rotating; UPDATE tb_schema SET version = 2");
+  pg::Conn(url).exec(
+      "ALTER TABLE tickets DROP COLUMN rotating; "
+      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
+      "UPDATE tb_schema SET version = 2");
   PgStore s(url);
-  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 3);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 4);
   expect_signed_codes_after_migration(s);
+}
+
+TEST(PgStoreSchema, ADatabaseOfSchema3GainsOfflineVerdicts) {
+  const auto url = postgres().create_database();
+  {
+    PgStore s(url);
+    ScanRecord r = admitted_row("C1", 1, "{}");
+    r.scan_id = "old:1";
+    s.record_scan(r);
+  }
+  pg::Conn(url).exec(
+      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
+      "UPDATE tb_schema SET version = 3");
+  PgStore s(url);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 4);
+  expect_offline_verdicts_after_migration(s);
 }
 
 TEST(PgStoreSchema, BridgesStartingTogetherMigrateOnce) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "admission.hpp"
 #include "signed_code.hpp"
 
 namespace tb {
@@ -167,6 +168,56 @@ TEST(DeviceScanParser, AJsonObjectTakesTheScannerFromTheTopic) {
   EXPECT_TRUE(p.scan->direction_named);
   const auto bad = tb::parse_device_scan("gate-1", R"({"code":"C1","scanner":17,"scan_id":"s:2"})");
   EXPECT_TRUE(bad.scan) << "the payload's scanner is ignored: " << bad.error;
+}
+
+// SPEC.md v1.1: a scan the agent decided offline carries the gate's verdict.
+TEST(ScanParser, TheGatesOfflineVerdictIsRead) {
+  const auto p = tb::parse_scan(
+      R"({"scan_id":"s:1","code":"C1","scanner":"g1","offline":{"status":"rejected",)"
+      R"("reason":"already_used","decided_at":"2026-11-25T19:02:11.123Z"}})");
+  ASSERT_TRUE(p.scan) << p.error;
+  ASSERT_TRUE(p.scan->offline);
+  EXPECT_EQ(p.scan->offline->status, tb::Status::Rejected);
+  EXPECT_EQ(p.scan->offline->reason, tb::Reason::AlreadyUsed);
+  EXPECT_EQ(p.scan->offline->decided_at, *tb::parse_rfc3339("2026-11-25T19:02:11.123Z"));
+  const auto none = tb::parse_scan(R"({"code":"C1","scanner":"g1","offline":null})");
+  ASSERT_TRUE(none.scan) << none.error;
+  EXPECT_FALSE(none.scan->offline);
+}
+
+TEST(ScanParser, AnOfflineVerdictThatIsNoVerdictMakesTheScanMalformed) {
+  const std::string at = R"("decided_at":"2026-11-25T19:02:11Z")";
+  const std::vector<std::string> cases = {
+      std::string("true"),
+      std::string(R"("admitted")"),
+      std::string(R"({})"),
+      R"({"status":"admitted","reason":"ok"})",
+      R"({"status":"admitted",)" + at + "}",
+      R"({"status":"waved_through","reason":"ok",)" + at + "}",
+      R"({"status":"admitted","reason":"because",)" + at + "}",
+      R"({"status":"admitted","reason":"already_used",)" + at + "}",
+      R"({"status":"rejected","reason":"ok",)" + at + "}",
+      R"({"status":"rejected","reason":"malformed",)" + at + "}",
+      R"({"status":"admitted","reason":"ok","decided_at":"soon"})",
+      R"({"status":1,"reason":"ok",)" + at + "}",
+  };
+  for (const auto& offline : cases) {
+    SCOPED_TRACE(offline);
+    const auto p =
+        tb::parse_scan(R"({"scan_id":"s:1","code":"C1","scanner":"g1","offline":)" + offline + "}");
+    EXPECT_FALSE(p.scan);
+    EXPECT_NE(p.error.find("offline"), std::string::npos) << p.error;
+    EXPECT_EQ(p.scan_id, "s:1");  // still answered
+  }
+}
+
+// An embedded scanner decides nothing alone, and a QR code can be made to read as JSON.
+TEST(DeviceScanParser, AnOfflineVerdictFromADeviceIsIgnored) {
+  const auto p = tb::parse_device_scan(
+      "gate-1", R"({"code":"C1","offline":{"status":"admitted","reason":"ok",)"
+                R"("decided_at":"2026-11-25T19:02:11Z"}})");
+  ASSERT_TRUE(p.scan) << p.error;
+  EXPECT_FALSE(p.scan->offline);
 }
 
 TEST(DeviceScanParser, AnInvalidTopicLevelCannotBeAnswered) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -45,6 +46,23 @@ class Agent : public ::testing::Test {
     ASSERT_EQ(bridge_->cli({"tickets", "add", "--uid", "42", "--code", code, "--holder", holder})
                   .exit_code,
               0);
+  }
+
+  // A broker that keeps sessions across its restart, a bridge with a signing key (its public key
+  // file in `pub`), and tickets of uid 42 with these codes (their signed codes in `signed_codes`).
+  void start_signing_venue(const std::vector<std::string>& codes, std::string& pub,
+                           std::map<std::string, std::string>& signed_codes) {
+    broker_ = std::make_unique<tbtest::Mosquitto>(dir_, tbtest::persistent_broker_config(dir_));
+    ASSERT_NO_FATAL_FAILURE(start_bridge());
+    const auto keys = bridge_->cli({"keys", "init"});
+    ASSERT_EQ(keys.exit_code, 0) << keys.err;
+    pub = keys.out;
+    while (!pub.empty() && (pub.back() == '\n' || pub.back() == ' ')) pub.pop_back();
+    for (const auto& code : codes) {
+      const auto r = bridge_->cli({"tickets", "add", "--uid", "42", "--code", code});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      signed_codes[code] = json::parse(r.out)["signed_code"];
+    }
   }
 
   std::vector<std::string> agent_args(std::vector<std::string> extra = {}) {

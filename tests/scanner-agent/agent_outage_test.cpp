@@ -1,6 +1,7 @@
 // scanner-agent through outages: scans kept while the broker is away, across a killed agent, a
 // backlog sent whole, and a full queue.
 #include "agent_fixture.hpp"
+#include "sqlite.hpp"
 
 namespace tbtest_agent {
 namespace {
@@ -109,18 +110,9 @@ namespace {
 // refused, and staff are told the decision was offline. Back online, every scan reaches the
 // bridge once, and the bridge agrees.
 TEST_F(Agent, WithTheBrokerDownSignedTicketsAreDecidedAtTheGateOnce) {
-  broker_ = std::make_unique<tbtest::Mosquitto>(dir_, tbtest::persistent_broker_config(dir_));
-  start_bridge();
-  const auto keys = bridge_->cli({"keys", "init"});
-  ASSERT_EQ(keys.exit_code, 0) << keys.err;
-  std::string pub = keys.out;
-  while (!pub.empty() && (pub.back() == '\n' || pub.back() == ' ')) pub.pop_back();
+  std::string pub;
   std::map<std::string, std::string> signed_codes;
-  for (const std::string code : {"OFFA", "OFFB"}) {
-    const auto r = bridge_->cli({"tickets", "add", "--uid", "42", "--code", code});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    signed_codes[code] = json::parse(r.out)["signed_code"];
-  }
+  ASSERT_NO_FATAL_FAILURE(start_signing_venue({"OFFA", "OFFB"}, pub, signed_codes));
   auto agent =
       spawn_agent({"--timeout", "0.3", "--retry", "0.5", "--debounce", "0", "--offline-key", pub});
   ASSERT_TRUE(
@@ -165,6 +157,90 @@ TEST_F(Agent, ABadOfflineKeyStopsTheAgent) {
   const auto r = run_agent("", {"--offline-key", bad});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad.pem"), std::string::npos) << r.err;
+}
+
+// Reconciliation (docs/offline.md): a gate cut off from the broker decides alone, among them a
+// ticket another gate let in before (it cannot know). Back online, the bridge holds each offline
+// decision once, the one that clashes is recorded as a conflict, and the owner's events stay
+// consecutive.
+TEST_F(Agent, OfflineDecisionsReachTheBridgeOnceAndAClashIsAConflict) {
+  std::string pub;
+  std::map<std::string, std::string> signed_codes;
+  ASSERT_NO_FATAL_FAILURE(start_signing_venue({"RECA", "RECC"}, pub, signed_codes));
+  // Gate south lets RECC in, online.
+  auto south = agent_args({"--timeout", "2", "--debounce", "0"});
+  south[4] = "gate-s-1";
+  south[6] = "south";
+  south[8] = dir_.file("south.journal");
+  const auto at_south =
+      tbtest::run(south, {}, signed_codes["RECC"] + "\n", std::chrono::seconds(30));
+  ASSERT_NE(at_south.out.find("ADMIT   RECC"), std::string::npos) << at_south.out << at_south.err;
+
+  // Gate north, its network cut: it never reaches the broker.
+  const std::vector<std::string> flags = {"--timeout",  "0.3", "--retry",       "0.5",
+                                          "--debounce", "0",   "--offline-key", pub};
+  auto cut = agent_args(flags);
+  cut[2] = "mqtt://127.0.0.1:" + std::to_string(tbtest::free_port());
+  {
+    tbtest::Child north(cut, dir_.file("north-cut.out"), {}, {}, true);
+    for (const std::string code : {"RECA", "RECA", "RECC"})
+      north.write_stdin(signed_codes[code] + "\n");
+    ASSERT_TRUE(tbtest::wait_until([&] { return count(north.log(), "[OFFLINE decision") == 3; },
+                                   std::chrono::seconds(10)))
+        << north.log();
+    const std::string log = north.log();
+    EXPECT_EQ(count(log, "ADMIT   RECA"), 1U) << log;
+    EXPECT_EQ(count(log, "REJECT  RECA  already used at north"), 1U) << log;
+    EXPECT_EQ(count(log, "ADMIT   RECC"), 1U) << log;  // let in at south: not known here
+    north.stop();
+  }
+
+  // The network is back: the journal goes out with the gate's verdicts.
+  auto north = spawn_agent(flags);
+  ASSERT_TRUE(tbtest::wait_until(
+      [&] {
+        const auto log = north.log();
+        return count(log, "agrees with the offline decision") +
+                   count(log, "differs from the offline decision") ==
+               3;
+      },
+      std::chrono::seconds(30)))
+      << north.log();
+  EXPECT_EQ(count(north.log(), "agrees with the offline decision"), 2U) << north.log();
+  EXPECT_EQ(count(north.log(), "REJECT  RECC  already used at south"), 1U) << north.log();
+  EXPECT_EQ(count(north.log(), "[CONFLICT with the offline decision"), 1U) << north.log();
+  north.close_stdin();
+  EXPECT_EQ(tbtest::exit_code_of(north.wait_exit(std::chrono::seconds(10)).value_or(-1)), 0);
+
+  const json a = json::parse(bridge_->cli({"tickets", "show", "RECA"}).out);
+  EXPECT_EQ(a["entries"], 1);
+  ASSERT_EQ(a["last_scans"].size(), 2U);
+  for (const auto& scan : a["last_scans"]) {
+    EXPECT_EQ(scan["offline"]["status"], scan["status"]) << scan;
+    EXPECT_EQ(scan["conflict"], false) << scan;
+  }
+  const json c = json::parse(bridge_->cli({"tickets", "show", "RECC"}).out);
+  EXPECT_EQ(c["entries"], 1);  // counted once, at south
+  ASSERT_EQ(c["last_scans"].size(), 2U);
+  EXPECT_EQ(c["last_scans"][0]["gate"], "north");
+  EXPECT_EQ(c["last_scans"][0]["status"], "rejected");
+  EXPECT_EQ(c["last_scans"][0]["reason"], "already_used");
+  EXPECT_EQ(c["last_scans"][0]["offline"]["status"], "admitted");
+  EXPECT_EQ(c["last_scans"][0]["conflict"], true);
+  EXPECT_EQ(c["last_scans"][1]["offline"], nullptr);
+  EXPECT_EQ(bridge_->metric("ticket_bridge_offline_conflicts_total"), 1);
+
+  // The owner's events: consecutive, one per decided scan, the clash told once.
+  tb::sql::Db db(bridge_->db(), false);
+  auto events = db.prepare("SELECT seq, body FROM events WHERE uid = '42' ORDER BY seq");
+  std::vector<std::string> types;
+  std::int64_t expected = 1;
+  while (events.step()) {
+    EXPECT_EQ(events.int64(0), expected++);
+    types.push_back(json::parse(events.text(1))["type"]);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"ticket.admitted", "ticket.admitted",
+                                             "ticket.rejected", "ticket.conflict"}));
 }
 
 }  // namespace

@@ -83,5 +83,27 @@ TEST(Presenter, AnOfflineFieldOfTheWrongTypeIsNotOffline) {
   EXPECT_EQ(answer_line(a, false).find("OFFLINE"), std::string::npos);
 }
 
+// The bridge's answer to a scan decided at the gate that clashes with it (docs/offline.md): staff
+// are told to call the supervisor, and --json lines carry "conflict".
+TEST(Presenter, AConflictWithTheOfflineDecisionIsToldToStaff) {
+  const json a = {{"code", "TB1"},
+                  {"status", "rejected"},
+                  {"reason", "already_used"},
+                  {"previous", {{"gate", "south"}}},
+                  {"conflict", true}};
+  const auto line = answer_line(a, false, true);
+  EXPECT_EQ(line.rfind("REJECT  TB1  already used at south", 0), 0U) << line;
+  EXPECT_NE(line.find("[CONFLICT with the offline decision: tell the supervisor]"),
+            std::string::npos)
+      << line;
+  std::ostringstream out;
+  Presenter json_lines(out, true, false);
+  json_lines.answer("g:1", a, true);
+  EXPECT_EQ(json::parse(out.str())["conflict"], true);
+  json agreeing = a;
+  agreeing["conflict"] = false;
+  EXPECT_EQ(answer_line(agreeing, false).find("CONFLICT"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sa

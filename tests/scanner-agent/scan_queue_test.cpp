@@ -89,6 +89,30 @@ TEST(ScanQueue, ScansOfAPreviousRunAreDueButNeverTimeOutAgain) {
   EXPECT_TRUE(q.answer("g:1")->late);
 }
 
+// A scan decided at the gate before a restart is still an offline decision: the bridge's answer
+// to it is compared with the verdict its payload carries, not shown as a late answer.
+TEST(ScanQueue, AScanDecidedOfflineBeforeARestartIsStillOne) {
+  ScanQueue q({1500ms, 5000ms, 20000ms});
+  QueuedScan decided = scan(1);
+  decided.payload = R"({"scan_id":"g:1","offline":{"status":"rejected","reason":"already_used",)"
+                    R"("decided_at":"2026-11-25T19:00:00Z"}})";
+  q.restore(decided, t0);
+  QueuedScan hostile = scan(2);
+  hostile.payload = R"({"offline":{"status":7}})";
+  q.restore(hostile, t0);
+  q.restore(scan(3), t0);
+  const auto a = q.answer("g:1");
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->offline);
+  EXPECT_EQ(a->offline_status, "rejected");
+  for (const char* id : {"g:2", "g:3"}) {
+    const auto b = q.answer(id);
+    ASSERT_TRUE(b);
+    EXPECT_FALSE(b->offline) << id;
+    EXPECT_TRUE(b->late) << id;
+  }
+}
+
 TEST(ScanQueue, TheWakeIsTheNextDeadlineOrResendWhenConnected) {
   ScanQueue q({1500ms, 5000ms, 300000ms});
   const auto limit = t0 + 1h;
