@@ -62,18 +62,9 @@ bool rotating_code_fresh(const Ticket& ticket, const Scan& scan, Millis at,
   return rotating_value_fresh(ticket_rotating_secret(*key, ticket.code), *scan.rotating_value, at);
 }
 
-void count_verdict(Metrics& metrics, const GateVerdict& v, bool conflict) {
-  metrics.offline_verdicts[static_cast<std::size_t>(v.status)].fetch_add(1,
-                                                                         std::memory_order_relaxed);
-  if (conflict) metrics.offline_conflicts.fetch_add(1, std::memory_order_relaxed);
-}
-
-void warn_conflict(const Scan& scan, Status status, Reason reason) {
-  spdlog::warn(
-      "scan {} of {} from {}: the gate decided {} ({}) offline, the bridge {} ({}): a conflict",
-      scan.scan_id.value_or("without a scan_id"), scan.code, scan.scanner,
-      to_string(scan.offline->status), to_string(scan.offline->reason), to_string(status),
-      to_string(reason));
+VerdictNote verdict_note(const Scan& scan, Status status, Reason reason, bool conflict) {
+  return VerdictNote{
+      scan.scan_id.value_or(""), scan.code, scan.scanner, *scan.offline, status, reason, conflict};
 }
 
 std::optional<std::string> text_of(const nlohmann::json& obj, const char* key) {
@@ -86,7 +77,7 @@ std::optional<std::string> text_of(const nlohmann::json& obj, const char* key) {
 // the way back, so the gate decided alone): recorded beside the bridge's decision, which stands,
 // once; a conflict when the two statuses differ, told to the owner. Returns the answer for the
 // scan_id from now on, when this call recorded the verdict.
-std::optional<std::string> record_verdict_beside(Store& store, Metrics& metrics, Scan& scan,
+std::optional<std::string> record_verdict_beside(Store& store, Scan& scan,
                                                  const std::string& stored, Millis now,
                                                  Decided& out) {
   auto result = nlohmann::json::parse(stored, nullptr, false);
@@ -103,9 +94,8 @@ std::optional<std::string> record_verdict_beside(Store& store, Metrics& metrics,
   if (!store.record_offline(*scan.scan_id, gate_verdict_json(verdict).dump(), conflict, amended)) {
     return std::nullopt;  // recorded before: the stored answer says so already
   }
-  count_verdict(metrics, verdict, conflict);
+  out.verdict = verdict_note(scan, *status, *reason, conflict);
   if (conflict) {
-    warn_conflict(scan, *status, *reason);
     if (auto where = store.find_scanner(scan.scanner)) scan.gate = where->gate;
     if (auto ticket = store.find_ticket(scan.code)) {
       const Millis at = effective_scan_time(scan, now);
@@ -117,6 +107,17 @@ std::optional<std::string> record_verdict_beside(Store& store, Metrics& metrics,
 }
 
 }  // namespace
+
+void count_verdict(Metrics& metrics, const VerdictNote& v) {
+  metrics.offline_verdicts[static_cast<std::size_t>(v.gate.status)].fetch_add(
+      1, std::memory_order_relaxed);
+  if (!v.conflict) return;
+  metrics.offline_conflicts.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn(
+      "scan {} of {} from {}: the gate decided {} ({}) offline, the bridge {} ({}): a conflict",
+      v.scan_id, v.code, v.scanner, to_string(v.gate.status), to_string(v.gate.reason),
+      to_string(v.status), to_string(v.reason));
+}
 
 void log_scan(const ScanNote& note) {
   std::vector<logging::Field> fields;
@@ -174,7 +175,7 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     if (auto stored = store.find_result(*parsed.scan_id)) {
       metrics.scans_duplicate.fetch_add(1, std::memory_order_relaxed);
       if (parsed.scan && parsed.scan->offline) {
-        auto amended = record_verdict_beside(store, metrics, *parsed.scan, *stored, now, out);
+        auto amended = record_verdict_beside(store, *parsed.scan, *stored, now, out);
         if (amended) stored = std::move(amended);
       }
       note("scan_id seen before: its first answer again");
@@ -276,8 +277,7 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     if (conflict && scan.offline->status == Status::Rejected) {
       d = Decision{Status::Rejected, scan.offline->reason, std::nullopt};
     }
-    count_verdict(metrics, *scan.offline, conflict);
-    if (conflict) warn_conflict(scan, d.status, d.reason);
+    out.verdict = verdict_note(scan, d.status, d.reason, conflict);
   }
   if (d.new_usage) store.save_usage(scan.code, *d.new_usage);
   metrics.count_scan(d.status, d.reason);

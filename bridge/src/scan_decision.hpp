@@ -24,14 +24,28 @@ struct ScanNote {
   std::optional<std::string> scan_id, scanner, gate, code, status, reason, uid;
 };
 
+// A gate's offline verdict that the decision recorded (docs/offline.md): counted, and a conflict
+// logged, once its batch is committed (count_verdict).
+struct VerdictNote {
+  std::string scan_id, code, scanner;
+  GateVerdict gate;
+  Status status{};  // what the bridge recorded
+  Reason reason{};
+  bool conflict = false;
+};
+
 struct Decided {
   std::optional<Answer> answer;  // nothing when nobody can be answered
   std::shared_ptr<const StoredEvent> event;
   std::optional<ScanNote> note;
+  std::optional<VerdictNote> verdict;
 };
 
 // The debug line of a committed scan, with its fields (logging.hpp).
 void log_scan(const ScanNote& note);
+
+// A committed verdict counted in `metrics`, and a conflict logged at warn level.
+void count_verdict(Metrics& metrics, const VerdictNote& v);
 
 // What serve's options set about deciding scans.
 struct ScanRules {

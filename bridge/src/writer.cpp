@@ -163,6 +163,7 @@ void Writer::process(std::vector<Job>& batch) {
           p.answer = std::move(d.answer);
           p.event = std::move(d.event);
           p.note = std::move(d.note);
+          p.verdict = std::move(d.verdict);
           p.received = scan->received;
         } else {
           done.push_back(apply_task(std::get<WriteTask>(job)));
@@ -223,6 +224,7 @@ void Writer::process(std::vector<Job>& batch) {
       continue;
     }
     if (p.note) log_scan(*p.note);
+    if (p.verdict) count_verdict(metrics_, *p.verdict);
     if (p.answer) answers_(std::move(*p.answer));
     if (p.event) {
       events_(p.event);

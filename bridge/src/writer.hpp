@@ -95,6 +95,7 @@ class Writer {
     std::optional<Answer> answer;
     std::shared_ptr<const StoredEvent> event;
     std::optional<ScanNote> note;
+    std::optional<VerdictNote> verdict;
     std::chrono::steady_clock::time_point received;
     WriteTask* task = nullptr;  // set for tasks
     TaskOutcome outcome;
