@@ -10,7 +10,7 @@ mkdir -p "$out/corpus"
 cp -n tests/fuzz/corpus/* "$out/corpus/" 2>/dev/null || true
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -Icommon/src tests/fuzz/token_fuzz.cpp common/src/jwt.cpp common/src/ids.cpp \
-  common/src/scan.cpp common/src/admission.cpp common/src/signed_code.cpp common/src/rotating_code.cpp common/src/timeutil.cpp -lcrypto \
+  common/src/scan.cpp common/src/admission.cpp common/src/signed_code.cpp common/src/rotating_code.cpp common/src/gate_sync.cpp common/src/timeutil.cpp -lcrypto \
   -o "$out/token_fuzz"
 echo "fuzz: running the token and scan parsers for ${seconds}s"
 "$out/token_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \

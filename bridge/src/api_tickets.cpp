@@ -3,6 +3,7 @@
 
 #include "api.hpp"
 #include "api_responses.hpp"
+#include "gate_sync.hpp"
 #include "jwt.hpp"
 #include "messages.hpp"
 #include "qr.hpp"
@@ -160,16 +161,24 @@ void Api::owner_ticket(const HttpRequest& req, const std::string& named, const R
 
 void Api::revoke_ticket(const std::string& code, const Responder& respond) {
   auto ticket = std::make_shared<std::optional<Ticket>>();
-  writer_.submit(WriteTask{[code, ticket](Store& store, TaskOutcome&) {
-                             if (store.revoke_ticket(code)) *ticket = store.find_ticket(code);
-                           },
-                           [respond, code, ticket](TaskOutcome& out) {
-                             if (!out.ok) return respond(error(503, "unavailable", out.error));
-                             if (!*ticket)
-                               return respond(
-                                   error(404, "not_found", "no ticket with code " + code));
-                             respond(json_response(200, ticket_json(**ticket)));
-                           }});
+  writer_.submit(
+      WriteTask{[code, ticket](Store& store, TaskOutcome& out) {
+                  if (store.revoke_ticket(code)) *ticket = store.find_ticket(code);
+                  // The gates hear of it at once (gate_sync.hpp).
+                  const auto* t = ticket->has_value() ? &**ticket : nullptr;
+                  if (t && t->signed_code) {
+                    if (auto key = sync_key_of(*t->signed_code)) {
+                      out.feed.push_back(
+                          {std::move(*key), t->usage.entries, t->usage.inside, true, now_ms()});
+                    }
+                  }
+                },
+                [respond, code, ticket](TaskOutcome& out) {
+                  if (!out.ok) return respond(error(503, "unavailable", out.error));
+                  if (!*ticket)
+                    return respond(error(404, "not_found", "no ticket with code " + code));
+                  respond(json_response(200, ticket_json(**ticket)));
+                }});
 }
 
 }  // namespace tb

@@ -63,6 +63,10 @@ class MqttLink {
   // disconnected it is not queued: the outbox sends it after the reconnect.
   void publish_event(const StoredEvent& e, Outbox* outbox = nullptr,
                      std::vector<MqttOutbound>* batch = nullptr);
+  // Any other message of the bridge's (the gates' feed), like the above.
+  void publish(MqttOutbound m, std::vector<MqttOutbound>* batch = nullptr) {
+    emit(std::move(m), batch);
+  }
   // Queues what was added to `batch` with one hand-over (one wake of the publisher thread for a
   // writer's whole batch), and empties it.
   void publish_all(std::vector<MqttOutbound>& batch) { session_.publish(batch); }

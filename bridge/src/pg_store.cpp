@@ -134,6 +134,7 @@ std::vector<Statement> statements() {
        "updated_at = EXCLUDED.updated_at"},
       {"remove_scanner", "DELETE FROM scanners WHERE id = $1"},
       {"list_scanners", "SELECT id, gate, direction, updated_at FROM scanners ORDER BY id"},
+      {"feed_tickets", Store::kFeedTicketsSql},
       {"next_seq",
        "INSERT INTO users (uid, last_seq) VALUES ($1, 1) "
        "ON CONFLICT (uid) DO UPDATE SET last_seq = users.last_seq + 1 RETURNING last_seq"},
@@ -821,6 +822,16 @@ bool PgStore::remove_scanner(const std::string& id) {
   const bool removed = run("remove_scanner", pg::Params().add(id)).changed() > 0;
   if (batch_) forget_undoable(batch_->undo, batch_->scanners, id);
   return removed;
+}
+
+std::vector<Store::FeedTicket> PgStore::feed_tickets() {
+  const auto r = run("feed_tickets");
+  std::vector<FeedTicket> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({r.text(i, 0), r.int64(i, 1), r.int64(i, 2) != 0, r.int64(i, 3) != 0});
+  }
+  return out;
 }
 
 std::vector<ScannerConfig> PgStore::scanners() {

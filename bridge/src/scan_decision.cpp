@@ -279,7 +279,15 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     }
     out.verdict = verdict_note(scan, d.status, d.reason, conflict);
   }
-  if (d.new_usage) store.save_usage(scan.code, *d.new_usage);
+  if (d.new_usage) {
+    store.save_usage(scan.code, *d.new_usage);
+    if (rules.gate_feed && ticket && ticket->signed_code) {
+      if (auto key = sync_key_of(*ticket->signed_code)) {
+        out.feed = SyncEntry{std::move(*key), d.new_usage->entries, d.new_usage->inside,
+                             ticket->revoked, now};
+      }
+    }
+  }
   metrics.count_scan(d.status, d.reason);
 
   rec.code = scan.code;

@@ -11,6 +11,7 @@
 
 #include "device_answers.hpp"
 #include "envelopes.hpp"
+#include "gate_sync.hpp"
 #include "metrics.hpp"
 #include "rotating_code.hpp"
 #include "store.hpp"
@@ -39,6 +40,8 @@ struct Decided {
   std::shared_ptr<const StoredEvent> event;
   std::optional<ScanNote> note;
   std::optional<VerdictNote> verdict;
+  // What the scan changed of a signed ticket, for the gates' feed (ScanRules::gate_feed).
+  std::optional<SyncEntry> feed;
 };
 
 // The debug line of a committed scan, with its fields (logging.hpp).
@@ -58,6 +61,9 @@ struct ScanRules {
   // The venue's rotating key (rotating_code.hpp), when it has one: scans of tickets that need a
   // rotating code are checked with it. Without it they are all refused as stale_code.
   std::shared_ptr<const RotatingKey> rotating_key;
+  // The gates' feed is on (gate_sync.hpp): a scan that changes a signed ticket's use says so in
+  // Decided::feed.
+  bool gate_feed = false;
 };
 
 // `in` is a scan from tickets/scan, or from tickets/scan/<scanner> when in.device_scanner is set.

@@ -14,6 +14,7 @@
 #include "api.hpp"
 #include "commands.hpp"
 #include "event_hub.hpp"
+#include "gate_feed.hpp"
 #include "http_server.hpp"
 #include "mqtt_link.hpp"
 #include "outbox.hpp"
@@ -138,6 +139,25 @@ int cmd_serve(const Settings& s) {
       {[&outbox](Store& st, TaskOutcome&) { outbox.flush(st); }, std::chrono::seconds(1)});
   // The writer's publishes of one batch, handed to the MQTT side at once (its thread only).
   std::vector<MqttOutbound> outgoing;
+  // The gates' feed (gate_feed.hpp): each batch's news at once, the snapshot on a reader.
+  GateFeed feed(mqtt);
+  const auto publish_snapshot = [&reader, &feed](bool force) {
+    reader.submit([&feed, force](Store& st) {
+      try {
+        feed.publish_snapshot(st, force);
+      } catch (const std::exception& e) {
+        spdlog::error("gate feed: reading the snapshot: {}", e.what());
+      }
+    });
+  };
+  if (rules.gate_feed) {
+    po.on_feed = [&feed, &outgoing](std::vector<SyncEntry>& news) {
+      feed.publish_updates(news, &outgoing);
+    };
+    po.periodic.push_back(
+        {[publish_snapshot](Store&, TaskOutcome&) { publish_snapshot(false); },
+         std::chrono::duration_cast<std::chrono::milliseconds>(config.gate_feed_interval)});
+  }
   po.after_batch = [&mqtt, &outgoing] { mqtt.publish_all(outgoing); };
   Writer writer(
       *store, metrics, health, [&mqtt, &outgoing](Answer a) { mqtt.publish_answer(a, &outgoing); },
@@ -168,6 +188,7 @@ int cmd_serve(const Settings& s) {
     });
   };
   const auto republish = [&] {
+    if (rules.gate_feed) publish_snapshot(true);
     const auto generation = outbox.begin_republish();
     writer.submit(WriteTask{
         [&outbox](Store& st, TaskOutcome&) { outbox.flush(st); },
@@ -176,6 +197,7 @@ int cmd_serve(const Settings& s) {
   if (auto err =
           mqtt.start([&writer](InboundScan in) { writer.submit(std::move(in)); }, republish)) {
     spdlog::critical("{}", *err);
+    reader.stop();  // before the feed its jobs use goes
     writer.stop();
     return 1;
   }
@@ -212,6 +234,7 @@ int cmd_serve(const Settings& s) {
       ws);
   if (auto err = http.start()) {
     spdlog::critical("{}", *err);
+    reader.stop();
     writer.stop();
     if (peers) peers->stop();
     mqtt.stop();

@@ -89,6 +89,11 @@ void add_serve_settings(Settings& s) {
         "a batch's first scan for more, so that one fsync commits them all (0 = never "
         "wait; at most 20000)",
         "1000");
+  s.add("gate-feed-interval",
+        "how often the snapshot of the gates' feed (what signed tickets used, which are "
+        "revoked: docs/offline.md) is read and published when it changed; changes also go out "
+        "at once (0 = no feed)",
+        "60s");
   s.add("venue-time-zone",
         "time zone of the times on the text answer (and in the log), such as "
         "Europe/Berlin (default: the host's)");
@@ -175,6 +180,13 @@ ServeConfig read_serve_config(const Settings& s, Problems& problems) {
   problems.check([&] { c.listen = parse_listen(s.get("listen")); });
   problems.check([&] { apply_venue_time_zone(s); });
   problems.check([&] { c.rules = scan_rules(s); });
+  const auto feed = parse_duration_s(s.get("gate-feed-interval"));
+  if (!feed || *feed > 24 * 3600) {
+    problems.add("--gate-feed-interval must be a duration of at most 24h, such as 60s, 5m or 0");
+  } else {
+    c.gate_feed_interval = std::chrono::seconds(*feed);
+    c.rules.gate_feed = *feed > 0;
+  }
   problems.check(
       [&] { c.group_commit = std::chrono::microseconds{s.get_int("group-commit-us", 0, 20'000)}; });
   auto& mo = c.mqtt;

@@ -29,6 +29,7 @@ class SqliteStore final : public Store {
   void set_scanner(const ScannerConfig& s) override;
   bool remove_scanner(const std::string& id) override;
   std::vector<ScannerConfig> scanners() override;
+  std::vector<FeedTicket> feed_tickets() override;
 
   StoredEvent append_event(const std::string& uid, Millis at, nlohmann::json& event) override;
   std::int64_t last_seq(const std::string& uid) override;

@@ -85,6 +85,13 @@ bool SqliteStore::remove_scanner(const std::string& id) {
   return db_.changes() > 0;
 }
 
+std::vector<Store::FeedTicket> SqliteStore::feed_tickets() {
+  auto s = db_.prepare(kFeedTicketsSql);
+  std::vector<FeedTicket> out;
+  while (s.step()) out.push_back({s.text(0), s.int64(1), s.int64(2) != 0, s.int64(3) != 0});
+  return out;
+}
+
 std::vector<ScannerConfig> SqliteStore::scanners() {
   auto& s = list_scanners_;
   std::vector<ScannerConfig> out;

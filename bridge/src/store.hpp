@@ -102,10 +102,22 @@ class Store {
   };
 
   // Tickets.
+  static constexpr const char* kFeedTicketsSql =
+      "SELECT signed_code, entries, inside, revoked FROM tickets WHERE signed_code IS NOT NULL "
+      "AND (entries > 0 OR inside <> 0 OR revoked <> 0) ORDER BY code";
   virtual void insert_ticket(const Ticket& t) = 0;  // throws DuplicateTicket
   virtual std::optional<Ticket> find_ticket(const std::string& code) = 0;
   virtual void save_usage(const std::string& code, const TicketUsage& usage) = 0;
   virtual bool revoke_ticket(const std::string& code) = 0;  // false when no such ticket
+  // Every ticket with a signed code that was used, is inside or is revoked: the gates' feed
+  // (gate_sync.hpp), in code order.
+  struct FeedTicket {
+    std::string signed_code;
+    std::int64_t entries = 0;
+    bool inside = false;
+    bool revoked = false;
+  };
+  virtual std::vector<FeedTicket> feed_tickets() = 0;
 
   // Audit log and exactly-once.
   virtual std::optional<std::string> find_result(const std::string& scan_id) = 0;

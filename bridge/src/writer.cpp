@@ -59,7 +59,7 @@ void Writer::enqueue(Job job) {
   // broker will not deliver it again: it is decided when its scanner sends it again after the
   // restart (the scanner agent re-sends every unanswered scan).
   if (auto* task = std::get_if<WriteTask>(&job)) {
-    TaskOutcome outcome{false, "the bridge is shutting down", 0, {}};
+    TaskOutcome outcome{false, "the bridge is shutting down", 0, {}, {}};
     if (task->done) task->done(outcome);
     return;
   }
@@ -164,6 +164,7 @@ void Writer::process(std::vector<Job>& batch) {
           p.event = std::move(d.event);
           p.note = std::move(d.note);
           p.verdict = std::move(d.verdict);
+          p.feed = std::move(d.feed);
           p.received = scan->received;
         } else {
           done.push_back(apply_task(std::get<WriteTask>(job)));
@@ -215,14 +216,17 @@ void Writer::process(std::vector<Job>& batch) {
   }
 
   // Committed: now the scanners and owners may hear about it, in the batch's order.
+  std::vector<SyncEntry> feed;
   for (auto& p : done) {
     if (p.task != nullptr) {
       for (const auto& e : p.outcome.events) {
         p.outcome.delivered += events_(e);
         metrics_.events_published.fetch_add(1, std::memory_order_relaxed);
       }
+      for (auto& f : p.outcome.feed) feed.push_back(std::move(f));
       continue;
     }
+    if (p.feed) feed.push_back(std::move(*p.feed));
     if (p.note) log_scan(*p.note);
     if (p.verdict) count_verdict(metrics_, *p.verdict);
     if (p.answer) answers_(std::move(*p.answer));
@@ -231,6 +235,7 @@ void Writer::process(std::vector<Job>& batch) {
       metrics_.events_published.fetch_add(1, std::memory_order_relaxed);
     }
   }
+  if (!feed.empty() && options_.on_feed) options_.on_feed(feed);
   if (options_.after_batch) options_.after_batch();
   const auto handed_over = std::chrono::steady_clock::now();
   for (auto& p : done) {
@@ -281,10 +286,10 @@ Writer::Pending Writer::apply_task(WriteTask& task) {
   } catch (const DbError& e) {
     if (!e.is_constraint()) throw;  // the store is in trouble: the whole batch retries
     store_.rollback_to_savepoint();
-    out.outcome = TaskOutcome{false, e.what(), 0, {}};
+    out.outcome = TaskOutcome{false, e.what(), 0, {}, {}};
   } catch (const std::exception& e) {
     store_.rollback_to_savepoint();
-    out.outcome = TaskOutcome{false, e.what(), 0, {}};
+    out.outcome = TaskOutcome{false, e.what(), 0, {}, {}};
   }
   return out;
 }

@@ -35,6 +35,7 @@ struct TaskOutcome {
   std::string error;          // when not ok
   std::size_t delivered = 0;  // live connections that got the task's events
   std::vector<std::shared_ptr<const StoredEvent>> events;  // appended by `apply`
+  std::vector<SyncEntry> feed;  // news for the gates' feed, appended by `apply`
 };
 
 struct WriteTask {
@@ -67,6 +68,9 @@ struct WriterOptions {
   // tasks' `done`: sinks that collect a batch hand it on here at once (one wake of the thread
   // that sends them, not one per message).
   std::function<void()> after_batch;
+  // Runs once per committed batch that changed signed tickets (ScanRules::gate_feed, and tasks'
+  // TaskOutcome::feed), with all of the batch's news, before `after_batch`.
+  std::function<void(std::vector<SyncEntry>&)> on_feed;
 };
 
 class Writer {
@@ -96,6 +100,7 @@ class Writer {
     std::shared_ptr<const StoredEvent> event;
     std::optional<ScanNote> note;
     std::optional<VerdictNote> verdict;
+    std::optional<SyncEntry> feed;
     std::chrono::steady_clock::time_point received;
     WriteTask* task = nullptr;  // set for tasks
     TaskOutcome outcome;

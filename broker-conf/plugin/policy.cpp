@@ -49,20 +49,30 @@ std::string_view unshare(std::string_view filter) {
   return slash == std::string_view::npos ? std::string_view() : filter.substr(slash + 1);
 }
 
+// The gates' feed: tickets/sync/updates, and tickets/sync/snapshot/+ (to subscribe) or one of its
+// chunks (a message's topic).
+bool is_gate_feed(int access, std::string_view topic) {
+  if (topic == tb::topics::kSyncUpdates) return true;
+  if (access == kSubscribe && topic == tb::topics::kSyncSnapshotFilter) return true;
+  return tb::topics::sync_snapshot_chunk(topic).has_value();
+}
+
 bool scanner_allowed(const std::string& id, int access, std::string_view topic) {
   if (access == kWrite) {
     return topic == tb::topics::kScan || topic == tb::topics::device_scan(id) ||
            topic == tb::topics::scanner_status(id);
   }
-  // Read and subscribe: its own answers, tickets/result/<id> and below, never another's.
-  return tb::topics::is_scanners_own(topic, id);
+  // Read and subscribe: its own answers, tickets/result/<id> and below, never another's; and the
+  // gates' feed (gate_sync.hpp), which names no ticket code.
+  return tb::topics::is_scanners_own(topic, id) || is_gate_feed(access, topic);
 }
 
 bool bridge_allowed(int access, std::string_view topic) {
   if (access == kWrite) {
-    return !has_wildcard(topic) && ((starts_with(topic, tb::topics::kResultPrefix) &&
-                                     topic.size() > tb::topics::kResultPrefix.size()) ||
-                                    is_user_events(topic) || starts_with(topic, "bridge/"));
+    return !has_wildcard(topic) &&
+           ((starts_with(topic, tb::topics::kResultPrefix) &&
+             topic.size() > tb::topics::kResultPrefix.size()) ||
+            is_user_events(topic) || starts_with(topic, "bridge/") || is_gate_feed(access, topic));
   }
   const auto t = access == kSubscribe ? unshare(topic) : topic;
   if (t == tb::topics::kScan || t == "users/+/events" || is_user_events(t)) return true;

@@ -72,6 +72,20 @@ std::optional<std::string_view> events_uid(std::string_view topic) {
   return level_between(topic, "users/", "/events");
 }
 
+std::string sync_snapshot(std::size_t chunk) {
+  return join(kSyncSnapshotPrefix, std::to_string(chunk));
+}
+
+std::optional<std::size_t> sync_snapshot_chunk(std::string_view topic) {
+  const auto level = level_between(topic, kSyncSnapshotPrefix, "");
+  // Canonical decimal, as sync_snapshot() writes it: "0", "17"; not "01", "+1" or "1e2".
+  if (!level || level->size() > 4 || ((*level)[0] == '0' && level->size() > 1) ||
+      !std::all_of(level->begin(), level->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(std::stoul(std::string(*level)));
+}
+
 bool is_scanners_own(std::string_view topic, std::string_view scanner) {
   return !scanner.empty() && topic.substr(0, kResultPrefix.size()) == kResultPrefix &&
          at_or_below(topic.substr(kResultPrefix.size()), scanner);
@@ -96,7 +110,8 @@ std::optional<std::string_view> response_topic_refusal(std::string_view topic,
     if (scanner && is_scanners_own(topic, *scanner)) return std::nullopt;
     return "another scanner's answer topic";
   }
-  for (const std::string_view ns : {"users", "bridge", "scanners", "tickets/scan"}) {
+  for (const std::string_view ns :
+       {"users", "bridge", "scanners", "tickets/scan", "tickets/sync"}) {
     if (at_or_below(topic, ns)) return "inside the bridge's own namespaces";
   }
   return std::nullopt;

@@ -15,6 +15,10 @@ inline constexpr std::string_view kResultPrefix = "tickets/result/";  // + <scan
 // answers a small device can show, tickets/result/<scanner>/text and .../light.
 inline constexpr std::string_view kDeviceScanFilter = "tickets/scan/+";
 inline constexpr std::string_view kScannerStatusFilter = "scanners/+/status";
+// The gates' feed (gate_sync.hpp): bridge -> scanners.
+inline constexpr std::string_view kSyncUpdates = "tickets/sync/updates";
+inline constexpr std::string_view kSyncSnapshotPrefix = "tickets/sync/snapshot/";  // + <chunk>
+inline constexpr std::string_view kSyncSnapshotFilter = "tickets/sync/snapshot/+";
 
 std::string result(std::string_view scanner);          // tickets/result/<scanner>
 std::string result_text(std::string_view scanner);     // tickets/result/<scanner>/text
@@ -23,6 +27,7 @@ std::string device_scan(std::string_view scanner);     // tickets/scan/<scanner>
 std::string user_events(std::string_view uid);         // users/<uid>/events
 std::string bridge_status(std::string_view instance);  // bridge/<instance>/status
 std::string scanner_status(std::string_view scanner);  // scanners/<scanner>/status
+std::string sync_snapshot(std::size_t chunk);          // tickets/sync/snapshot/<chunk>
 
 // The <scanner> level of tickets/scan/<scanner>, or of scanners/<scanner>/status; nothing for any
 // other topic (tickets/scan itself included). The level is not checked to be a valid id.
@@ -30,6 +35,10 @@ std::optional<std::string_view> device_scan_scanner(std::string_view topic);
 std::optional<std::string_view> status_scanner(std::string_view topic);
 // The <uid> level of users/<uid>/events; nothing for any other topic.
 std::optional<std::string_view> events_uid(std::string_view topic);
+
+// The <chunk> of tickets/sync/snapshot/<chunk> (canonical decimal, below 10,000); nothing for
+// any other topic.
+std::optional<std::size_t> sync_snapshot_chunk(std::string_view topic);
 
 // True for tickets/result/<scanner> and tickets/result/<scanner>/... (a topic or a filter).
 bool is_scanners_own(std::string_view topic, std::string_view scanner);
@@ -45,8 +54,9 @@ bool is_valid_topic_name(std::string_view topic);
 
 // Why a scan's Response Topic must not be used (SPEC.md v1.1), or nothing when it may: it must be
 // a valid topic name outside the bridge's own namespaces (users/..., bridge/..., scanners/...,
-// tickets/scan and below, tickets/result and below) unless it is the scanning scanner's own
-// tickets/result/<scanner>[/...]. `scanner` is the scanner the scan names, when known.
+// tickets/scan, tickets/sync and below, tickets/result and below) unless it is the scanning
+// scanner's own tickets/result/<scanner>[/...]. `scanner` is the scanner the scan names, when
+// known.
 std::optional<std::string_view> response_topic_refusal(std::string_view topic,
                                                        const std::optional<std::string>& scanner);
 

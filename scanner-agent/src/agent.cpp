@@ -7,6 +7,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "gate_sync.hpp"
 #include "logging.hpp"
 #include "signed_code.hpp"
 #include "timeutil.hpp"
@@ -29,6 +30,13 @@ tb::MqttSessionOptions session_options(const AgentOptions& o) {
   s.session_expiry_s = 3600;  // answers published while we reconnect wait for us
   s.status_topic = tb::topics::scanner_status(o.id);
   s.subscriptions = {tb::MqttSubscription{tb::topics::result(o.id), 1, false}};
+  // A gate that decides alone hears what other gates let in (gate_sync.hpp): the retained
+  // snapshot at every subscribe, the updates while connected (and, the session being kept, those
+  // of a short absence).
+  if (o.offline) {
+    s.subscriptions.push_back({std::string(tb::topics::kSyncSnapshotFilter), 1, false});
+    s.subscriptions.push_back({std::string(tb::topics::kSyncUpdates), 1, false});
+  }
   // Scans are sent again from the queue after a reconnect, not buffered by Paho; a reconnect
   // flushes the whole queue at once.
   s.buffer_while_disconnected = false;
@@ -55,7 +63,11 @@ Agent::Agent(AgentOptions options, std::ostream& out)
       session_(session_options(opt_),
                tb::MqttSession::Handlers{
                    [this](tb::MqttInbound m) {
-                     events_.push(AnswerMessage{std::move(m.payload), std::move(m.correlation)});
+                     if (m.topic.starts_with("tickets/sync/")) {
+                       events_.push(FeedMessage{std::move(m.topic), std::move(m.payload)});
+                     } else {
+                       events_.push(AnswerMessage{std::move(m.payload), std::move(m.correlation)});
+                     }
                    },
                    [this] { events_.push(Connected{}); }, [this] { events_.push(Lost{}); }}) {
   // Scans a previous run left unanswered are sent first, in order, once connected.
@@ -125,6 +137,8 @@ void Agent::take(std::vector<Event>& events) {
       lines_.push_back(std::move(*line));
     } else if (auto* answer = std::get_if<AnswerMessage>(&e)) {
       handle(*answer);
+    } else if (auto* feed = std::get_if<FeedMessage>(&e)) {
+      handle(*feed);
     } else if (std::holds_alternative<Connected>(e)) {
       connected_ = true;
       flush_ = true;
@@ -187,6 +201,45 @@ void Agent::handle(Line& in) {
   if (!connected_ && opt_.offline) decide_offline(q->scan_id, q->code, q->payload);
 }
 
+// The bridge's feed (gate_sync.hpp) into the journal's record. A snapshot chunk the same as the
+// one applied last is skipped: the bridge publishes it again at each of its connects, and the
+// broker sends it again at each of ours.
+void Agent::handle(FeedMessage& m) {
+  if (!opt_.offline) return;
+  const auto chunk = tb::topics::sync_snapshot_chunk(m.topic);
+  if (!chunk && m.topic != tb::topics::kSyncUpdates) return;
+  if (m.payload.empty()) {  // a chunk the bridge cleared
+    if (chunk) feed_chunks_.erase(*chunk);
+    return;
+  }
+  const auto digest = std::hash<std::string>{}(m.payload);
+  if (chunk) {
+    const auto it = feed_chunks_.find(*chunk);
+    if (it != feed_chunks_.end() && it->second == digest) return;
+  }
+  auto parsed = tb::parse_sync_payload(m.payload);
+  if (const auto* why = std::get_if<std::string>(&parsed)) {
+    spdlog::warn("a message on {} is not the bridge's feed, ignored: {}", m.topic, *why);
+    return;
+  }
+  const auto& feed = std::get<tb::SyncMessage>(parsed);
+  std::size_t left_out = 0;
+  try {
+    left_out = journal_.apply_feed(feed.entries, opt_.feed_limit);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot record the bridge's feed from {}: {}", m.topic, e.what());
+    return;
+  }
+  if (chunk) feed_chunks_[*chunk] = digest;
+  if (left_out > 0) {
+    spdlog::warn(
+        "the gate's record holds --feed-limit {} signed tickets: news of {} more was left out, "
+        "and offline decisions do not know their use elsewhere",
+        opt_.feed_limit, left_out);
+  }
+  spdlog::debug("feed: {} entries from {}", feed.entries.size(), m.topic);
+}
+
 bool Agent::decide_offline(const std::string& scan_id, const std::string& code,
                            const std::string& payload) {
   tb::Scan scan;
@@ -194,9 +247,9 @@ bool Agent::decide_offline(const std::string& scan_id, const std::string& code,
   scan.scanner = opt_.id;
   scan.gate = opt_.gate;
   scan.direction = opt_.direction == "out" ? tb::Direction::Out : tb::Direction::In;
-  const auto decided =
-      sa::decide_offline(*opt_.offline, code, scan, tb::now_ms(),
-                         [this](const std::string& c) { return journal_.known(c); });
+  const auto decided = sa::decide_offline(
+      *opt_.offline, code, scan, tb::now_ms(),
+      [this](const std::string& c, const std::string& key) { return journal_.known(c, key); });
   if (const auto* why = std::get_if<std::string>(&decided)) {
     spdlog::info("scan {} cannot be decided offline: {}", scan_id, *why);
     return false;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <ostream>
@@ -50,6 +51,8 @@ struct AgentOptions {
   // Set (--offline-key): a signed code the bridge does not answer within `answer_timeout`, or
   // scanned while the broker is unreachable, is decided here (offline_gate.hpp).
   std::optional<OfflineKeys> offline;
+  // Signed tickets the gate's record of the bridge's feed holds at most (gate_sync.hpp).
+  std::size_t feed_limit = 1'000'000;
 };
 
 class Agent {
@@ -76,14 +79,18 @@ class Agent {
     std::string payload;
     std::optional<std::string> correlation;
   };
+  struct FeedMessage {  // tickets/sync/...
+    std::string topic, payload;
+  };
   struct Connected {};
   struct Lost {};
-  using Event = std::variant<Line, AnswerMessage, Connected, Lost>;
+  using Event = std::variant<Line, AnswerMessage, FeedMessage, Connected, Lost>;
 
   void run();
   void take(std::vector<Event>& events);
   void handle(Line& line);
   void handle(AnswerMessage& answer);
+  void handle(FeedMessage& feed);
   void send_due(Clock::time_point now);
   void show_timeouts(Clock::time_point now);
   // Decides a waiting scan at the gate; false when it cannot be decided alone.
@@ -103,6 +110,7 @@ class Agent {
   std::deque<Line> lines_;  // taken from the events, not journaled yet
   bool connected_ = false;
   bool flush_ = false;  // after a (re)connect every unanswered scan goes again, in order
+  std::map<std::size_t, std::size_t> feed_chunks_;  // snapshot chunk -> hash of the last applied
 
   tb::WorkQueue<Event> events_;
   std::mutex settle_mu_;

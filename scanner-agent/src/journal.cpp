@@ -30,7 +30,24 @@ Journal::Journal(const std::string& path) : db_(path, true) {
       last_gate    TEXT,
       last_scanner TEXT
     );
+    -- What the bridge's feed says of signed tickets (gate_sync.hpp), by the feed's key.
+    CREATE TABLE IF NOT EXISTS synced (
+      key     TEXT PRIMARY KEY,
+      entries INTEGER NOT NULL,
+      inside  INTEGER NOT NULL,
+      revoked INTEGER NOT NULL,
+      at      INTEGER NOT NULL
+    ) WITHOUT ROWID;
   )sql");
+  // known.changed_at (when this gate last learnt of the ticket) came after the table: a journal
+  // of before gets it with 0, older than any news from the feed.
+  bool has_changed_at = false;
+  for (auto cols = db_.prepare("PRAGMA table_info(known)"); cols.step();) {
+    if (cols.text(1) == "changed_at") has_changed_at = true;
+  }
+  if (!has_changed_at) {
+    db_.exec("ALTER TABLE known ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0");
+  }
   // A random nonce per journal keeps scan ids unique even if two machines share a scanner id.
   auto get = db_.prepare("SELECT value FROM meta WHERE key = 'nonce'");
   if (get.step()) {
@@ -88,10 +105,11 @@ bool Journal::remove(const std::string& scan_id) {
 // Entries only grow; `inside` and the last entry follow the newest news.
 void Journal::record_usage(const std::string& code, const tb::TicketUsage& u) {
   auto s = db_.prepare(R"sql(
-    INSERT INTO known (code, entries, inside, last_at, last_gate, last_scanner)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    INSERT INTO known (code, entries, inside, last_at, last_gate, last_scanner, changed_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
     ON CONFLICT (code) DO UPDATE SET
       entries = max(entries, excluded.entries), inside = excluded.inside,
+      changed_at = excluded.changed_at,
       last_at = coalesce(excluded.last_at, last_at),
       last_gate = CASE WHEN excluded.last_at IS NULL THEN last_gate ELSE excluded.last_gate END,
       last_scanner =
@@ -103,6 +121,7 @@ void Journal::record_usage(const std::string& code, const tb::TicketUsage& u) {
     if (u.last_entry->gate) s.bind(5, *u.last_entry->gate);
     if (u.last_entry->scanner) s.bind(6, *u.last_entry->scanner);
   }
+  s.bind(7, tb::now_ms());
   s.run();
 }
 
@@ -140,24 +159,74 @@ void Journal::decided_offline(const std::string& scan_id, const std::string& pay
   }
 }
 
-std::optional<KnownUsage> Journal::known(const std::string& code) {
+std::optional<KnownUsage> Journal::known(const std::string& code,
+                                         const std::optional<std::string>& sync_key) {
+  std::optional<KnownUsage> own;
+  tb::Millis own_at = 0;
   auto s = db_.prepare(
-      "SELECT entries, inside, revoked, last_at, last_gate, last_scanner FROM known "
+      "SELECT entries, inside, revoked, last_at, last_gate, last_scanner, changed_at FROM known "
       "WHERE code = ?1");
   s.bind(1, code);
-  if (!s.step()) return std::nullopt;
-  KnownUsage k;
-  k.usage.entries = s.int64(0);
-  k.usage.inside = s.int64(1) != 0;
-  k.revoked = s.int64(2) != 0;
-  if (!s.is_null(3)) {
-    tb::EntryRecord e;
-    e.at = s.int64(3);
-    if (!s.is_null(4)) e.gate = s.text(4);
-    if (!s.is_null(5)) e.scanner = s.text(5);
-    k.usage.last_entry = e;
+  if (s.step()) {
+    KnownUsage& k = own.emplace();
+    k.usage.entries = s.int64(0);
+    k.usage.inside = s.int64(1) != 0;
+    k.revoked = s.int64(2) != 0;
+    if (!s.is_null(3)) {
+      tb::EntryRecord e;
+      e.at = s.int64(3);
+      if (!s.is_null(4)) e.gate = s.text(4);
+      if (!s.is_null(5)) e.scanner = s.text(5);
+      k.usage.last_entry = e;
+    }
+    own_at = s.int64(6);
   }
-  return k;
+  if (!sync_key) return own;
+  auto f = db_.prepare("SELECT entries, inside, revoked, at FROM synced WHERE key = ?1");
+  f.bind(1, *sync_key);
+  if (!f.step()) return own;
+  const tb::SyncEntry heard{*sync_key, f.int64(0), f.int64(1) != 0, f.int64(2) != 0, f.int64(3)};
+  return merge_known(own, own_at, heard);
+}
+
+std::size_t Journal::apply_feed(const std::vector<tb::SyncEntry>& entries, std::size_t limit) {
+  db_.exec("BEGIN IMMEDIATE");
+  try {
+    auto count = db_.prepare("SELECT count(*) FROM synced");
+    count.step();
+    auto held = static_cast<std::size_t>(count.int64(0));
+    // Order-free (gate_sync.hpp): the most entries, revoked once set, inside of the later news.
+    auto update = db_.prepare(R"sql(
+      UPDATE synced SET entries = max(entries, ?2), revoked = max(revoked, ?4),
+        inside = CASE WHEN ?5 > at THEN ?3 ELSE inside END, at = max(at, ?5)
+      WHERE key = ?1
+    )sql");
+    auto insert = db_.prepare(
+        "INSERT INTO synced (key, entries, inside, revoked, at) VALUES (?1, ?2, ?3, ?4, ?5)");
+    std::size_t left_out = 0;
+    for (const auto& e : entries) {
+      const auto bind = [&](tb::sql::Stmt& st) -> tb::sql::Stmt& {
+        return st.bind(1, e.key)
+            .bind(2, e.entries)
+            .bind(3, std::int64_t{e.inside ? 1 : 0})
+            .bind(4, std::int64_t{e.revoked ? 1 : 0})
+            .bind(5, e.at);
+      };
+      bind(update).run();
+      if (db_.changes() > 0) continue;
+      if (held >= limit) {  // full: news of the tickets held still count, new ones are left out
+        ++left_out;
+        continue;
+      }
+      bind(insert).run();
+      ++held;
+    }
+    db_.exec("COMMIT");
+    return left_out;
+  } catch (...) {
+    db_.exec("ROLLBACK");
+    throw;
+  }
 }
 
 std::vector<QueuedScan> Journal::all() {

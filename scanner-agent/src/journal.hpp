@@ -4,7 +4,8 @@
 //
 // With offline decisions on (offline_gate.hpp), the same file keeps the gate's record of what
 // each signed ticket has used: its own offline decisions and the bridge's answers here, so that a
-// ticket does not go in twice at this gate while the bridge is away.
+// ticket does not go in twice at this gate while the bridge is away, and what the bridge's feed
+// says other gates let in (gate_sync.hpp).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gate_sync.hpp"
 #include "offline_gate.hpp"
 #include "sqlite.hpp"
 #include "timeutil.hpp"
@@ -46,8 +48,13 @@ class Journal {
   // the ticket's new usage is recorded, in one transaction.
   void decided_offline(const std::string& scan_id, const std::string& payload,
                        const std::string& code, const std::optional<tb::TicketUsage>& usage);
-  // What this gate knows of ticket `code`.
-  std::optional<KnownUsage> known(const std::string& code);
+  // What this gate knows of ticket `code`: its own record, merged with what the bridge's feed
+  // said of the signed code whose feed key is `sync_key` (gate_sync.hpp).
+  std::optional<KnownUsage> known(const std::string& code,
+                                  const std::optional<std::string>& sync_key = std::nullopt);
+  // Merges the feed's news into the record of signed tickets, in one transaction. At most `limit`
+  // tickets are held: news of one more is left out (counted in the result).
+  std::size_t apply_feed(const std::vector<tb::SyncEntry>& entries, std::size_t limit);
   std::vector<QueuedScan> all();  // in journal order
   std::size_t size();
 

@@ -90,6 +90,12 @@ int main(int argc, char** argv) {
                  "tickets offline")
       ->envname("SCANNER_AGENT_ROTATING_KEY")
       ->check(CLI::ExistingFile);
+  app.add_option("--feed-limit", o.feed_limit,
+                 "with --offline-key: signed tickets the gate's record of the bridge's feed holds "
+                 "(what other gates let in; about 53 bytes each in the journal)")
+      ->envname("SCANNER_AGENT_FEED_LIMIT")
+      ->check(CLI::Range(1, 100'000'000))
+      ->capture_default_str();
   app.add_option("--username", username, "broker user name")->envname("SCANNER_AGENT_USERNAME");
   app.add_option("--password-file", password_file, "file holding the broker password")
       ->envname("SCANNER_AGENT_PASSWORD_FILE");

@@ -1,6 +1,7 @@
 // Offline decisions at the gate (offline_gate.hpp).
 #include "offline_gate.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -75,13 +76,22 @@ std::variant<OfflineVerdict, std::string> decide_offline(const OfflineKeys& keys
   t.valid_until = c.valid_until;
   t.gates = c.gates;
   t.rotating = c.rotating;
-  if (const auto k = known(c.code)) {
+  if (const auto k = known(c.code, tb::sync_key(s.code.signature))) {
     t.usage = k->usage;
     t.revoked = k->revoked;
   }
   v.usage = t.usage;
   v.decision = tb::decide(&t, scan, at, fresh);
   return v;
+}
+
+KnownUsage merge_known(const std::optional<KnownUsage>& own, tb::Millis own_at,
+                       const tb::SyncEntry& heard) {
+  KnownUsage k = own.value_or(KnownUsage{});
+  k.usage.entries = std::max(k.usage.entries, heard.entries);
+  k.revoked = k.revoked || heard.revoked;
+  if (!own || heard.at > own_at) k.usage.inside = heard.inside;
+  return k;
 }
 
 json verdict_answer(const OfflineVerdict& v) {

@@ -1,9 +1,9 @@
 // Deciding a scan at the gate alone, when the bridge does not answer (docs/offline.md). Only a
 // signed code can be decided here: its signature proves the venue issued it, and it carries the
 // rules the bridge would apply (window, gates, entries, re-entry, rotating). What the ticket has
-// used so far comes from the agent's own record (journal.hpp): its offline decisions and the
-// bridge's answers at this gate. The rules are the bridge's own (admission.hpp). Pure: the clock
-// and the record are passed in.
+// used so far comes from the agent's own record (journal.hpp): its offline decisions, the
+// bridge's answers at this gate, and the bridge's feed of what other gates let in. The rules are
+// the bridge's own (admission.hpp). Pure: the clock and the record are passed in.
 #pragma once
 
 #include <functional>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "admission.hpp"
+#include "gate_sync.hpp"
 #include "rotating_code.hpp"
 #include "signed_code.hpp"
 
@@ -40,7 +41,15 @@ struct OfflineVerdict {
   tb::Millis decided_at = 0;
 };
 
-using UsageLookup = std::function<std::optional<KnownUsage>(const std::string& plain_code)>;
+// What the gate knows of a ticket, by its plain code and its signed code's feed key.
+using UsageLookup = std::function<std::optional<KnownUsage>(const std::string& plain_code,
+                                                            const std::string& sync_key)>;
+
+// The gate's own record of a ticket (`own`, last changed at `own_at`) merged with what the
+// bridge's feed said of it (gate_sync.hpp): the most entries, revoked if either says so, inside
+// as the later of the two says. The last entry is the gate's own (the feed does not carry it).
+KnownUsage merge_known(const std::optional<KnownUsage>& own, tb::Millis own_at,
+                       const tb::SyncEntry& heard);
 
 // The verdict on `text` (as scanned, upper-cased) at `gate` in `direction` at `at`, or why the
 // gate cannot decide it alone (a plain code; a rotating ticket and no rotating key here).

@@ -442,5 +442,43 @@ TEST_P(ScanDecision, AnOfflineVerdictUnderAnotherTicketsScanIdChangesNothing) {
   EXPECT_EQ(metrics_.offline_conflicts.load(), 0U);
 }
 
+// The gates' feed (gate_sync.hpp): one call per committed batch with what it changed of signed
+// tickets, named by key; plain tickets and refusals change nothing; off, nothing at all.
+TEST_P(ScanDecision, ABatchTellsTheGatesFeedWhatItChangedOfSignedTickets) {
+  const auto key = SigningKey::generate();
+  Ticket t;
+  t.code = "FS1";
+  t.uid = "42";
+  t.reentry = true;
+  sign_ticket(t, key);
+  store_.insert_ticket(t);
+  add("FP1", "42");
+  std::vector<std::vector<SyncEntry>> batches;
+  const auto run = [&](bool on, std::vector<InboundScan> batch) {
+    WriterOptions options;
+    options.scans.gate_feed = on;
+    options.on_feed = [&](std::vector<SyncEntry>& news) { batches.push_back(news); };
+    process_with(options, std::move(batch));
+  };
+  const auto at = [](const std::string& code, const char* id, const char* direction = "in") {
+    return scan({{"scan_id", id}, {"code", code}, {"scanner", "g"}, {"direction", direction}});
+  };
+  run(true, {at(*t.signed_code, "f:1"), at("FP1", "f:2"), at(*t.signed_code, "f:3")});
+  ASSERT_EQ(batches.size(), 1U);
+  ASSERT_EQ(batches[0].size(), 1U);  // the second in is refused (already inside): no news
+  EXPECT_EQ(batches[0][0].key, sync_key_of(*t.signed_code));
+  EXPECT_EQ(batches[0][0].entries, 1);
+  EXPECT_TRUE(batches[0][0].inside);
+  EXPECT_FALSE(batches[0][0].revoked);
+  run(true, {at(*t.signed_code, "f:4", "out")});
+  ASSERT_EQ(batches.size(), 2U);
+  EXPECT_FALSE(batches[1].at(0).inside);
+  run(true, {at("FP1", "f:5", "out")});  // a plain ticket's exit
+  EXPECT_EQ(batches.size(), 2U);
+  run(false, {at(*t.signed_code, "f:6")});
+  EXPECT_EQ(batches.size(), 2U);
+  EXPECT_EQ(store_.find_ticket("FS1")->usage.entries, 1);
+}
+
 }  // namespace
 }  // namespace tb

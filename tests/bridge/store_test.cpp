@@ -165,6 +165,31 @@ TEST_P(StoreTest, AnOfflineVerdictIsKeptWithItsScanAndSetOnce) {
   EXPECT_EQ(s.find_result("s:2"), R"({"n":3})");
 }
 
+// The gates' feed reads every signed ticket that was used, is inside or is revoked, and no other.
+TEST_P(StoreTest, TheFeedListsUsedInsideAndRevokedSignedTickets) {
+  auto store = open();
+  Store& s = *store;
+  for (const std::string code : {"F1", "F2", "F3", "F4", "PLAIN"}) {
+    Ticket t = ticket(code, "42");
+    if (code != "PLAIN") t.signed_code = "TB1.SIGNED-" + code;
+    s.insert_ticket(t);
+  }
+  s.save_usage("F1", TicketUsage{2, false, EntryRecord{1500, "north", "s1"}});
+  s.save_usage("F2", TicketUsage{0, true, std::nullopt});
+  EXPECT_TRUE(s.revoke_ticket("F3"));
+  s.save_usage("PLAIN", TicketUsage{1, true, EntryRecord{1500, "north", "s1"}});
+  const auto feed = s.feed_tickets();
+  ASSERT_EQ(feed.size(), 3U);  // F4 unused, PLAIN unsigned
+  EXPECT_EQ(feed[0].signed_code, "TB1.SIGNED-F1");
+  EXPECT_EQ(feed[0].entries, 2);
+  EXPECT_FALSE(feed[0].inside);
+  EXPECT_FALSE(feed[0].revoked);
+  EXPECT_EQ(feed[1].signed_code, "TB1.SIGNED-F2");
+  EXPECT_TRUE(feed[1].inside);
+  EXPECT_EQ(feed[2].signed_code, "TB1.SIGNED-F3");
+  EXPECT_TRUE(feed[2].revoked);
+}
+
 TEST_P(StoreTest, TheScannerTableSetsListsAndRemoves) {
   auto store = open();
   Store& s = *store;

@@ -54,6 +54,9 @@ class WriterTest : public ::testing::TestWithParam<std::string> {
   void process_with(const ScanRules& rules, std::vector<InboundScan> batch) {
     WriterOptions options;
     options.scans = rules;
+    process_with(options, std::move(batch));
+  }
+  void process_with(const WriterOptions& options, std::vector<InboundScan> batch) {
     Writer writer(
         store_, metrics_, health_, [this](Answer a) { answers_.push_back(std::move(a)); },
         [this](const std::shared_ptr<const StoredEvent>& e) {

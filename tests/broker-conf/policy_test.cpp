@@ -67,6 +67,33 @@ TEST(Policy, CustomersNeitherScanNorWatchGates) {
   EXPECT_FALSE(allowed(c, kSubscribe, "scanners/+/status", kNow));
 }
 
+// The gates' feed (gate_sync.hpp): the bridge writes it, scanners read it, nobody else does.
+TEST(Policy, TheGatesFeedGoesFromTheBridgeToScannersOnly) {
+  const Identity s{Role::Scanner, "gate-1", 0};
+  const Identity b{Role::Bridge, "bridge", 0};
+  const Identity c{Role::Customer, "42", kNow + 60};
+  EXPECT_TRUE(allowed(s, kSubscribe, "tickets/sync/updates", kNow));
+  EXPECT_TRUE(allowed(s, kSubscribe, "tickets/sync/snapshot/+", kNow));
+  EXPECT_TRUE(allowed(s, kRead, "tickets/sync/updates", kNow));
+  EXPECT_TRUE(allowed(s, kRead, "tickets/sync/snapshot/0", kNow));
+  EXPECT_TRUE(allowed(s, kRead, "tickets/sync/snapshot/63", kNow));
+  EXPECT_FALSE(allowed(s, kWrite, "tickets/sync/updates", kNow));
+  EXPECT_FALSE(allowed(s, kWrite, "tickets/sync/snapshot/0", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "tickets/sync/#", kNow));
+  EXPECT_FALSE(allowed(s, kSubscribe, "tickets/#", kNow));
+  EXPECT_FALSE(allowed(s, kRead, "tickets/sync/snapshot/01", kNow));
+  EXPECT_FALSE(allowed(s, kRead, "tickets/sync/snapshot/0/x", kNow));
+  EXPECT_TRUE(allowed(b, kWrite, "tickets/sync/updates", kNow));
+  EXPECT_TRUE(allowed(b, kWrite, "tickets/sync/snapshot/0", kNow));
+  EXPECT_FALSE(allowed(b, kWrite, "tickets/sync/snapshot/+", kNow));
+  EXPECT_FALSE(allowed(b, kWrite, "tickets/sync/other", kNow));
+  for (int access : {kRead, kWrite, kSubscribe}) {
+    EXPECT_FALSE(allowed(c, access, "tickets/sync/updates", kNow)) << access;
+    EXPECT_FALSE(allowed(c, access, "tickets/sync/snapshot/0", kNow)) << access;
+  }
+  EXPECT_FALSE(allowed(c, kSubscribe, "tickets/sync/snapshot/+", kNow));
+}
+
 TEST(Policy, ClientIdsBelongToOneIdentity) {
   const Identity bridge{Role::Bridge, "bridge", 0};
   const Identity scanner{Role::Scanner, "gate-1", 0};

@@ -54,18 +54,31 @@ TEST(Topics, AResponseTopicStaysOutOfTheBridgesNamespaces) {
   const std::optional<std::string> gate1 = "gate-1";
   for (const std::string t :
        {"replies/gate-1", "my/replies", "tickets/results/x", "usersx/1", "tickets/scanx",
-        "tickets/result/gate-1", "tickets/result/gate-1/replies"}) {
+        "tickets/syncx", "tickets/result/gate-1", "tickets/result/gate-1/replies"}) {
     EXPECT_FALSE(response_topic_refusal(t, gate1)) << t;
   }
   for (const std::string t :
        {"users", "users/42/events", "bridge/main/status", "scanners/gate-1/status", "tickets/scan",
         "tickets/scan/gate-1", "tickets/result", "tickets/result/gate-2", "tickets/result/gate-10",
-        "tickets/result/gate-1x", "#", "tickets/result/#", "$SYS/x"}) {
+        "tickets/result/gate-1x", "#", "tickets/result/#", "$SYS/x", "tickets/sync/updates",
+        "tickets/sync/snapshot/0", "tickets/sync"}) {
     EXPECT_TRUE(response_topic_refusal(t, gate1)) << t;
   }
   // Without a known scanner, nothing under tickets/result is anyone's own.
   EXPECT_TRUE(response_topic_refusal("tickets/result/gate-1", std::nullopt));
   EXPECT_FALSE(response_topic_refusal("my/replies", std::nullopt));
+}
+
+TEST(Topics, SnapshotChunks) {
+  EXPECT_EQ(sync_snapshot(0), "tickets/sync/snapshot/0");
+  EXPECT_EQ(sync_snapshot_chunk("tickets/sync/snapshot/0"), 0U);
+  EXPECT_EQ(sync_snapshot_chunk("tickets/sync/snapshot/63"), 63U);
+  for (const std::string t :
+       {"tickets/sync/snapshot/", "tickets/sync/snapshot/01", "tickets/sync/snapshot/+",
+        "tickets/sync/snapshot/1/x", "tickets/sync/snapshot/-1", "tickets/sync/snapshot/99999",
+        "tickets/sync/snapshot/1e2", "tickets/sync/updates"}) {
+    EXPECT_EQ(sync_snapshot_chunk(t), std::nullopt) << t;
+  }
 }
 
 TEST(Topics, ScannersOwn) {

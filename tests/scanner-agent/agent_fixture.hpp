@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "brokers.hpp"
+#include "sqlite.hpp"
 #include "timeutil.hpp"
 
 namespace tbtest_agent {
@@ -37,8 +38,8 @@ class Agent : public ::testing::Test {
  protected:
   void SetUp() override { broker_ = std::make_unique<tbtest::Mosquitto>(dir_); }
 
-  void start_bridge() {
-    bridge_ = std::make_unique<Bridge>(dir_, broker_->url());
+  void start_bridge(std::vector<std::string> extra = {}) {
+    bridge_ = std::make_unique<Bridge>(dir_, broker_->url(), std::move(extra));
     ASSERT_TRUE(bridge_->start()) << bridge_->log();
   }
 
@@ -51,9 +52,10 @@ class Agent : public ::testing::Test {
   // A broker that keeps sessions across its restart, a bridge with a signing key (its public key
   // file in `pub`), and tickets of uid 42 with these codes (their signed codes in `signed_codes`).
   void start_signing_venue(const std::vector<std::string>& codes, std::string& pub,
-                           std::map<std::string, std::string>& signed_codes) {
+                           std::map<std::string, std::string>& signed_codes,
+                           std::vector<std::string> bridge_args = {}) {
     broker_ = std::make_unique<tbtest::Mosquitto>(dir_, tbtest::persistent_broker_config(dir_));
-    ASSERT_NO_FATAL_FAILURE(start_bridge());
+    ASSERT_NO_FATAL_FAILURE(start_bridge(std::move(bridge_args)));
     const auto keys = bridge_->cli({"keys", "init"});
     ASSERT_EQ(keys.exit_code, 0) << keys.err;
     pub = keys.out;
@@ -63,6 +65,32 @@ class Agent : public ::testing::Test {
       ASSERT_EQ(r.exit_code, 0) << r.err;
       signed_codes[code] = json::parse(r.out)["signed_code"];
     }
+  }
+
+  // Gate south (gate-s-1, its own journal) runs over `input` to the end, online.
+  tbtest::RunResult run_south(const std::string& input) {
+    auto south = agent_args({"--timeout", "2", "--debounce", "0"});
+    south[4] = "gate-s-1";
+    south[6] = "south";
+    south[8] = dir_.file("south.journal");
+    return tbtest::run(south, {}, input, std::chrono::seconds(30));
+  }
+
+  // Waits until the journal at `path` holds what the bridge's feed said of `used` tickets used
+  // and `revoked` revoked (gate_sync.hpp).
+  bool wait_for_feed(const std::string& path, int used, int revoked) {
+    return tbtest::wait_until(
+        [&] {
+          try {
+            tb::sql::Db db(path, false);
+            auto s = db.prepare(
+                "SELECT coalesce(sum(entries > 0), 0), coalesce(sum(revoked), 0) FROM synced");
+            return s.step() && s.int64(0) >= used && s.int64(1) >= revoked;
+          } catch (const std::exception&) {
+            return false;  // not made yet
+          }
+        },
+        std::chrono::seconds(15));
   }
 
   std::vector<std::string> agent_args(std::vector<std::string> extra = {}) {

@@ -44,11 +44,14 @@ tb::Scan scan_at(const std::string& gate, tb::Direction d = tb::Direction::In) {
 // The record, as the agent keeps it: what the decisions changed.
 struct Record {
   std::map<std::string, KnownUsage> known;
+  std::map<std::string, tb::SyncEntry> heard;  // the feed's news, by key
   UsageLookup lookup() {
-    return [this](const std::string& c) -> std::optional<KnownUsage> {
+    return [this](const std::string& c, const std::string& key) -> std::optional<KnownUsage> {
       const auto it = known.find(c);
-      if (it == known.end()) return std::nullopt;
-      return it->second;
+      std::optional<KnownUsage> own;
+      if (it != known.end()) own = it->second;
+      if (const auto h = heard.find(key); h != heard.end()) return merge_known(own, 0, h->second);
+      return own;
     };
   }
   OfflineVerdict decide(const OfflineKeys& k, const std::string& text, const tb::Scan& s,
@@ -135,6 +138,80 @@ TEST(OfflineGate, RotatingValuesAreJudgedAtTheScanAndNeedTheKey) {
   no_rotating.rotating.reset();
   EXPECT_TRUE(std::holds_alternative<std::string>(
       decide_offline(no_rotating, code + "." + live, scan_at("north"), kNow, r.lookup())));
+}
+
+// What the bridge's feed said other gates let in before the outage counts here: a used ticket
+// is refused, a revoked one too; the feed's key of another ticket changes nothing.
+TEST(OfflineGate, WhatTheFeedSaysOtherGatesDidCounts) {
+  Venue venue;
+  Record r;
+  const std::string used = venue.sign(claims("FEED1"));
+  const std::string revoked = venue.sign(claims("FEED2"));
+  const std::string other = venue.sign(claims("FEED3"));
+  r.heard[*tb::sync_key_of(used)] = tb::SyncEntry{*tb::sync_key_of(used), 1, true, false, kNow};
+  r.heard[*tb::sync_key_of(revoked)] =
+      tb::SyncEntry{*tb::sync_key_of(revoked), 0, false, true, kNow};
+  EXPECT_EQ(r.decide(venue.keys(), used, scan_at("north")).decision.reason,
+            tb::Reason::AlreadyUsed);
+  EXPECT_EQ(r.decide(venue.keys(), revoked, scan_at("north")).decision.reason, tb::Reason::Revoked);
+  EXPECT_EQ(r.decide(venue.keys(), other, scan_at("north")).decision.status, tb::Status::Admitted);
+}
+
+TEST(OfflineGate, TheOwnRecordAndTheFeedMerge) {
+  KnownUsage own;
+  own.usage.entries = 2;
+  own.usage.inside = true;
+  own.usage.last_entry = tb::EntryRecord{kNow, "north", "gate-n-1"};
+  // Older news of fewer entries, out: the gate's own later record stands.
+  auto m = merge_known(own, kNow, tb::SyncEntry{"k", 1, false, false, kNow - 1});
+  EXPECT_EQ(m.usage.entries, 2);
+  EXPECT_TRUE(m.usage.inside);
+  EXPECT_FALSE(m.revoked);
+  ASSERT_TRUE(m.usage.last_entry);
+  EXPECT_EQ(m.usage.last_entry->gate, "north");
+  // Later news: out since, more entries, revoked.
+  m = merge_known(own, kNow, tb::SyncEntry{"k", 3, false, true, kNow + 1});
+  EXPECT_EQ(m.usage.entries, 3);
+  EXPECT_FALSE(m.usage.inside);
+  EXPECT_TRUE(m.revoked);
+  // Only the feed knows it.
+  m = merge_known(std::nullopt, 0, tb::SyncEntry{"k", 1, true, false, 5});
+  EXPECT_EQ(m.usage.entries, 1);
+  EXPECT_TRUE(m.usage.inside);
+}
+
+TEST(OfflineGate, TheJournalMergesTheFeedAndHoldsABoundedNumber) {
+  tbtest::TempDir dir;
+  Journal j(dir.file("j.db"));
+  const std::string a(32, 'a'), b(32, 'b'), c(32, 'c');
+  EXPECT_EQ(j.apply_feed({{a, 1, true, false, 100}, {b, 0, false, true, 100}}, 2), 0U);
+  // Stale news changes nothing; later news moves inside; entries never go down.
+  EXPECT_EQ(j.apply_feed({{a, 0, false, false, 50}}, 2), 0U);
+  auto k = j.known("NOCODE", a);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->usage.entries, 1);
+  EXPECT_TRUE(k->usage.inside);
+  EXPECT_EQ(j.apply_feed({{a, 0, false, false, 200}}, 2), 0U);
+  k = j.known("NOCODE", a);
+  EXPECT_EQ(k->usage.entries, 1);
+  EXPECT_FALSE(k->usage.inside);
+  EXPECT_TRUE(j.known("NOCODE", b)->revoked);
+  // Full at 2: a third ticket is left out, news of those held still counts.
+  EXPECT_EQ(j.apply_feed({{c, 1, true, false, 300}, {a, 4, true, false, 300}}, 2), 1U);
+  EXPECT_FALSE(j.known("NOCODE", c));
+  EXPECT_EQ(j.known("NOCODE", a)->usage.entries, 4);
+  // The gate's own record of the same ticket merges with it.
+  auto q = j.add("gate-1", "X", 10, [](const std::string& id) { return id; });
+  ASSERT_TRUE(q);
+  tb::TicketUsage u;
+  u.entries = 5;
+  u.inside = true;
+  j.decided_offline(q->scan_id, "{}", "OWN", u);
+  k = j.known("OWN", a);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->usage.entries, 5);
+  EXPECT_TRUE(k->usage.inside);  // the own record is newer than the feed's 300 ms
+  EXPECT_FALSE(j.known("OWN", std::nullopt)->revoked);
 }
 
 TEST(OfflineGate, APlainCodeIsLeftToTheBridge) {

@@ -158,3 +158,8 @@ checks = load("checks.json")
 if checks:
     print(f"Checks per scan: broker plugin {checks['plugin_scan_check_us']:.2f} us, "
           f"Response Topic rule {checks['response_topic_check_us']:.3f} us")
+    if "feed_key_us" in checks:
+        print(f"Gates' feed: key {checks['feed_key_us']:.2f} us per admitted signed scan, "
+              f"{checks['feed_payload_per_entry_us']:.2f} us per entry of an update; a gate "
+              f"merges a full chunk in {checks['feed_chunk_new_ms']:.0f} ms "
+              f"({checks['feed_chunk_again_ms']:.0f} ms again)")

@@ -2,11 +2,18 @@
 // bridge's parser, run on mosquitto's one thread for every publish on tickets/scan) and the
 // bridge's Response Topic rule; and what a signed ticket code (SPEC.md v1.1) adds to the parse of a
 // scan, next to the Ed25519 check the bridge does not make online. `tools/bench.sh checks` runs
-// it; docs/benchmarks.md has results.
+// it; docs/benchmarks.md has results. And the gates' feed (gate_sync.hpp): the key the bridge
+// computes per admitted signed scan, an update's payload per entry, and a gate's merge of one full
+// snapshot chunk into its journal.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
+#include <unistd.h>
+
+#include "gate_sync.hpp"
+#include "journal.hpp"
 #include "policy.hpp"
 #include "rotating_code.hpp"
 #include "scan.hpp"
@@ -67,10 +74,38 @@ int main() {
     refused +=
         !tb::rotating_value_fresh(tb::ticket_rotating_secret(rotation, claims.code), value, at);
   });
+  // The gates' feed: the bridge's key of an admitted signed ticket; an update of a batch of 64.
+  const double feed_key =
+      micros_per_call(kCalls / 4, [&] { refused += !tb::sync_key_of(signed_code).has_value(); });
+  std::vector<tb::SyncEntry> news(
+      64, tb::SyncEntry{*tb::sync_key_of(signed_code), 1, true, false, 1'796'000'000'000});
+  const double feed_payload =
+      micros_per_call(kCalls / 640, [&] { refused += tb::sync_payload(news, at).empty(); }) / 64;
+  // A gate's journal (synchronous=FULL, as the agent's) taking full chunks of new tickets, then
+  // the same chunk again (the merge of what it holds).
+  char dir[] = "/tmp/tb-checks-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return 1;
+  std::vector<tb::SyncEntry> chunk(tb::kMaxSyncEntriesPerMessage);
+  for (std::size_t i = 0; i < chunk.size(); ++i) {
+    chunk[i] = {
+        tb::hex_encode(reinterpret_cast<const std::uint8_t*>(&i), sizeof i) + std::string(16, '0'),
+        1, true, false, at};
+  }
+  double chunk_new_ms = 0, chunk_again_ms = 0;
+  {
+    sa::Journal journal(std::string(dir) + "/j.db");
+    chunk_new_ms =
+        micros_per_call(1, [&] { refused += journal.apply_feed(chunk, 1'000'000) != 0; });
+    chunk_again_ms =
+        micros_per_call(1, [&] { refused += journal.apply_feed(chunk, 1'000'000) != 0; });
+  }
+  std::system((std::string("rm -rf ") + dir).c_str());
   std::printf(
       "{\"plugin_scan_check_us\": %.3f, \"response_topic_check_us\": %.3f, "
       "\"parse_plain_us\": %.3f, \"parse_signed_us\": %.3f, \"ed25519_verify_us\": %.3f, "
-      "\"rotating_check_us\": %.3f, \"refused\": %d}\n",
-      plugin, topic, parse_plain, parse_signed, verify, rotating, refused);
+      "\"rotating_check_us\": %.3f, \"feed_key_us\": %.3f, \"feed_payload_per_entry_us\": "
+      "%.3f, \"feed_chunk_new_ms\": %.1f, \"feed_chunk_again_ms\": %.1f, \"refused\": %d}\n",
+      plugin, topic, parse_plain, parse_signed, verify, rotating, feed_key, feed_payload,
+      chunk_new_ms / 1000, chunk_again_ms / 1000, refused);
   return refused == 0 ? 0 : 1;
 }
