@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include <unistd.h>
@@ -99,7 +100,7 @@ int main() {
     chunk_again_ms =
         micros_per_call(1, [&] { refused += journal.apply_feed(chunk, 1'000'000) != 0; });
   }
-  std::system((std::string("rm -rf ") + dir).c_str());
+  std::filesystem::remove_all(dir);
   std::printf(
       "{\"plugin_scan_check_us\": %.3f, \"response_topic_check_us\": %.3f, "
       "\"parse_plain_us\": %.3f, \"parse_signed_us\": %.3f, \"ed25519_verify_us\": %.3f, "
