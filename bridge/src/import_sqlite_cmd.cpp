@@ -1,7 +1,8 @@
 // `ticket-bridge import-sqlite FILE`: moves a venue from SQLite to PostgreSQL. Every row of the
-// SQLite database FILE (tickets, the scans' audit log, each uid's seq and events, the scanner
-// table) is copied into the empty PostgreSQL store of --db, in one read transaction on one side
-// and one write transaction on the other: the copy is all or nothing, and consistent.
+// SQLite database FILE (tickets, the scans' audit log, each uid's seq and events, the events not
+// yet acknowledged by the broker, the scanner table) is copied into the empty PostgreSQL store of
+// --db, in one read transaction on one side and one write transaction on the other: the copy is all
+// or nothing, and consistent.
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -39,11 +40,11 @@ constexpr Table kTables[] = {
      "SELECT id, scan_id, code, scanner, gate, direction, scanned_at, decided_at, status, "
      "reason, result, claimed_gate, offline, conflict FROM scans ORDER BY id",
      " OVERRIDING SYSTEM VALUE"},
-    {"users", "uid, last_seq, mqtt_acked_seq",
-     "SELECT uid, last_seq, mqtt_acked_seq FROM users ORDER BY uid"},
+    {"users", "uid, last_seq", "SELECT uid, last_seq FROM users ORDER BY uid"},
     {"events", "uid, seq, at, body, code",
      "SELECT uid, seq, at, body, CASE WHEN json_type(body, '$.code') = 'text' "
      "THEN NULLIF(json_extract(body, '$.code'), '') END FROM events ORDER BY uid, seq"},
+    {"outbox", "uid, seq", "SELECT uid, seq FROM outbox ORDER BY uid, seq"},
     {"scanners", "id, gate, direction, updated_at",
      "SELECT id, gate, direction, updated_at FROM scanners ORDER BY id"},
 };
@@ -127,7 +128,7 @@ int cmd_import_sqlite(const Settings& s, const std::string& file) {
   // serving on this database) makes the lock wait; not for ever.
   to.exec("SET LOCAL lock_timeout = '10s'");
   try {
-    to.exec("LOCK TABLE tickets, scans, users, events, scanners IN EXCLUSIVE MODE");
+    to.exec("LOCK TABLE tickets, scans, users, events, outbox, scanners IN EXCLUSIVE MODE");
   } catch (const pg::Error& e) {
     std::cerr << "ticket-bridge: the PostgreSQL tables are in use (is a bridge serving on this "
                  "database?): "

@@ -132,12 +132,9 @@ void MqttLink::publish_event(const StoredEvent& e, Outbox* outbox,
   MqttOutbound m{topics::user_events(e.uid), e.body, false, {}, {}, {}, {}, false};
   if (outbox != nullptr) {
     m.on_done = [outbox, uid = e.uid, seq = e.seq](Delivery d) {
-      // A refusal is final: counted as settled, or it would hold the uid's mark forever.
-      if (d == Delivery::NotSent) {
-        outbox->not_sent(uid, seq);
-      } else {
-        outbox->acked(uid, seq);
-      }
+      // A refusal is final: settled, or every connect would send it again. One not sent stays
+      // unsettled: it goes out at the next connect.
+      if (d != Delivery::NotSent) outbox->settled(uid, seq);
     };
   }
   m.drop_if_disconnected = true;

@@ -1,24 +1,28 @@
 // The outbox of owner events on MQTT: every committed event reaches `users/<uid>/events` at least
-// once, even when the bridge dies between the commit and the broker's acknowledgement.
+// once, even when the bridge that stored it dies, or loses its broker link, before the broker's
+// acknowledgement.
 //
-// The store keeps, per uid, the seq up to which the broker acknowledged (PUBACK) the uid's events
-// (users.mqtt_acked_seq). A PUBACK moves the mark here, in memory, on Paho's thread; the writer
-// writes the moved marks once a second (a lagging mark only means a duplicate later, which QoS 1
-// allows). An event that was not sent (the broker was away) holds its uid's mark below it until
-// it is acknowledged in turn: a later event's PUBACK must not carry the mark past it. An event
-// the broker refused for good counts as settled, or it would hold the mark forever. On start and
-// after every reconnect the bridge publishes every stored event after its uid's mark, in seq order
-// per uid: what was committed but never acknowledged, the publishes that were in flight when the
-// process was killed, and the events committed while the broker was away (those are not handed to
-// Paho then, so its buffer never overflows and drops them).
+// The store keeps every event as unsettled, in the outbox table, from the commit that stored it
+// until a bridge settles it: the broker acknowledged it (PUBACK), or refused it for good (it
+// would be refused again). A settlement is noted here, in memory, on Paho's thread; the writer
+// deletes the settled rows once a second (a row left behind only means a duplicate later, which
+// QoS 1 allows). Rows are per event, not a mark per uid, so that bridges sharing a store never
+// settle each other's events: an event one bridge could not send stays unsettled whatever the
+// others had acknowledged.
+//
+// Who publishes an unsettled event: on start and after every reconnect, a bridge publishes every
+// unsettled event in the store, in seq order per uid (those committed while its broker was away
+// are not handed to Paho then, so its buffer never overflows and drops them). And every minute a
+// connected bridge publishes those unsettled for over a minute: the events of a bridge that died
+// and is not coming back, or that lost its link, go out through the others.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <limits>
 #include <mutex>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "store.hpp"
 
@@ -26,47 +30,34 @@ namespace tb {
 
 class Outbox {
  public:
-  // Any thread (Paho's): the broker acknowledged event `seq` of `uid` (or refused it for good).
-  void acked(const std::string& uid, std::int64_t seq);
-  // Any thread: event `seq` of `uid` did not reach the broker; it goes out at the next connect.
-  void not_sent(const std::string& uid, std::int64_t seq);
-  // The writer's thread, inside a transaction: writes the marks moved since the last call.
-  // Returns how many uids' marks were written.
+  // Any thread (Paho's): the broker acknowledged event `seq` of `uid`, or refused it for good.
+  void settled(const std::string& uid, std::int64_t seq);
+  // The writer's thread, inside a transaction: deletes the rows settled since the last call.
+  // Returns how many.
   std::size_t flush(Store& store);
-  // Uids whose mark moved (or is held) and is not written yet.
+  // Settled events not deleted yet.
   std::size_t pending() const;
 
-  // Around a republish: what was held back before it and is still held after it was not in the
-  // store any more (retention dropped it), and must not hold its uid's mark forever.
-  std::uint64_t begin_republish();
-  void end_republish(std::uint64_t generation);
-
  private:
-  struct Mark {
-    std::int64_t acked = 0;  // the highest seq acknowledged
-    // Seqs not sent yet, with the republish generation they were seen in: the mark stays below
-    // the lowest.
-    std::map<std::int64_t, std::uint64_t> unsent;
-    bool moved = false;  // acknowledged since the last flush
-  };
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Mark> marks_;
-  std::uint64_t generation_ = 0;
+  std::vector<EventKey> settled_;
 };
 
-// Where the republish of unacknowledged events goes on: after this (uid, seq).
+// Where a republish of unsettled events goes on: after this (uid, seq), among those stored
+// before `before` (a sweep's age; every one at a connect).
 struct OutboxCursor {
   std::string uid;
   std::int64_t seq = 0;
+  Millis before = std::numeric_limits<Millis>::max();
   std::size_t sent = 0;  // events handed to `publish` so far
   bool done = false;
 };
 
-// One page of the stored events not acknowledged yet, after `cursor`, each handed to `publish`
-// in (uid, seq) order. One page per call, so that a long backlog does not hold the reader.
+// One page of the unsettled events after `cursor`, each handed to `publish` in (uid, seq) order.
+// One page per call, so that a long backlog does not hold the reader.
 template <class Publish>
 void republish_page(Store& store, OutboxCursor& cursor, Publish&& publish, int page = 1000) {
-  auto events = store.unacked_events(cursor.uid, cursor.seq, page);
+  auto events = store.unsettled_events(cursor.uid, cursor.seq, cursor.before, page);
   for (auto& e : events) {
     cursor.uid = e.uid;
     cursor.seq = e.seq;

@@ -15,8 +15,9 @@ namespace {
 
 // 1: the schema of SqliteStore's version 3, in PostgreSQL's types, with events.code stored.
 // 2: tickets.signed_code (SqliteStore's version 4). 3: tickets.rotating (SqliteStore's 5).
-// 4: scans.offline and scans.conflict (SqliteStore's 6).
-constexpr int kSchemaVersion = 4;
+// 4: scans.offline and scans.conflict (SqliteStore's 6). 5: the outbox table, in place of
+// users.mqtt_acked_seq (SqliteStore's 7).
+constexpr int kSchemaVersion = 5;
 // Taken by every bridge that migrates, for the length of its migration transaction.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7627010330)";
 
@@ -64,8 +65,7 @@ CREATE INDEX scans_code ON scans(code, id);
 
 CREATE TABLE users (
   uid            TEXT COLLATE "C" PRIMARY KEY,
-  last_seq       BIGINT NOT NULL,
-  mqtt_acked_seq BIGINT NOT NULL DEFAULT 0
+  last_seq       BIGINT NOT NULL
 );
 
 CREATE TABLE events (
@@ -77,6 +77,13 @@ CREATE TABLE events (
   PRIMARY KEY (uid, seq)
 );
 CREATE INDEX events_at ON events(at);
+
+-- The events the broker has not acknowledged yet (outbox.hpp), from commit to a bridge's PUBACK.
+CREATE TABLE outbox (
+  uid TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  PRIMARY KEY (uid, seq)
+);
 
 CREATE TABLE scanners (
   id         TEXT COLLATE "C" PRIMARY KEY,
@@ -138,7 +145,10 @@ std::vector<Statement> statements() {
       {"next_seq",
        "INSERT INTO users (uid, last_seq) VALUES ($1, 1) "
        "ON CONFLICT (uid) DO UPDATE SET last_seq = users.last_seq + 1 RETURNING last_seq"},
-      {"insert_event", "INSERT INTO events (uid, seq, at, body, code) VALUES ($1,$2,$3,$4,$5)"},
+      // Every event is queued in the outbox by the statement that stores it.
+      {"insert_event",
+       "WITH e AS (INSERT INTO events (uid, seq, at, body, code) VALUES ($1,$2,$3,$4,$5) "
+       "RETURNING uid, seq) INSERT INTO outbox (uid, seq) SELECT uid, seq FROM e"},
       {"last_seq", "SELECT last_seq FROM users WHERE uid = $1"},
       {"events_after",
        "SELECT seq, at, body, code FROM events WHERE uid = $1 AND seq > $2 "
@@ -181,20 +191,25 @@ std::vector<Statement> statements() {
        "UPDATE users u SET last_seq = s.seq FROM unnest($1::text[], $2::bigint[]) AS s(uid, seq) "
        "WHERE u.uid = s.uid"},
       {"write_events",
-       "INSERT INTO events (uid, seq, at, body, code) "
-       "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])"},
-      {"set_acked",
-       "UPDATE users SET mqtt_acked_seq = GREATEST(mqtt_acked_seq, $2) WHERE uid = $1"},
-      {"unacked",
-       "SELECT e.uid, e.seq, e.at, e.body FROM users u JOIN events e "
-       "ON e.uid = u.uid AND e.seq > u.mqtt_acked_seq "
-       "WHERE u.last_seq > u.mqtt_acked_seq AND (e.uid, e.seq) > ($1::text, $2::bigint) "
-       "ORDER BY e.uid, e.seq LIMIT $3"},
+       "WITH e AS (INSERT INTO events (uid, seq, at, body, code) "
+       "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) "
+       "RETURNING uid, seq) INSERT INTO outbox (uid, seq) SELECT uid, seq FROM e"},
+      {"settle",
+       "DELETE FROM outbox o USING unnest($1::text[], $2::bigint[]) AS s(uid, seq) "
+       "WHERE o.uid = s.uid AND o.seq = s.seq"},
+      {"unsettled",
+       "SELECT e.uid, e.seq, e.at, e.body FROM outbox o JOIN events e "
+       "ON e.uid = o.uid AND e.seq = o.seq "
+       "WHERE (o.uid, o.seq) > ($1::text, $2::bigint) AND e.at < $3 "
+       "ORDER BY o.uid, o.seq LIMIT $4"},
       // Retention runs on every bridge each minute; one at a time does the work.
       {"prune_turn", "SELECT pg_try_advisory_xact_lock(7627010331)"},
+      // An event gone unsettled leaves the outbox with it: nothing is left to publish.
       {"prune",
-       "DELETE FROM events WHERE (uid, seq) IN (SELECT e.uid, e.seq FROM events e "
-       "JOIN users u ON u.uid = e.uid WHERE e.at < $1 OR e.seq <= u.last_seq - $2 LIMIT $3)"},
+       "WITH d AS (DELETE FROM events WHERE (uid, seq) IN (SELECT e.uid, e.seq FROM events e "
+       "JOIN users u ON u.uid = e.uid WHERE e.at < $1 OR e.seq <= u.last_seq - $2 LIMIT $3) "
+       "RETURNING uid, seq), o AS (DELETE FROM outbox o USING d "
+       "WHERE o.uid = d.uid AND o.seq = d.seq) SELECT count(*) FROM d"},
       // 256 KiB that do not compress (the column is stored EXTERNAL), rewritten in place.
       {"probe_write",
        "INSERT INTO write_probe (id, pad) SELECT 1, string_agg(md5(random()::text), '') "
@@ -338,6 +353,16 @@ void PgStore::migrate() {
         c.exec(
             "ALTER TABLE scans ADD COLUMN offline TEXT, "
             "ADD COLUMN conflict SMALLINT NOT NULL DEFAULT 0");
+      }
+      if (version < 5) {
+        // What the per-uid mark had not seen acknowledged goes on waiting, as rows.
+        c.exec(
+            "CREATE TABLE outbox (uid TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL, "
+            "PRIMARY KEY (uid, seq))");
+        c.exec(
+            "INSERT INTO outbox (uid, seq) SELECT e.uid, e.seq FROM users u JOIN events e "
+            "ON e.uid = u.uid AND e.seq > u.mqtt_acked_seq");
+        c.exec("ALTER TABLE users DROP COLUMN mqtt_acked_seq");
       }
       c.exec("UPDATE tb_schema SET version = " + std::to_string(kSchemaVersion));
     }
@@ -910,17 +935,24 @@ std::int64_t PgStore::prune_events(std::int64_t keep_per_uid, Millis min_at,
                                    std::int64_t max_rows) {
   // Inside a transaction, the turn is held to its end; another bridge's prune skips meanwhile.
   if (in_tx_ && run("prune_turn").text(0, 0) != "t") return 0;
-  return run("prune", pg::Params().add(min_at).add(keep_per_uid).add(max_rows)).changed();
+  return run("prune", pg::Params().add(min_at).add(keep_per_uid).add(max_rows)).int64(0, 0);
 }
 
-void PgStore::set_acked(const std::string& uid, std::int64_t seq) {
-  run("set_acked", pg::Params().add(uid).add(seq));
+void PgStore::settle_events(const std::vector<EventKey>& events) {
+  if (events.empty()) return;
+  std::array<pg::ArrayParam, 2> cols;
+  for (const auto& [uid, seq] : events) {
+    cols[0].add(std::string_view(uid));
+    cols[1].add(seq);
+  }
+  run("settle", params_of(cols));
 }
 
-std::vector<StoredEvent> PgStore::unacked_events(const std::string& after_uid,
-                                                 std::int64_t after_seq, int limit) {
-  const auto r =
-      run("unacked", pg::Params().add(after_uid).add(after_seq).add(std::int64_t{limit}));
+std::vector<StoredEvent> PgStore::unsettled_events(const std::string& after_uid,
+                                                   std::int64_t after_seq, Millis before,
+                                                   int limit) {
+  const auto r = run(
+      "unsettled", pg::Params().add(after_uid).add(after_seq).add(before).add(std::int64_t{limit}));
   std::vector<StoredEvent> out;
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back(StoredEvent{r.text(i, 0), r.int64(i, 1), r.int64(i, 2), r.text(i, 3)});

@@ -69,9 +69,9 @@ class PgStore final : public Store {
   std::int64_t prune_events(std::int64_t keep_per_uid, Millis min_at,
                             std::int64_t max_rows) override;
 
-  void set_acked(const std::string& uid, std::int64_t seq) override;
-  std::vector<StoredEvent> unacked_events(const std::string& after_uid, std::int64_t after_seq,
-                                          int limit) override;
+  void settle_events(const std::vector<EventKey>& events) override;
+  std::vector<StoredEvent> unsettled_events(const std::string& after_uid, std::int64_t after_seq,
+                                            Millis before, int limit) override;
 
   void ping() override;
   void probe_write() override;

@@ -28,6 +28,9 @@ namespace tb {
 
 namespace {
 
+// How often a bridge publishes the events left unsettled (outbox.hpp), and how old they must be.
+constexpr std::chrono::seconds kOutboxSweepEvery{60};
+
 // SIGHUP: reads the settings again (config file, environment) and applies what can change
 // without a restart: the API key file and the log level. All or nothing.
 void reload(const Settings& s, Api& api) {
@@ -125,6 +128,28 @@ int cmd_serve(const Settings& s) {
   // The link first: the writer answers through it, and it hands scans to the writer once started.
   MqttLink mqtt(mo, metrics, health);
   Outbox outbox;
+  // Publishes the unsettled events (outbox.hpp) from `cursor` on, a page per reader job.
+  std::function<void(OutboxCursor)> republish_from = [&](OutboxCursor cursor) {
+    reader.submit([&, cursor](Store& st) mutable {
+      try {
+        republish_page(st, cursor, [&](StoredEvent e) { mqtt.publish_event(e, &outbox); });
+      } catch (const std::exception& e) {
+        spdlog::error("outbox: reading the unacknowledged events: {}", e.what());
+        return;
+      }
+      if (!cursor.done) return republish_from(std::move(cursor));
+      metrics.events_republished.fetch_add(cursor.sent, std::memory_order_relaxed);
+      if (cursor.sent > 0) {
+        spdlog::info("outbox: published {} events the broker had not acknowledged", cursor.sent);
+      }
+    });
+  };
+  const auto sweep_outbox = [&] {
+    if (!mqtt.connected()) return;  // the connect publishes them all
+    OutboxCursor cursor;
+    cursor.before = now_ms() - std::chrono::milliseconds(kOutboxSweepEvery).count();
+    republish_from(std::move(cursor));
+  };
   WriterOptions po;
   po.scans = rules;
   po.scans.rotating_key = rotation;
@@ -137,6 +162,9 @@ int cmd_serve(const Settings& s) {
        std::chrono::minutes(1)});
   po.periodic.push_back(
       {[&outbox](Store& st, TaskOutcome&) { outbox.flush(st); }, std::chrono::seconds(1)});
+  // The sweep (outbox.hpp): what stayed unsettled for over a minute, once a minute.
+  po.periodic.push_back(
+      {[sweep_outbox](Store&, TaskOutcome&) { sweep_outbox(); }, kOutboxSweepEvery});
   // The writer's publishes of one batch, handed to the MQTT side at once (its thread only).
   std::vector<MqttOutbound> outgoing;
   // The gates' feed (gate_feed.hpp): each batch's news at once, the snapshot on a reader.
@@ -168,31 +196,12 @@ int cmd_serve(const Settings& s) {
       po);
   writer.start();
 
-  // After every connect: write the marks, then publish what the broker has not acknowledged
-  // (outbox.hpp), a page per reader job. Paho's thread only hands this over to the writer.
-  std::function<void(OutboxCursor, std::uint64_t)> republish_from = [&](OutboxCursor cursor,
-                                                                        std::uint64_t generation) {
-    reader.submit([&, cursor, generation](Store& st) mutable {
-      try {
-        republish_page(st, cursor, [&](StoredEvent e) { mqtt.publish_event(e, &outbox); });
-      } catch (const std::exception& e) {
-        spdlog::error("outbox: reading the unacknowledged events: {}", e.what());
-        return;
-      }
-      if (!cursor.done) return republish_from(std::move(cursor), generation);
-      outbox.end_republish(generation);
-      metrics.events_republished.fetch_add(cursor.sent, std::memory_order_relaxed);
-      if (cursor.sent > 0) {
-        spdlog::info("outbox: published {} events the broker had not acknowledged", cursor.sent);
-      }
-    });
-  };
+  // After every connect: delete what was settled, then publish every unsettled event. Paho's
+  // thread only hands this over to the writer.
   const auto republish = [&] {
     if (rules.gate_feed) publish_snapshot(true);
-    const auto generation = outbox.begin_republish();
-    writer.submit(WriteTask{
-        [&outbox](Store& st, TaskOutcome&) { outbox.flush(st); },
-        [&, generation](TaskOutcome&) { republish_from(OutboxCursor{}, generation); }, true});
+    writer.submit(WriteTask{[&outbox](Store& st, TaskOutcome&) { outbox.flush(st); },
+                            [&](TaskOutcome&) { republish_from(OutboxCursor{}); }, true});
   };
   if (auto err =
           mqtt.start([&writer](InboundScan in) { writer.submit(std::move(in)); }, republish)) {
@@ -258,12 +267,12 @@ int cmd_serve(const Settings& s) {
   writer.stop();  // decides and answers what already arrived
   if (peers) peers->stop();
   mqtt.stop();  // then says offline and leaves; the broker keeps new scans for our session
-  try {         // the marks the last acknowledgements moved
+  try {         // the rows the last acknowledgements settled
     Store::Transaction tx(*store);
     outbox.flush(*store);
     tx.commit();
   } catch (const std::exception& e) {
-    spdlog::warn("outbox: the last marks were not written ({}): a restart publishes them again",
+    spdlog::warn("outbox: the last settled events were not written ({}): they go out again",
                  e.what());
   }
   spdlog::info("stopped");

@@ -16,8 +16,8 @@ namespace {
 
 // 1: the first schema. 2: users.mqtt_acked_seq, the outbox's mark (see unacked_events).
 // 3: the scanner table, and scans.claimed_gate. 4: tickets.signed_code. 5: tickets.rotating.
-// 6: scans.offline and scans.conflict.
-constexpr int kSchemaVersion = 6;
+// 6: scans.offline and scans.conflict. 7: the outbox table, in place of users.mqtt_acked_seq.
+constexpr int kSchemaVersion = 7;
 
 // tickets.signed_code: the signed code issued for it (SPEC.md v1.1), if any; tickets.rotating:
 // its scans need a fresh rotating value. (No comment among the last columns: the tests of older
@@ -66,13 +66,10 @@ CREATE TABLE IF NOT EXISTS scans (
 );
 CREATE INDEX IF NOT EXISTS scans_code ON scans(code, id);
 
--- Per-uid sequence numbers; never reset, so a seq is never reused even after pruning. The
--- broker acknowledged (PUBACK) the uid's events up to mqtt_acked_seq: the outbox republishes the
--- rest on start and after a reconnect.
+-- Per-uid sequence numbers; never reset, so a seq is never reused even after pruning.
 CREATE TABLE IF NOT EXISTS users (
   uid            TEXT PRIMARY KEY,
-  last_seq       INTEGER NOT NULL,
-  mqtt_acked_seq INTEGER NOT NULL DEFAULT 0
+  last_seq       INTEGER NOT NULL
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS events (
@@ -83,6 +80,16 @@ CREATE TABLE IF NOT EXISTS events (
   PRIMARY KEY (uid, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_at ON events(at);
+)sql";
+
+// Schema 7. The events the broker has not acknowledged yet (outbox.hpp): a row from the event's
+// commit until a bridge's PUBACK settles it; any bridge republishes the rest after a connect.
+constexpr const char* kOutboxTable = R"sql(
+CREATE TABLE IF NOT EXISTS outbox (
+  uid TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (uid, seq)
+) WITHOUT ROWID;
 )sql";
 
 // Schema 3. Where each scanner stands (`ticket-bridge scanners set`).
@@ -174,21 +181,20 @@ SqliteStore::SqliteStore(const std::string& path, Durability durability) : db_(p
       "INSERT INTO users (uid, last_seq) VALUES (?1, 1) "
       "ON CONFLICT (uid) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq");
   insert_event_ = db_.prepare("INSERT INTO events (uid, seq, at, body) VALUES (?1,?2,?3,?4)");
+  queue_event_ = db_.prepare("INSERT INTO outbox (uid, seq) VALUES (?1, ?2)");
   last_seq_ = db_.prepare("SELECT last_seq FROM users WHERE uid = ?1");
   events_after_ = db_.prepare(
       "SELECT seq, at, body, json_extract(body, '$.code') FROM events WHERE uid = ?1 AND seq > ?2 "
       "AND (?4 = '' OR json_extract(body, '$.code') IS NULL OR json_extract(body, '$.code') = ?4) "
       "ORDER BY seq LIMIT ?3");
   ping_ = db_.prepare("SELECT count(*) FROM users WHERE uid = ''");
-  set_acked_ =
-      db_.prepare("UPDATE users SET mqtt_acked_seq = max(mqtt_acked_seq, ?2) WHERE uid = ?1");
-  // Users with unacknowledged events first (a scan of the small users table), then each one's
-  // events by primary key; (uid, seq) is the cursor of the pages.
-  unacked_ = db_.prepare(
-      "SELECT e.uid, e.seq, e.at, e.body FROM users u JOIN events e "
-      "ON e.uid = u.uid AND e.seq > u.mqtt_acked_seq "
-      "WHERE u.last_seq > u.mqtt_acked_seq AND (e.uid, e.seq) > (?1, ?2) "
-      "ORDER BY e.uid, e.seq LIMIT ?3");
+  settle_ = db_.prepare("DELETE FROM outbox WHERE uid = ?1 AND seq = ?2");
+  // The small outbox table in key order, each row's event by primary key; (uid, seq) is the
+  // cursor of the pages.
+  unsettled_ = db_.prepare(
+      "SELECT e.uid, e.seq, e.at, e.body FROM outbox o JOIN events e "
+      "ON e.uid = o.uid AND e.seq = o.seq "
+      "WHERE (o.uid, o.seq) > (?1, ?2) AND e.at < ?3 ORDER BY o.uid, o.seq LIMIT ?4");
 }
 
 void SqliteStore::migrate() {
@@ -212,6 +218,7 @@ void SqliteStore::migrate() {
     if (locked_version == 0) {
       db_.exec(kSchema);
       db_.exec(kScannersTable);
+      db_.exec(kOutboxTable);
     } else {
       if (locked_version < 2) {
         // Events stored before the outbox existed were published then: they count as
@@ -233,6 +240,14 @@ void SqliteStore::migrate() {
         db_.exec(
             "ALTER TABLE scans ADD COLUMN offline TEXT;"
             "ALTER TABLE scans ADD COLUMN conflict INTEGER NOT NULL DEFAULT 0;");
+      }
+      if (locked_version < 7) {
+        // What the per-uid mark had not seen acknowledged goes on waiting, as rows.
+        db_.exec(kOutboxTable);
+        db_.exec(
+            "INSERT INTO outbox (uid, seq) SELECT e.uid, e.seq FROM users u JOIN events e "
+            "ON e.uid = u.uid AND e.seq > u.mqtt_acked_seq;"
+            "ALTER TABLE users DROP COLUMN mqtt_acked_seq;");
       }
     }
     db_.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());

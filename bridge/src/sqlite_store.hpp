@@ -39,9 +39,9 @@ class SqliteStore final : public Store {
   std::int64_t prune_events(std::int64_t keep_per_uid, Millis min_at,
                             std::int64_t max_rows) override;
 
-  void set_acked(const std::string& uid, std::int64_t seq) override;
-  std::vector<StoredEvent> unacked_events(const std::string& after_uid, std::int64_t after_seq,
-                                          int limit) override;
+  void settle_events(const std::vector<EventKey>& events) override;
+  std::vector<StoredEvent> unsettled_events(const std::string& after_uid, std::int64_t after_seq,
+                                            Millis before, int limit) override;
 
   void ping() override;
   void probe_write() override;
@@ -71,8 +71,8 @@ class SqliteStore final : public Store {
   sql::Stmt insert_ticket_, find_ticket_, save_usage_, revoke_;
   sql::Stmt find_result_, record_scan_, record_offline_, recent_scans_, recent_result_;
   sql::Stmt find_scanner_, set_scanner_, remove_scanner_, list_scanners_;
-  sql::Stmt next_seq_, insert_event_, last_seq_, events_after_;
-  sql::Stmt ping_, set_acked_, unacked_;
+  sql::Stmt next_seq_, insert_event_, queue_event_, last_seq_, events_after_;
+  sql::Stmt ping_, settle_, unsettled_;
 };
 
 }  // namespace tb

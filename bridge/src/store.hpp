@@ -54,6 +54,9 @@ struct ScannerConfig {
   Millis updated_at = 0;
 };
 
+// An event by its uid and seq.
+using EventKey = std::pair<std::string, std::int64_t>;
+
 struct StoredEvent {
   std::string uid;
   std::int64_t seq = 0;
@@ -159,11 +162,14 @@ class Store {
   virtual std::int64_t prune_events(std::int64_t keep_per_uid, Millis min_at,
                                     std::int64_t max_rows) = 0;
 
-  // The outbox (outbox.hpp): the broker acknowledged `uid`'s events up to `seq` (never moves
-  // back), and the events it has not acknowledged yet, by (uid, seq), after the cursor.
-  virtual void set_acked(const std::string& uid, std::int64_t seq) = 0;
-  virtual std::vector<StoredEvent> unacked_events(const std::string& after_uid,
-                                                  std::int64_t after_seq, int limit) = 0;
+  // The outbox (outbox.hpp). Every event is unsettled from its commit until a bridge settles
+  // it: the broker acknowledged it, or refused it for good. Settled events leave the outbox
+  // (those not in it any more are skipped); the unsettled ones, by (uid, seq) after the cursor,
+  // those stored before `before` only.
+  virtual void settle_events(const std::vector<EventKey>& events) = 0;
+  virtual std::vector<StoredEvent> unsettled_events(const std::string& after_uid,
+                                                    std::int64_t after_seq, Millis before,
+                                                    int limit) = 0;
 
   // Cheap check that the database answers (a read).
   virtual void ping() = 0;

@@ -4,6 +4,8 @@
 // (migration, a schema from the future) has tests of its own at the end.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,6 +20,13 @@
 
 namespace tb {
 namespace {
+
+// Undone in front of a downgrade to an older schema: before SQLite's 7 and PostgreSQL's 5, the
+// outbox was a mark per uid. (Macros: they join the downgrades' string literals.)
+#define SQLITE_SCHEMA_BEFORE_OUTBOX \
+  "DROP TABLE outbox; ALTER TABLE users ADD COLUMN mqtt_acked_seq INTEGER NOT NULL DEFAULT 0; "
+#define PG_SCHEMA_BEFORE_OUTBOX \
+  "DROP TABLE outbox; ALTER TABLE users ADD COLUMN mqtt_acked_seq BIGINT NOT NULL DEFAULT 0; "
 
 tbtest::Postgres& postgres() {
   return tbtest::shared_postgres();
@@ -324,8 +333,8 @@ TEST(SqliteStoreSchema, ADatabaseOfSchema2GainsTheScannerTable) {
     s.db().exec(
         "DROP TABLE scanners; ALTER TABLE scans DROP COLUMN claimed_gate; "
         "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP COLUMN rotating; "
-        "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
-        "PRAGMA user_version = 2;");
+        "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN "
+        "offline; " SQLITE_SCHEMA_BEFORE_OUTBOX "PRAGMA user_version = 2;");
   }
   SqliteStore s(path);
   EXPECT_EQ(s.find_result("old:1"), "{}");
@@ -388,15 +397,15 @@ void old_database_with_a_ticket(const std::string& path, const char* downgrade) 
 TEST(SqliteStoreSchema, ADatabaseOfSchema4GainsRotatingCodes) {
   tbtest::TempDir dir;
   const auto path = dir.file("v4.db");
-  old_database_with_a_ticket(
-      path,
-      "ALTER TABLE tickets DROP COLUMN rotating; "
-      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
-      "PRAGMA user_version = 4;");
+  old_database_with_a_ticket(path,
+                             "ALTER TABLE tickets DROP COLUMN rotating; "
+                             "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP "
+                             "COLUMN offline; " SQLITE_SCHEMA_BEFORE_OUTBOX
+                             "PRAGMA user_version = 4;");
   SqliteStore s(path);
   auto version = s.db().prepare("PRAGMA user_version");
   ASSERT_TRUE(version.step());
-  EXPECT_EQ(version.int64(0), 6);
+  EXPECT_EQ(version.int64(0), 7);
   expect_signed_codes_after_migration(s);
 }
 
@@ -406,8 +415,8 @@ TEST(SqliteStoreSchema, ADatabaseOfSchema3GainsSignedCodes) {
   old_database_with_a_ticket(
       path,
       "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP COLUMN rotating; "
-      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
-      "PRAGMA user_version = 3;");
+      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN "
+      "offline; " SQLITE_SCHEMA_BEFORE_OUTBOX "PRAGMA user_version = 3;");
   SqliteStore s(path);
   expect_signed_codes_after_migration(s);
 }
@@ -421,8 +430,8 @@ TEST(SqliteStoreSchema, ADatabaseOfSchema5GainsOfflineVerdicts) {
     r.scan_id = "old:1";
     s.record_scan(r);
     s.db().exec(
-        "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
-        "PRAGMA user_version = 5;");
+        "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN "
+        "offline; " SQLITE_SCHEMA_BEFORE_OUTBOX "PRAGMA user_version = 5;");
   }
   SqliteStore s(path);
   expect_offline_verdicts_after_migration(s);
@@ -456,6 +465,49 @@ TEST_P(StoreTest, SequencesPerUidSurviveReopenAndPruning) {
   // Age-based pruning.
   EXPECT_EQ(s.prune_events(100, 1500, 1000), 3);  // 42's seq 4 and 5, 43's seq 1
   EXPECT_EQ(s.events_after("42", 0, 100).size(), 1U);
+}
+
+// The outbox's rows: every event unsettled from its commit (in a batch or alone), settled one by
+// one, listed by (uid, seq) after a cursor and before a time, and dropped with retention.
+TEST_P(StoreTest, TheOutboxHoldsEachEventUntilItIsSettled) {
+  auto store = open();
+  Store& s = *store;
+  const auto keys = [&](Millis before = std::numeric_limits<Millis>::max(),
+                        const std::string& uid = "", std::int64_t seq = 0) {
+    std::vector<EventKey> out;
+    for (const auto& e : s.unsettled_events(uid, seq, before, 100)) out.emplace_back(e.uid, e.seq);
+    return out;
+  };
+  {
+    Store::Transaction tx(s);
+    for (int i = 0; i < 3; ++i) {
+      nlohmann::json e = {{"type", "push"}};
+      s.append_event("b", 1000 + i, e);
+    }
+    tx.commit();
+  }
+  nlohmann::json e = {{"type", "push"}};
+  s.append_event("a", 5000, e);  // outside a transaction
+  EXPECT_EQ(keys(), (std::vector<EventKey>{{"a", 1}, {"b", 1}, {"b", 2}, {"b", 3}}));
+  EXPECT_EQ(keys(std::numeric_limits<Millis>::max(), "b", 1),
+            (std::vector<EventKey>{{"b", 2}, {"b", 3}}));
+  EXPECT_EQ(keys(1002), (std::vector<EventKey>{{"b", 1}, {"b", 2}}));
+  const auto first = s.unsettled_events("", 0, std::numeric_limits<Millis>::max(), 1);
+  ASSERT_EQ(first.size(), 1U);
+  EXPECT_EQ(nlohmann::json::parse(first[0].body)["seq"], 1);
+  EXPECT_EQ(first[0].at, 5000);
+  {
+    Store::Transaction tx(s);
+    s.settle_events({{"b", 1}, {"b", 3}, {"nobody", 1}});
+    tx.commit();
+  }
+  EXPECT_EQ(keys(), (std::vector<EventKey>{{"a", 1}, {"b", 2}}));
+  {
+    Store::Transaction tx(s);
+    EXPECT_EQ(s.prune_events(100, 2000, 100), 3);  // b's three, one of them unsettled
+    tx.commit();
+  }
+  EXPECT_EQ(keys(), (std::vector<EventKey>{{"a", 1}}));
 }
 
 TEST_P(StoreTest, TransactionRollsBackUnlessCommitted) {
@@ -607,10 +659,10 @@ TEST(PgStoreSchema, ADatabaseOfSchema1GainsSignedCodes) {
   }
   pg::Conn(url).exec(
       "ALTER TABLE tickets DROP COLUMN signed_code; ALTER TABLE tickets DROP COLUMN rotating; "
-      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
-      "UPDATE tb_schema SET version = 1");
+      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN "
+      "offline; " PG_SCHEMA_BEFORE_OUTBOX "UPDATE tb_schema SET version = 1");
   PgStore s(url);
-  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 4);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 5);
   expect_signed_codes_after_migration(s);
 }
 
@@ -622,10 +674,10 @@ TEST(PgStoreSchema, ADatabaseOfSchema2GainsRotatingCodes) {
   }
   pg::Conn(url).exec(
       "ALTER TABLE tickets DROP COLUMN rotating; "
-      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
-      "UPDATE tb_schema SET version = 2");
+      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN "
+      "offline; " PG_SCHEMA_BEFORE_OUTBOX "UPDATE tb_schema SET version = 2");
   PgStore s(url);
-  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 4);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 5);
   expect_signed_codes_after_migration(s);
 }
 
@@ -638,11 +690,39 @@ TEST(PgStoreSchema, ADatabaseOfSchema3GainsOfflineVerdicts) {
     s.record_scan(r);
   }
   pg::Conn(url).exec(
-      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN offline; "
-      "UPDATE tb_schema SET version = 3");
+      "ALTER TABLE scans DROP COLUMN conflict; ALTER TABLE scans DROP COLUMN "
+      "offline; " PG_SCHEMA_BEFORE_OUTBOX "UPDATE tb_schema SET version = 3");
   PgStore s(url);
-  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 4);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 5);
   expect_offline_verdicts_after_migration(s);
+}
+
+// Schema 4 kept a mark per uid (users.mqtt_acked_seq): the events above it go on waiting, as rows.
+TEST(PgStoreSchema, ADatabaseOfSchema4KeepsWhatItsMarksHadNotSeenAcknowledged) {
+  const auto url = postgres().create_database();
+  {
+    PgStore s(url);
+    for (const char* uid : {"a", "a", "a", "b"}) {
+      nlohmann::json e = {{"type", "push"}};
+      s.append_event(uid, 1000, e);
+    }
+  }
+  pg::Conn(url).exec(PG_SCHEMA_BEFORE_OUTBOX
+                     "UPDATE users SET mqtt_acked_seq = 1 WHERE uid = 'a'; "
+                     "UPDATE users SET mqtt_acked_seq = 1 WHERE uid = 'b'; "
+                     "UPDATE tb_schema SET version = 4");
+  PgStore s(url);
+  EXPECT_EQ(pg::Conn(url).exec("SELECT version FROM tb_schema").int64(0, 0), 5);
+  std::vector<EventKey> waiting;
+  for (const auto& e : s.unsettled_events("", 0, std::numeric_limits<Millis>::max(), 100)) {
+    waiting.emplace_back(e.uid, e.seq);
+  }
+  EXPECT_EQ(waiting, (std::vector<EventKey>{{"a", 2}, {"a", 3}}));
+  EXPECT_EQ(pg::Conn(url)
+                .exec("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' "
+                      "AND column_name = 'mqtt_acked_seq'")
+                .int64(0, 0),
+            0);
 }
 
 TEST(PgStoreSchema, BridgesStartingTogetherMigrateOnce) {
