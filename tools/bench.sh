@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks on loopback, each next to the floor the broker alone sets. Bounded; stops by itself.
-#   tools/bench.sh [all|floor|peak|gate|syscalls|gate+syscalls|throughput|connections|push|checks|scale]
-#   (default: all, ~12 min; scale, not in all: ~6 min, see tools/bench/scale.sh)
+#   tools/bench.sh [all|floor|peak|gate|syscalls|gate+syscalls|throughput|connections|push|checks|operator|scale]
+#   (default: all, ~12 min; not in all: operator, ~2 min; scale, ~6 min, see tools/bench/scale.sh)
 # Results: out/bench/*.json, a table on stdout, and out/bench/latency.png (gnuplot).
 # Environment: TB_BENCH_SECONDS (peak and gate duration, default 60), TB_BENCH_OWNERS (default 10000),
 # TB_BENCH_BRIDGE (another ticket-bridge binary to measure, e.g. an older build, with this
@@ -234,6 +234,53 @@ PY
     mv "$work/ramp.json" "$out/push-ramp.json" || echo "  the open-loop ramp failed" >&2
 }
 
+# The operator page's feed (/operator/ws) under load: 2,000 scans/s for 20 s over 4 scanners at 4
+# gates, once without and once with an operator page watching. Its messages per second must stay
+# at the feed's interval (2/s by default) whatever the scan rate; the bridge's CPU per scan of
+# both runs shows what a watching page costs.
+operator_scans() {  # operator_scans PREFIX OUTPUT
+  "$lg" scans --mqtt "$mqtt" --ws "127.0.0.1:$http_port" --secret-file var/jwt-secret --prefix "$1" \
+    --owners 2000 --rate 2000 --seconds 20 --publishers 4 > "$2"
+}
+
+run_operator() {
+  echo "== operator: 2,000 scans/s for 20 s, without and then with an /operator/ws client"
+  tickets OA 40000 2000
+  tickets OB 40000 2000
+  local b0 b1 b2 b3
+  b0=$(cpu_us)
+  operator_scans OA "$work/op-alone.json"
+  b1=$(cpu_us)
+  /usr/bin/python3 "$root/tools/bench/operator_watch.py" "127.0.0.1:$http_port" var/api-key 26 \
+    > "$work/op-watch.json" &
+  local w=$!
+  sleep 2
+  b2=$(cpu_us)
+  operator_scans OB "$work/op-watched.json"
+  b3=$(cpu_us)
+  wait "$w"
+  python3 - "$work/op-alone.json" "$work/op-watched.json" "$work/op-watch.json" \
+    "$((b1 - b0))" "$((b3 - b2))" > "$out/operator.json" <<'PY'
+import json, sys
+alone, watched, watch = (json.load(open(p)) for p in sys.argv[1:4])
+cpu_alone, cpu_watched = int(sys.argv[4]), int(sys.argv[5])
+print(json.dumps({"alone": alone, "watched": watched, "watch": watch,
+                  "bridge_cpu_us_per_scan_alone": cpu_alone / max(alone["scans"], 1),
+                  "bridge_cpu_us_per_scan_watched": cpu_watched / max(watched["scans"], 1)}))
+PY
+  python3 - "$out/operator.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+w = r["watch"]
+print(f"  figures messages: {w['messages']} in {w['seconds']:.0f} s ({w['per_s']:.2f}/s, at most "
+      f"{w['max_in_one_second']} in one second), largest {w['max_message_bytes']} bytes")
+for k in ("alone", "watched"):
+    s = r[k]
+    print(f"  {k}: {s['answered_per_s']:.0f} answers/s, answer p99 {s['answer']['p99_ms']:.2f} ms, "
+          f"bridge CPU {r['bridge_cpu_us_per_scan_' + k]:.0f} us/scan")
+PY
+}
+
 # CPU per scan of the checks on untrusted MQTT input (no network).
 run_checks() {
   echo "== checks: the plugin's scan check, the Response Topic rule and a signed code's parse, per scan"
@@ -251,8 +298,9 @@ case "$what" in
   gate) run_gate ;;
   syscalls) run_syscalls ;;
   gate+syscalls) run_gate; run_syscalls ;;
+  operator) run_operator ;;
   scale) bash "$root/tools/bench/scale.sh" "$root" "$work" "$out" ;;
-  *) echo "usage: tools/bench.sh [all|floor|peak|gate|syscalls|gate+syscalls|throughput|connections|push|checks|scale]" >&2; exit 2 ;;
+  *) echo "usage: tools/bench.sh [all|floor|peak|gate|syscalls|gate+syscalls|throughput|connections|push|checks|operator|scale]" >&2; exit 2 ;;
 esac
 cd "$root"
 python3 tools/bench/report.py "$out" "$started"

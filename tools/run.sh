@@ -85,6 +85,7 @@ curl -sf "http://127.0.0.1:$http_port/healthz" > /dev/null || {
 code=$("$bin" tickets add --uid 42 --holder "A. Example" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')
 token=$("$bin" token --uid 42 --ttl 1h)
+operator_token=$("$bin" token --operator)
 
 if [ $self_test = 1 ]; then
   mosquitto_sub -p "$mqtt_port" -t "tickets/result/gate-n-1" -t "users/42/events" -C 2 -W 10 -v > var/seen.txt &
@@ -99,7 +100,11 @@ if [ $self_test = 1 ]; then
     echo "run: the ticket page is not served (GET /ticket answered" \
       "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/ticket"))" >&2
     cat var/bridge.log >&2; exit 1; }
-  echo "run: self-test passed (demo ticket $code admitted, owner event seen)"
+  curl -sf -H "Authorization: Bearer $operator_token" "http://127.0.0.1:$http_port/api/v1/stats" |
+    python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["scans"]["admitted"] >= 1 else 1)' || {
+    echo "run: /api/v1/stats with an operator token does not count the demo's admission" >&2
+    cat var/bridge.log >&2; exit 1; }
+  echo "run: self-test passed (demo ticket $code admitted, owner event seen, counted in the stats)"
   exit 0
 fi
 
@@ -112,6 +117,11 @@ ticket-bridge is running.
 A demo ticket for uid 42: $code
 Open the customer's page (it closes the QR code when the ticket is admitted):
   http://127.0.0.1:$http_port/ticket#code=$code&token=$token
+
+The operator page (scanners, gates, rejections, inside now), log in with this operator token
+(read-only, valid 8 h):
+  http://127.0.0.1:$http_port/operator
+  $operator_token
 
 Watch the gate's answers and the owner's events (in another terminal):
   mosquitto_sub -p $mqtt_port -v -t 'tickets/result/#' -t 'users/42/events'

@@ -19,8 +19,22 @@ namespace tb {
 
 bool Api::authorized(const HttpRequest& req) const {
   const auto credential = bearer(req);
-  if (!credential) return false;
-  const std::string_view given = *credential;
+  return credential && is_api_key(*credential);
+}
+
+std::variant<std::int64_t, std::string> Api::verify_operator(std::string_view credential) const {
+  if (is_api_key(credential)) return std::int64_t{0};
+  auto v = verify_token(credential, config_.jwt_secret, now_ms() / 1000);
+  if (auto* why = std::get_if<std::string>(&v)) return "neither the API key nor a token: " + *why;
+  const auto& claims = std::get<TokenClaims>(v);
+  if (claims.role != kOperatorRole) {
+    return std::string(claims.role.empty() ? "an owner's token is no operator's"
+                                           : "a '" + claims.role + "' token is no operator's");
+  }
+  return claims.exp;
+}
+
+bool Api::is_api_key(std::string_view given) const {
   // Compare digests: constant time whatever the lengths.
   unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
@@ -54,7 +68,10 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
                                                 "/ticket",
                                                 "/ticket-bridge.js",
                                                 "/qrcode.js",
-                                                "/ticket/data/{code}"};
+                                                "/ticket/data/{code}",
+                                                "/operator",
+                                                "/operator/ws",
+                                                "/api/v1/stats"};
   if (kRoutes.count(route) == 0) route = "other";
   Responder respond = [this, route, respond_raw = std::move(respond_raw)](HttpResponse r) {
     metrics_.count_http(route, r.status);
@@ -74,10 +91,17 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
   }
   if (route == "/metrics") {
     if (m != "GET") return respond(method_not_allowed("GET"));
-    return respond(HttpResponse{200, "text/plain; version=0.0.4", metrics_.render(health_), ""});
+    std::string text = metrics_.render(health_);
+    if (board_ != nullptr) board_->render_prometheus(text);
+    return respond(HttpResponse{200, "text/plain; version=0.0.4", std::move(text), ""});
   }
-  if (route == "/ws") {
-    return respond(error(400, "bad_request", "/ws expects a WebSocket upgrade"));
+  if (route == "/ws" || route == "/operator/ws") {
+    return respond(error(400, "bad_request", route + " expects a WebSocket upgrade"));
+  }
+  if (route == "/operator") {
+    if (m != "GET" && m != "HEAD") return respond(method_not_allowed("GET"));
+    return respond(
+        HttpResponse{200, "text/html; charset=utf-8", std::string(kOperatorPageHtml), ""});
   }
   if (route == "other") return respond(error(404, "not_found", "no route " + path));
   if (route == "/ticket" || route == "/ticket-bridge.js" || route == "/qrcode.js") {
@@ -95,13 +119,31 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
   }
 
   // The API: method, then key, then body.
-  const char* allow = route == "/api/v1/tickets/{code}" ? "GET, DELETE" : "POST";
-  const bool method_ok =
-      route == "/api/v1/tickets/{code}" ? (m == "GET" || m == "DELETE") : m == "POST";
+  const bool ticket_route = route == "/api/v1/tickets/{code}";
+  const bool stats_route = route == "/api/v1/stats";
+  const char* allow = ticket_route ? "GET, DELETE" : stats_route ? "GET" : "POST";
+  const bool method_ok = ticket_route  ? (m == "GET" || m == "DELETE")
+                         : stats_route ? m == "GET"
+                                       : m == "POST";
   if (!method_ok) return respond(method_not_allowed(allow));
   if (!authorized(req)) {
-    return respond(error(401, "unauthorized", "send Authorization: Bearer <api key>"));
+    // An operator's token reads (the stats, a ticket's history) and changes nothing.
+    const bool read_only = stats_route || (ticket_route && m == "GET");
+    const auto credential = bearer(req);
+    const auto as_operator =
+        credential ? verify_operator(*credential) : std::variant<std::int64_t, std::string>("");
+    if (!std::holds_alternative<std::int64_t>(as_operator)) {
+      return respond(error(401, "unauthorized",
+                           read_only ? "send Authorization: Bearer <api key or operator token>"
+                                     : "send Authorization: Bearer <api key>"));
+    }
+    if (!read_only) {
+      return respond(error(403, "forbidden",
+                           "an operator token is read-only: it reads /api/v1/stats and tickets, "
+                           "and changes nothing"));
+    }
   }
+  if (stats_route) return stats(respond);
   if (route == "/api/v1/push") return push(req, respond);
   if (route == "/api/v1/tokens") return create_token(req, respond);
   if (route == "/api/v1/tickets") return create_ticket(req, respond);
@@ -110,6 +152,11 @@ void Api::handle(HttpRequest req, Responder respond_raw) {
   if (!is_valid_id(code)) return respond(error(404, "not_found", "no ticket with that code"));
   if (m == "GET") return get_ticket(code, respond);
   return revoke_ticket(code, respond);
+}
+
+void Api::stats(const Responder& respond) const {
+  if (board_ == nullptr) return respond(error(503, "unavailable", "no figures here"));
+  respond(json_response(200, board_->snapshot(now_ms(), bridge_ ? bridge_() : BridgeInfo{})));
 }
 
 HttpResponse Api::health() const {

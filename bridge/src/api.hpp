@@ -12,6 +12,7 @@
 #include "metrics.hpp"
 #include "read_pool.hpp"
 #include "signed_code.hpp"
+#include "venue_board.hpp"
 #include "writer.hpp"
 
 namespace tb {
@@ -40,13 +41,24 @@ class Api {
         health_(health) {}
 
   void handle(HttpRequest req, Responder respond);
+  // The figures of GET /api/v1/stats and the per-gate series of /metrics (venue_board.hpp); set
+  // before serving.
+  void set_board(const VenueBoard* board, std::function<BridgeInfo()> bridge) {
+    board_ = board;
+    bridge_ = std::move(bridge);
+  }
+  // An operator's credential (the operator page, read-only routes): the API key, or a token with
+  // the operator role. Its exp in seconds (0: the key, which has none), or why it is refused.
+  std::variant<std::int64_t, std::string> verify_operator(std::string_view credential) const;
   // A new API key (SIGHUP), from any thread; requests in flight finish with the old one.
   void set_api_key(std::string key) {
     api_key_.store(std::make_shared<const std::string>(std::move(key)));
   }
 
  private:
+  bool is_api_key(std::string_view given) const;
   bool authorized(const HttpRequest& req) const;
+  void stats(const Responder& respond) const;
   void push(const HttpRequest& req, const Responder& respond);
   void create_ticket(const HttpRequest& req, const Responder& respond);
   void get_ticket(const std::string& code, const Responder& respond);
@@ -61,6 +73,8 @@ class Api {
   ReadPool& reader_;
   Metrics& metrics_;
   const Health& health_;
+  const VenueBoard* board_ = nullptr;
+  std::function<BridgeInfo()> bridge_;
 };
 
 }  // namespace tb

@@ -82,7 +82,8 @@ int cmd_init(const InitOptions& options, const std::vector<Settings::Described>&
 // `settings_problems`: what Settings::resolve_all() found. Exit code 1 when anything is wrong.
 int cmd_check_config(const Settings& s, const std::vector<std::string>& settings_problems,
                      bool reach_broker);
+// `as_operator`: a token with the operator role (jwt.hpp), for the operator page.
 int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl, bool ttl_given,
-              const std::string& code);
+              const std::string& code, bool as_operator = false);
 
 }  // namespace tb

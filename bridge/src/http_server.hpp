@@ -19,6 +19,7 @@
 #include "rotating_code.hpp"
 #include "store.hpp"
 #include "trusted_proxies.hpp"
+#include "venue_board.hpp"
 
 namespace tb {
 
@@ -49,6 +50,7 @@ struct WsOptions {
   std::size_t max_message_bytes = 16 * 1024;  // largest frame/message accepted from a client
   int max_messages_per_10s = 20;              // client messages allowed per 10 s window
   std::size_t max_per_uid = 16;               // open connections of one uid; more: close 1013
+  std::size_t max_operators = 32;             // open /operator/ws connections; more: close 1013
 };
 
 // What the WebSocket sessions need from the rest of the bridge.
@@ -63,6 +65,12 @@ struct WsServices {
   // The venue's rotating key (rotating_code.hpp): a ticket page whose hello asks for it gets its
   // ticket's secret. Null: none is given.
   std::shared_ptr<const RotatingKey> rotating_key;
+  // /operator/ws (the operator page): checks the hello's credential, the API key or a token with
+  // the operator role; gives its exp in seconds (0: it has none), or why it is refused. With the
+  // feed the figures come from. Null: /operator/ws refuses every client.
+  std::function<std::variant<std::int64_t, std::string>(std::string_view credential)>
+      verify_operator;
+  OperatorFeed* feed = nullptr;
 };
 
 struct HttpOptions {

@@ -64,7 +64,8 @@ void HttpSession::on_read(beast::error_code ec) {
   }
   auto& req = parser_->get();
   const std::string path(req.target().substr(0, req.target().find('?')));
-  if (refused_ != Cap::None && !(websocket::is_upgrade(req) && path == "/ws")) {
+  const bool ws_path = path == "/ws" || path == "/operator/ws";
+  if (refused_ != Cap::None && !(websocket::is_upgrade(req) && ws_path)) {
     const char* which = refused_ == Cap::Total ? "the bridge" : "this address";
     return reply(HttpResponse{503, "application/json",
                               error_body("too_many_connections",
@@ -75,10 +76,12 @@ void HttpSession::on_read(beast::error_code ec) {
                  false);
   }
   if (websocket::is_upgrade(req)) {
-    if (path != "/ws") {
-      return reply(HttpResponse{404, "application/json",
-                                error_body("not_found", "WebSocket is served at /ws"), ""},
-                   false);
+    if (!ws_path) {
+      return reply(
+          HttpResponse{404, "application/json",
+                       error_body("not_found", "WebSocket is served at /ws (and /operator/ws)"),
+                       ""},
+          false);
     }
     std::string client = client_of(req);
     Cap refused = refused_;

@@ -121,10 +121,17 @@ int main(int argc, char** argv) {
   tb::add_common_settings(token_settings);
   std::string token_uid;
   std::string token_ttl = "1h";
-  token->add_option("--uid", token_uid, "the uid the token is for")->required();
+  token->add_option("--uid", token_uid,
+                    "the uid the token is for (with --operator: the operator's name, for the "
+                    "logs; default 'operator')");
   std::string token_code;
-  auto* ttl_opt =
-      token->add_option("--ttl", token_ttl, "lifetime: 3600, 90s, 15m, 1h, 2d")->default_str("1h");
+  bool token_operator = false;
+  auto* ttl_opt = token->add_option("--ttl", token_ttl,
+                                    "lifetime: 3600, 90s, 15m, 1h, 2d (default 1h; 8h with "
+                                    "--operator)");
+  token->add_flag("--operator", token_operator,
+                  "an operator's token (the operator page, GET /api/v1/stats and "
+                  "GET /api/v1/tickets/CODE, read-only), refused on /ws and by the broker");
   token->add_option("--code", token_code,
                     "scope the token to this ticket of the uid (a ticket page's link); it then "
                     "lives until the ticket's valid-until unless --ttl is shorter");
@@ -302,7 +309,8 @@ int main(int argc, char** argv) {
   }
   if (token->parsed()) {
     return run(token_settings, [&](const tb::Settings& s) {
-      return tb::cmd_token(s, token_uid, token_ttl, ttl_opt->count() > 0, token_code);
+      return tb::cmd_token(s, token_uid, token_ttl, ttl_opt->count() > 0, token_code,
+                           token_operator);
     });
   }
   return 2;

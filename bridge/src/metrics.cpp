@@ -25,9 +25,14 @@ void scalar(std::string& out, const std::string& name, const char* type, const s
 }
 }  // namespace
 
-void Histogram::observe(double seconds) {
+std::size_t Histogram::bucket_of(double seconds) {
   std::size_t i = 0;
   while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  return i;
+}
+
+void Histogram::observe(double seconds) {
+  const std::size_t i = bucket_of(seconds);
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
   sum_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);

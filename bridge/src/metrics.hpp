@@ -21,6 +21,8 @@ class Histogram {
   static constexpr std::array<double, 14> kBounds = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
   void observe(double seconds);
+  // The index of the bucket `seconds` falls in (kBounds.size(): above the last bound).
+  static std::size_t bucket_of(double seconds);
   void render(std::string& out, const std::string& name, const std::string& help) const;
 
  private:

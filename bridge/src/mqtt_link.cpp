@@ -100,6 +100,7 @@ void MqttLink::on_message(MqttInbound msg) {
 void MqttLink::on_presence(std::string_view scanner, std::string_view payload) {
   const auto online = parse_presence(payload);
   if (!online || !is_valid_id(scanner)) return;
+  if (presence_hook_) presence_hook_(scanner, *online);
   std::lock_guard lock(presence_mu_);
   const auto it = online_.find(scanner);
   if (*online == (it != online_.end())) return;  // no change

@@ -71,6 +71,10 @@ class MqttLink {
   // writer's whole batch), and empties it.
   void publish_all(std::vector<MqttOutbound>& batch) { session_.publish(batch); }
   bool connected() const { return session_.connected(); }
+  // Before start(): told of every scanner status received, a repeat included (on Paho's thread).
+  void set_presence_hook(std::function<void(std::string_view scanner, bool online)> hook) {
+    presence_hook_ = std::move(hook);
+  }
 
   // The scan subscriptions: tickets/scan and tickets/scan/+, under $share/<group>/ when set.
   static std::vector<std::string> scan_filters(const MqttOptions& o);
@@ -90,6 +94,7 @@ class MqttLink {
   Health& health_;
   ScanHandler on_scan_;
   std::function<void()> on_connected_;
+  std::function<void(std::string_view, bool)> presence_hook_;
   std::mutex presence_mu_;
   std::set<std::string, std::less<>> online_;  // bounded by kMaxTrackedScanners
   MqttSession session_;                        // last: stopped and destroyed first

@@ -142,6 +142,7 @@ std::vector<Statement> statements() {
       {"remove_scanner", "DELETE FROM scanners WHERE id = $1"},
       {"list_scanners", "SELECT id, gate, direction, updated_at FROM scanners ORDER BY id"},
       {"feed_tickets", Store::kFeedTicketsSql},
+      {"venue_counts", Store::kVenueCountsSql},
       {"next_seq",
        "INSERT INTO users (uid, last_seq) VALUES ($1, 1) "
        "ON CONFLICT (uid) DO UPDATE SET last_seq = users.last_seq + 1 RETURNING last_seq"},
@@ -856,6 +857,13 @@ std::vector<Store::FeedTicket> PgStore::feed_tickets() {
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back({r.text(i, 0), r.int64(i, 1), r.int64(i, 2) != 0, r.int64(i, 3) != 0});
   }
+  return out;
+}
+
+Store::VenueCounts PgStore::venue_counts() {
+  const auto r = run("venue_counts");
+  VenueCounts out;
+  if (r.rows() > 0) out = {r.int64(0, 0), r.int64(0, 1), r.int64(0, 2)};
   return out;
 }
 

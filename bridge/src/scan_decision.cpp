@@ -197,6 +197,16 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
       n->status = std::string(to_string(d.status));
       n->reason = std::string(to_string(d.reason));
     }
+    out.tally = Tally{{},
+                      parsed.scanner.value_or(""),
+                      parsed.code.value_or(""),
+                      {},
+                      d.status,
+                      d.reason,
+                      now,
+                      0,
+                      0,
+                      false};
     if (!parsed.scanner && route.topic.empty())
       return out;  // nobody to answer, nothing to audit by
     rec.code = parsed.code;
@@ -289,6 +299,21 @@ Decided decide_scan(Store& store, Metrics& metrics, InboundScan& in, Millis now,
     }
   }
   metrics.count_scan(d.status, d.reason);
+  {
+    Tally& t = out.tally.emplace();
+    t.gate = scan.gate.value_or("");
+    t.scanner = scan.scanner;
+    t.code = scan.code;
+    if (ticket && ticket->holder) t.holder = *ticket->holder;
+    t.status = d.status;
+    t.reason = d.reason;
+    t.at = now;
+    if (ticket && d.new_usage) {
+      t.admitted_delta = ticket->usage.entries == 0 && d.new_usage->entries > 0 ? 1 : 0;
+      t.inside_delta = (d.new_usage->inside ? 1 : 0) - (ticket->usage.inside ? 1 : 0);
+    }
+    t.conflict = conflict;
+  }
 
   rec.code = scan.code;
   rec.scanner = scan.scanner;

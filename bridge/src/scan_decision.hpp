@@ -15,6 +15,7 @@
 #include "metrics.hpp"
 #include "rotating_code.hpp"
 #include "store.hpp"
+#include "venue_board.hpp"
 
 namespace tb {
 
@@ -42,6 +43,9 @@ struct Decided {
   std::optional<VerdictNote> verdict;
   // What the scan changed of a signed ticket, for the gates' feed (ScanRules::gate_feed).
   std::optional<SyncEntry> feed;
+  // A decision the venue board counts (venue_board.hpp): every scan decided or refused as
+  // malformed, not one answered again from the log.
+  std::optional<Tally> tally;
 };
 
 // The debug line of a committed scan, with its fields (logging.hpp).

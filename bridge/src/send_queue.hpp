@@ -18,6 +18,7 @@ class SendQueue {
   // is too slow. `force` skips the bound (the last words before a close).
   bool push(std::shared_ptr<const std::string> text, bool is_event, bool force = false);
   bool empty() const { return items_.empty(); }
+  std::size_t size() const { return items_.size(); }
   const std::string& front() const { return *items_.front().text; }
   // The front was written: drops it and tells whether it was an event.
   bool pop();

@@ -22,6 +22,8 @@
 #include "read_pool.hpp"
 #include "secrets.hpp"
 #include "serve_options.hpp"
+#include "venue_board.hpp"
+#include "version.hpp"
 #include "writer.hpp"
 
 namespace tb {
@@ -30,6 +32,10 @@ namespace {
 
 // How often a bridge publishes the events left unsettled (outbox.hpp), and how old they must be.
 constexpr std::chrono::seconds kOutboxSweepEvery{60};
+// How often the venue's ticket counts are read from the store again (venue_board.hpp): the
+// decisions keep them up to date in between; this takes in new tickets, revokes, and the other
+// bridges' decisions on a shared store.
+constexpr std::chrono::seconds kVenueRecount{30};
 
 // SIGHUP: reads the settings again (config file, environment) and applies what can change
 // without a restart: the API key file and the log level. All or nothing.
@@ -150,7 +156,37 @@ int cmd_serve(const Settings& s) {
     cursor.before = now_ms() - std::chrono::milliseconds(kOutboxSweepEvery).count();
     republish_from(std::move(cursor));
   };
+  // The operator page's figures (venue_board.hpp).
+  const auto started = std::chrono::steady_clock::now();
+  VenueBoard board(BoardOptions{config.max_gates});
+  try {
+    board.load(*store, now_ms());
+  } catch (const std::exception& e) {
+    spdlog::warn(
+        "operator page: the scanner table and ticket counts were not read ({}); they "
+        "are read again in {} s",
+        e.what(), kVenueRecount.count());
+  }
+  mqtt.set_presence_hook([&board](std::string_view scanner, bool online) {
+    board.presence(scanner, online, now_ms());
+  });
+  const bool on_postgres = s.get("db").rfind("postgres", 0) == 0;
+  const auto bridge_info = [&, on_postgres] {
+    BridgeInfo b;
+    b.instance = mo.instance;
+    b.version = kVersion;
+    b.store = on_postgres ? "postgresql" : "sqlite";
+    b.mqtt_connected = health.mqtt();
+    b.store_up = health.store();
+    b.queue_depth = metrics.queue_depth.load(std::memory_order_relaxed);
+    b.ws_connections = metrics.ws_connections.load(std::memory_order_relaxed);
+    b.uptime_s =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+            .count();
+    return b;
+  };
   WriterOptions po;
+  po.board = &board;
   po.scans = rules;
   po.scans.rotating_key = rotation;
   po.group_commit = group_commit;
@@ -162,6 +198,17 @@ int cmd_serve(const Settings& s) {
        std::chrono::minutes(1)});
   po.periodic.push_back(
       {[&outbox](Store& st, TaskOutcome&) { outbox.flush(st); }, std::chrono::seconds(1)});
+  po.periodic.push_back({[&reader, &board](Store&, TaskOutcome&) {
+                           reader.submit([&board](Store& st) {
+                             try {
+                               board.set_counts(st.venue_counts());
+                             } catch (const std::exception& e) {
+                               spdlog::warn("operator page: reading the ticket counts: {}",
+                                            e.what());
+                             }
+                           });
+                         },
+                         kVenueRecount});
   // The sweep (outbox.hpp): what stayed unsettled for over a minute, once a minute.
   po.periodic.push_back(
       {[sweep_outbox](Store&, TaskOutcome&) { sweep_outbox(); }, kOutboxSweepEvery});
@@ -219,7 +266,15 @@ int cmd_serve(const Settings& s) {
   }
 
   Api api(api_config, writer, reader, metrics, health);
+  api.set_board(&board, bridge_info);
+  // Before the server: its sessions leave the feed as they end.
+  OperatorFeed operator_feed(board, bridge_info, config.operator_interval);
+  operator_feed.start();
   WsServices ws;
+  ws.verify_operator = [&api](std::string_view credential) {
+    return api.verify_operator(credential);
+  };
+  ws.feed = &operator_feed;
   ws.verify = [secret = api_config.jwt_secret](std::string_view token) {
     return verify_token(token, secret, now_ms() / 1000);
   };
@@ -243,6 +298,7 @@ int cmd_serve(const Settings& s) {
       ws);
   if (auto err = http.start()) {
     spdlog::critical("{}", *err);
+    operator_feed.stop();
     reader.stop();
     writer.stop();
     if (peers) peers->stop();
@@ -262,7 +318,8 @@ int cmd_serve(const Settings& s) {
     reload(s, api);
   }
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  http.stop();    // no new requests; WebSocket clients get a close frame (1001)
+  http.stop();  // no new requests; WebSocket clients get a close frame (1001)
+  operator_feed.stop();
   reader.stop();  // replays still queued answer into the stopped server, harmlessly
   writer.stop();  // decides and answers what already arrived
   if (peers) peers->stop();

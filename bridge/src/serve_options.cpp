@@ -94,6 +94,15 @@ void add_serve_settings(Settings& s) {
         "revoked: docs/offline.md) is read and published when it changed; changes also go out "
         "at once (0 = no feed)",
         "60s");
+  s.add("max-gates",
+        "gates counted apart on the operator page, /api/v1/stats and the gate label of /metrics; "
+        "scans at further gates count under gate \"other\"",
+        "64");
+  s.add("operator-interval-ms",
+        "the operator page's updates (/operator/ws) go out at most this often, and only when a "
+        "figure changed",
+        "500");
+  s.add("max-operator-clients", "open /operator/ws connections; more: close 1013", "32");
   s.add("venue-time-zone",
         "time zone of the times on the text answer (and in the log), such as "
         "Europe/Berlin (default: the host's)");
@@ -188,6 +197,8 @@ ServeConfig read_serve_config(const Settings& s, Problems& problems) {
     c.rules.gate_feed = *feed > 0;
   }
   problems.check(
+      [&] { c.max_gates = static_cast<std::size_t>(s.get_int("max-gates", 1, 10'000)); });
+  problems.check(
       [&] { c.group_commit = std::chrono::microseconds{s.get_int("group-commit-us", 0, 20'000)}; });
   auto& mo = c.mqtt;
   mo.uri = s.get("mqtt");
@@ -254,6 +265,10 @@ ServeConfig read_serve_config(const Settings& s, Problems& problems) {
   problems.check([&] { c.peer_events = s.get_bool("peer-events"); });
   count("ws-max-queue-bytes", 1024, 1LL << 30, ho.ws.max_queue_bytes);
   count("max-ws-per-uid", 1, 1'000'000, ho.ws.max_per_uid);
+  count("max-operator-clients", 1, 10'000, ho.ws.max_operators);
+  problems.check([&] {
+    c.operator_interval = std::chrono::milliseconds{s.get_int("operator-interval-ms", 100, 10'000)};
+  });
   count("max-connections-per-source", 1, 10'000'000, ho.max_per_source);
   problems.check([&] { ho.max_connections = connection_cap(s); });
   problems.check([&] {

@@ -52,8 +52,10 @@ struct ServeConfig {
   HttpOptions http;
   std::int64_t retention_events = 100;
   std::int64_t retention_age_s = 24 * 3600;
-  bool peer_events = true;                      // hear other bridges' events (peer_events.hpp)
-  std::chrono::seconds gate_feed_interval{60};  // the gates' feed's snapshot (0: no feed)
+  bool peer_events = true;                           // hear other bridges' events (peer_events.hpp)
+  std::chrono::seconds gate_feed_interval{60};       // the gates' feed's snapshot (0: no feed)
+  std::size_t max_gates = 64;                        // the venue board's gates (venue_board.hpp)
+  std::chrono::milliseconds operator_interval{500};  // the operator feed's (venue_board.hpp)
 };
 // Every setting checked, each problem added to `problems`. Applies --venue-time-zone to the
 // process (see apply_venue_time_zone).

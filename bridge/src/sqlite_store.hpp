@@ -30,6 +30,7 @@ class SqliteStore final : public Store {
   bool remove_scanner(const std::string& id) override;
   std::vector<ScannerConfig> scanners() override;
   std::vector<FeedTicket> feed_tickets() override;
+  VenueCounts venue_counts() override;
 
   StoredEvent append_event(const std::string& uid, Millis at, nlohmann::json& event) override;
   std::int64_t last_seq(const std::string& uid) override;

@@ -92,6 +92,13 @@ std::vector<Store::FeedTicket> SqliteStore::feed_tickets() {
   return out;
 }
 
+Store::VenueCounts SqliteStore::venue_counts() {
+  auto s = db_.prepare(kVenueCountsSql);
+  VenueCounts out;
+  if (s.step()) out = {s.int64(0), s.int64(1), s.int64(2)};
+  return out;
+}
+
 std::vector<ScannerConfig> SqliteStore::scanners() {
   auto& s = list_scanners_;
   std::vector<ScannerConfig> out;

@@ -121,6 +121,17 @@ class Store {
     bool revoked = false;
   };
   virtual std::vector<FeedTicket> feed_tickets() = 0;
+  // The venue's counts (the operator page, /api/v1/stats): tickets sold (not revoked), tickets
+  // admitted at least once, and tickets inside now.
+  struct VenueCounts {
+    std::int64_t sold = 0;
+    std::int64_t admitted = 0;
+    std::int64_t inside = 0;
+  };
+  static constexpr const char* kVenueCountsSql =
+      "SELECT COUNT(*) FILTER (WHERE revoked = 0), COUNT(*) FILTER (WHERE entries > 0), "
+      "COUNT(*) FILTER (WHERE inside <> 0) FROM tickets";
+  virtual VenueCounts venue_counts() = 0;
 
   // Audit log and exactly-once.
   virtual std::optional<std::string> find_result(const std::string& scan_id) = 0;

@@ -261,16 +261,27 @@ int cmd_tickets_show(const Settings& s, const std::string& named) {
   return 0;
 }
 
-int cmd_token(const Settings& s, const std::string& uid, const std::string& ttl, bool ttl_given,
-              const std::string& named) {
+int cmd_token(const Settings& s, const std::string& given_uid, const std::string& ttl,
+              bool ttl_given, const std::string& named, bool as_operator) {
   const std::string code = named.empty() ? named : named_ticket_code(named);
+  if (as_operator && !code.empty()) {
+    throw UsageError(
+        "--operator and --code do not go together: an operator's token names no "
+        "ticket");
+  }
+  if (!as_operator && given_uid.empty()) throw UsageError("--uid is required");
+  const std::string uid = given_uid.empty() ? std::string("operator") : given_uid;
   if (!is_valid_id(uid))
     throw UsageError("--uid must be a valid uid (1-128 characters, no / + # or spaces)");
-  const auto ttl_s = parse_duration_s(ttl);
+  const auto ttl_s = parse_duration_s(ttl_given || !as_operator ? ttl : "8h");
   if (!ttl_s || *ttl_s == 0)
     throw UsageError("--ttl must be a duration such as 3600, 90s, 15m, 1h or 2d");
   const std::string secret = jwt_secret(s, Create::OnlyNamed);
   const std::int64_t now = now_ms() / 1000;
+  if (as_operator) {
+    std::cout << sign_token(uid, *ttl_s, secret, now, {}, kOperatorRole) << "\n";
+    return 0;
+  }
   if (code.empty()) {
     std::cout << sign_token(uid, *ttl_s, secret, now) << "\n";
     return 0;

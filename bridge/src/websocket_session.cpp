@@ -48,6 +48,7 @@ void WebSocketSession::run(http::request<http::string_body> req, bool refused) {
   ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
     if (kind == websocket::frame_type::pong) awaiting_pong_ = false;
   });
+  operator_ = req.target().substr(0, req.target().find('?')) == "/operator/ws";
   req_ = std::move(req);
   ws_.async_accept(req_, [self = shared_from_this(), refused](beast::error_code ec) {
     self->on_accept(ec, refused);
@@ -60,6 +61,14 @@ void WebSocketSession::deliver(const std::shared_ptr<const StoredEvent>& event) 
 
 void WebSocketSession::hint(std::optional<std::int64_t> seq) {
   net::post(ws_.get_executor(), [self = shared_from_this(), seq] { self->on_hint(seq); });
+}
+
+void WebSocketSession::figures(const std::shared_ptr<const std::string>& text) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), text] {
+    // One message larger than the bound still goes to a client that keeps up (nothing queued but
+    // what is being written, the welcome included): the bound is on what piles up behind it.
+    if (self->state_ == State::Live) self->send(text, true, self->queue_.size() <= 1);
+  });
 }
 
 void WebSocketSession::going_away() {
@@ -124,6 +133,7 @@ void WebSocketSession::on_hello(const std::string& text) {
   auto parsed = parse_hello(text);
   if (auto* why = std::get_if<std::string>(&parsed)) return unauthorized(*why);
   auto& hello = std::get<Hello>(parsed);
+  if (operator_) return on_operator_hello(hello.token);
   auto verified = server_->ws.verify(hello.token);
   if (auto* why = std::get_if<std::string>(&verified)) return unauthorized(*why);
   auto& claims = std::get<TokenClaims>(verified);
@@ -149,6 +159,30 @@ void WebSocketSession::on_hello(const std::string& text) {
   arm_timer(opts_.ping_interval);  // a client that stops reading during a replay is found too
   if (since_) metrics().ws_replays.fetch_add(1);
   read_page();
+}
+
+// /operator/ws: the API key or an operator's token, then the figures (venue_board.hpp) at most a
+// few times a second. The client sends nothing more that we act on; it is bounded like an owner's.
+void WebSocketSession::on_operator_hello(const std::string& credential) {
+  auto& ws = server_->ws;
+  if (!ws.verify_operator || ws.feed == nullptr) return unauthorized("no operator feed here");
+  auto verified = ws.verify_operator(credential);
+  if (auto* why = std::get_if<std::string>(&verified)) return unauthorized(*why);
+  timer_.cancel();
+  uid_ = "(operator)";  // for the log lines
+  exp_s_ = std::get<std::int64_t>(verified);
+  state_ = State::Live;
+  send(std::make_shared<const std::string>(R"({"type":"welcome","role":"operator"})"), false);
+  if (!ws.feed->subscribe(shared_from_this(), opts_.max_operators)) {
+    metrics().refused_per_uid.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("operator client at {} refused: {} operator clients are connected already",
+                 client_, opts_.max_operators);
+    return close_with(websocket::close_code::try_again_later);
+  }
+  watching_ = true;
+  spdlog::info("operator client at {} connected", client_);
+  if (exp_s_ > 0) arm_expiry();
+  arm_timer(opts_.ping_interval);
 }
 
 void WebSocketSession::unauthorized(const std::string& why) {
@@ -291,7 +325,7 @@ void WebSocketSession::on_write(beast::error_code ec) {
     if (!ignorable(ec)) spdlog::debug("websocket write: {}", ec.message());
     return finish();
   }
-  if (queue_.pop()) metrics().ws_events_delivered.fetch_add(1);
+  if (queue_.pop() && !operator_) metrics().ws_events_delivered.fetch_add(1);
   if (!queue_.empty()) return write_next();
   if (close_code_) return start_close();
   if (state_ == State::Replaying && !page_pending_ && welcomed_) read_page();
@@ -366,6 +400,7 @@ void WebSocketSession::finish() {
   expiry_timer_.cancel(ec);
   retry_timer_.cancel(ec);
   if (subscribed_) server_->ws.hub->unsubscribe(uid_, this);
+  if (watching_) server_->ws.feed->unsubscribe(this);
   if (counted_) metrics().ws_connections.fetch_sub(1);
   queue_.clear();
   server_->forget(shared_from_this());

@@ -19,7 +19,8 @@
 namespace tb {
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
-                         public EventSubscriber {
+                         public EventSubscriber,
+                         public FiguresSubscriber {
  public:
   // `client`: the client's address, for the log lines (the peer's, or the one a trusted proxy
   // names).
@@ -32,6 +33,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   void deliver(const std::shared_ptr<const StoredEvent>& event) override;
   // Any thread: another bridge made event `seq` of our uid (see EventSubscriber).
   void hint(std::optional<std::int64_t> seq) override;
+  // The operator feed's thread: the venue's figures, for a client of /operator/ws.
+  void figures(const std::shared_ptr<const std::string>& text) override;
   // Any thread: close with 1001 (server shutting down).
   void going_away();
 
@@ -44,6 +47,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   void on_read(beast::error_code ec);
   bool within_rate();
   void on_hello(const std::string& text);
+  void on_operator_hello(const std::string& credential);
   void unauthorized(const std::string& why);
   void read_page();
   void on_page(std::optional<Replay> r);
@@ -89,6 +93,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>,
   bool writing_ = false;
   std::optional<websocket::close_code> close_code_;
   bool subscribed_ = false;
+  bool operator_ = false;  // a client of /operator/ws: the figures, never an owner's events
+  bool watching_ = false;  // subscribed to the operator feed
   bool counted_ = false;
   bool awaiting_pong_ = false;
   std::chrono::steady_clock::time_point ping_sent_;

@@ -165,6 +165,7 @@ void Writer::process(std::vector<Job>& batch) {
           p.note = std::move(d.note);
           p.verdict = std::move(d.verdict);
           p.feed = std::move(d.feed);
+          p.tally = std::move(d.tally);
           p.received = scan->received;
         } else {
           done.push_back(apply_task(std::get<WriteTask>(job)));
@@ -242,6 +243,7 @@ void Writer::process(std::vector<Job>& batch) {
     if (p.task == nullptr) {
       const std::chrono::duration<double> took = handed_over - p.received;
       metrics_.decision_seconds.observe(took.count());
+      if (p.tally && options_.board != nullptr) options_.board->record(*p.tally, took.count());
     } else if (p.task->done) {
       p.task->done(p.outcome);
     }

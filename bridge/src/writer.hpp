@@ -71,6 +71,8 @@ struct WriterOptions {
   // Runs once per committed batch that changed signed tickets (ScanRules::gate_feed, and tasks'
   // TaskOutcome::feed), with all of the batch's news, before `after_batch`.
   std::function<void(std::vector<SyncEntry>&)> on_feed;
+  // Counts each committed decision with its decision time (the operator page); may be null.
+  VenueBoard* board = nullptr;
 };
 
 class Writer {
@@ -101,6 +103,7 @@ class Writer {
     std::optional<ScanNote> note;
     std::optional<VerdictNote> verdict;
     std::optional<SyncEntry> feed;
+    std::optional<Tally> tally;
     std::chrono::steady_clock::time_point received;
     WriteTask* task = nullptr;  // set for tasks
     TaskOutcome outcome;

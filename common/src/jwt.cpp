@@ -93,9 +93,10 @@ std::string sign_jwt(std::string_view header_json, std::string_view claims_json,
 }
 
 std::string sign_token(std::string_view uid, std::int64_t ttl_s, std::string_view secret,
-                       std::int64_t now_s, std::string_view code) {
+                       std::int64_t now_s, std::string_view code, std::string_view role) {
   nlohmann::json claims = {{"sub", uid}, {"iat", now_s}, {"exp", now_s + ttl_s}};
   if (!code.empty()) claims["code"] = code;
+  if (!role.empty()) claims["role"] = role;
   return sign_jwt(R"({"alg":"HS256","typ":"JWT"})", claims.dump(), secret);
 }
 

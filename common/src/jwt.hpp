@@ -14,6 +14,9 @@
 namespace tb {
 
 inline constexpr std::int64_t kDefaultTokenTtlS = 3600;  // SPEC.md: one hour
+// The role of an operator's token (`ticket-bridge token --operator`): the operator page and the
+// API's read-only routes; refused on /ws and by the broker.
+inline constexpr std::string_view kOperatorRole = "operator";
 
 struct TokenClaims {
   std::string uid;
@@ -26,9 +29,9 @@ struct TokenClaims {
 };
 
 // Signs a token for `uid`, valid for `ttl_s` seconds from `now_s`; scoped to the ticket `code`
-// when it is given.
+// when it is given, and with a `role` claim when that is given.
 std::string sign_token(std::string_view uid, std::int64_t ttl_s, std::string_view secret,
-                       std::int64_t now_s, std::string_view code = {});
+                       std::int64_t now_s, std::string_view code = {}, std::string_view role = {});
 
 // Signs arbitrary header and claims JSON texts with HMAC-SHA256 (sign_token's building block;
 // tests use it to craft tokens with unusual claims).

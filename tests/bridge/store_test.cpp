@@ -467,6 +467,32 @@ TEST_P(StoreTest, SequencesPerUidSurviveReopenAndPruning) {
   EXPECT_EQ(s.events_after("42", 0, 100).size(), 1U);
 }
 
+// The operator page's counts (venue_board.hpp): sold is not revoked, admitted is used at least
+// once, inside is admitted and not scanned out.
+TEST_P(StoreTest, VenueCountsSayWhatWasSoldAdmittedAndIsInside) {
+  auto store = open();
+  Store& s = *store;
+  EXPECT_EQ(s.venue_counts().sold, 0);
+  for (const char* code : {"V1", "V2", "V3", "V4"}) {
+    Ticket t;
+    t.code = code;
+    t.uid = "u";
+    s.insert_ticket(t);
+  }
+  TicketUsage in;
+  in.entries = 1;
+  in.inside = true;
+  s.save_usage("V1", in);
+  TicketUsage out;
+  out.entries = 2;
+  s.save_usage("V2", out);
+  s.revoke_ticket("V4");
+  const auto c = s.venue_counts();
+  EXPECT_EQ(c.sold, 3);
+  EXPECT_EQ(c.admitted, 2);
+  EXPECT_EQ(c.inside, 1);
+}
+
 // The outbox's rows: every event unsettled from its commit (in a batch or alone), settled one by
 // one, listed by (uid, seq) after a cursor and before a time, and dropped with retention.
 TEST_P(StoreTest, TheOutboxHoldsEachEventUntilItIsSettled) {

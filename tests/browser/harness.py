@@ -20,12 +20,13 @@ def stop(proc, timeout=10):
 
 
 def main(tests, open_fixtures):
-    """Parses --bridge, --source and --artifacts, then runs each test as
+    """Parses --bridge, --agent, --source and --artifacts, then runs each test as
     test(*fixtures, artifacts). open_fixtures(args, fixtures) appends each fixture as it opens it,
     so that a failure half-way still closes those that opened. A failed test prints the
     traceback and every fixture's logs() (those that have one). Returns the exit code."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--bridge", required=True)
+    ap.add_argument("--agent", help="scanner-agent, for the tests that run one")
     ap.add_argument("--source", required=True)
     ap.add_argument("--artifacts", required=True)
     args = ap.parse_args()

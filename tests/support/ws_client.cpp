@@ -62,14 +62,14 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
   }
 };
 
-WsClient::WsClient(WsLoop& loop, std::uint16_t port, bool read, int rcvbuf)
+WsClient::WsClient(WsLoop& loop, std::uint16_t port, bool read, int rcvbuf, const std::string& path)
     : impl_(std::make_shared<Impl>(loop.impl().ioc)) {
   auto& sock = beast::get_lowest_layer(impl_->ws).socket();
   sock.open(tcp::v4());
   if (rcvbuf > 0) sock.set_option(net::socket_base::receive_buffer_size(rcvbuf));
   sock.set_option(tcp::no_delay(true));
   sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  impl_->ws.handshake("127.0.0.1:" + std::to_string(port), "/ws");
+  impl_->ws.handshake("127.0.0.1:" + std::to_string(port), path);
   if (read) start_reading();
 }
 

@@ -29,9 +29,10 @@ class WsLoop {
 
 class WsClient {
  public:
-  // Connects to ws://127.0.0.1:port/ws. With `read` false nothing is read (a client that stalls);
-  // `rcvbuf` shrinks the socket's receive buffer when set.
-  WsClient(WsLoop& loop, std::uint16_t port, bool read = true, int rcvbuf = 0);
+  // Connects to ws://127.0.0.1:port/ws (or `path`). With `read` false nothing is read (a client
+  // that stalls); `rcvbuf` shrinks the socket's receive buffer when set.
+  WsClient(WsLoop& loop, std::uint16_t port, bool read = true, int rcvbuf = 0,
+           const std::string& path = "/ws");
   ~WsClient();
   WsClient(const WsClient&) = delete;
   WsClient& operator=(const WsClient&) = delete;

@@ -193,7 +193,7 @@ int run_scans() {
                                   json{{"scan_id", "lg:" + run_id + ":" + std::to_string(i)},
                                        {"code", prefix + std::to_string(i)},
                                        {"scanner", scanner},
-                                       {"gate", "bench"}}
+                                       {"gate", "bench-" + std::to_string(p)}}
                                       .dump(),
                                   1, false);
     msg->set_properties(
