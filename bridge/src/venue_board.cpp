@@ -1,6 +1,8 @@
 // The venue board and the operator page's feed (venue_board.hpp).
 #include "venue_board.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
 #include "timeutil.hpp"
@@ -347,7 +349,10 @@ void OperatorFeed::stop() {
 std::shared_ptr<const std::string> OperatorFeed::message() const {
   auto j = board_.snapshot(now_ms(), bridge_ ? bridge_() : BridgeInfo{});
   j["type"] = "figures";
-  return std::make_shared<const std::string>(j.dump());
+  // Every text in it came through a UTF-8 check; were one to slip through, it is replaced rather
+  // than taking the page's feed down.
+  return std::make_shared<const std::string>(
+      j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 bool OperatorFeed::subscribe(const std::shared_ptr<FiguresSubscriber>& s, std::size_t max) {
@@ -388,8 +393,13 @@ void OperatorFeed::run() {
     if (version == sent_version && now - sent_at < kHeartbeat) continue;
     auto subscribers = subscribers_;
     lock.unlock();
-    const auto text = message();
-    for (const auto& s : subscribers) s->figures(text);
+    try {
+      const auto text = message();
+      for (const auto& s : subscribers) s->figures(text);
+    } catch (const std::exception& e) {
+      // Never the end of the process: the next interval tries again.
+      spdlog::error("operator page: the figures were not sent: {}", e.what());
+    }
     lock.lock();
     sent_ += subscribers.size();
     sent_version = version;
