@@ -5,12 +5,13 @@
 
 namespace tb {
 
-namespace {
-void append_number(std::string& out, double v) {
+void append_prometheus_number(std::string& out, double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
   out += buf;
 }
+
+namespace {
 
 void header(std::string& out, const std::string& name, const char* type, const std::string& help) {
   out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -20,7 +21,7 @@ void scalar(std::string& out, const std::string& name, const char* type, const s
             double v) {
   header(out, name, type, help);
   out += name + " ";
-  append_number(out, v);
+  append_prometheus_number(out, v);
   out += "\n";
 }
 }  // namespace
@@ -45,14 +46,15 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
     cumulative += buckets_[i].load(std::memory_order_relaxed);
     out += name + "_bucket{le=\"";
     if (i < kBounds.size()) {
-      append_number(out, kBounds[i]);
+      append_prometheus_number(out, kBounds[i]);
     } else {
       out += "+Inf";
     }
     out += "\"} " + std::to_string(cumulative) + "\n";
   }
   out += name + "_sum ";
-  append_number(out, static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
+  append_prometheus_number(out,
+                           static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
   out += "\n" + name + "_count " + std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
 }
 

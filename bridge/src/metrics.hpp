@@ -15,6 +15,9 @@
 
 namespace tb {
 
+// A sample's value as the Prometheus text format writes it (%.6g), appended to `out`.
+void append_prometheus_number(std::string& out, double v);
+
 // A histogram with fixed bucket bounds (seconds), as Prometheus wants.
 class Histogram {
  public:

@@ -3,8 +3,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
-
 #include "timeutil.hpp"
 
 namespace tb {
@@ -38,12 +36,6 @@ nlohmann::json quantile_ms(const Buckets& b, double q) {
     below += b[i];
   }
   return Histogram::kBounds.back() * 1000;
-}
-
-void number(std::string& out, double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  out += buf;
 }
 
 // A label value as Prometheus' text format wants it (gate names are ids: no quotes or
@@ -303,14 +295,14 @@ void VenueBoard::render_prometheus(std::string& out) const {
       cumulative += g.buckets[i];
       out += "ticket_bridge_gate_decision_seconds_bucket{" + gate + ",le=\"";
       if (i < Histogram::kBounds.size()) {
-        number(out, Histogram::kBounds[i]);
+        append_prometheus_number(out, Histogram::kBounds[i]);
       } else {
         out += "+Inf";
       }
       out += "\"} " + std::to_string(cumulative) + "\n";
     }
     out += "ticket_bridge_gate_decision_seconds_sum{" + gate + "} ";
-    number(out, g.seconds_sum);
+    append_prometheus_number(out, g.seconds_sum);
     out += "\nticket_bridge_gate_decision_seconds_count{" + gate + "} " + std::to_string(g.count) +
            "\n";
   }
